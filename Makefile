@@ -1,0 +1,71 @@
+# Dealbridge — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install migrate seed worker beat lint format check-compose test-pg bench-matching bench-conflicts bench-api bench-reports clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+	@if $(PY) -m pip install -q uv >/dev/null 2>&1; then \
+	  $(VENV)/bin/uv pip install --python $(PY) -q -e ".[dev,bench]"; \
+	else \
+	  $(PY) -m pip install -q -e ".[dev,bench]"; \
+	fi
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py setup_schedules
+
+seed: migrate
+	@$(PY) manage.py seed_demo
+
+## run: the app with demo data on SQLite, a Celery worker + beat on a filesystem broker (no servers)
+run: seed
+	@mkdir -p var/log
+	@$(PY) manage.py collectstatic --noinput -v 0
+	@echo "Starting the Celery worker and beat (logs: var/log/worker.log, var/log/beat.log)"
+	@$(VENV)/bin/celery -A prm worker --pool=solo --loglevel=INFO > var/log/worker.log 2>&1 & echo $$! > var/worker.pid
+	@$(VENV)/bin/celery -A prm beat --loglevel=INFO --pidfile= > var/log/beat.log 2>&1 & echo $$! > var/beat.pid
+	@echo "E-mails are written to var/mail/ (one file per message)."
+	@echo "Serving http://$(HOST):$(PORT)/  (Ctrl-C stops the server, the worker and beat)"
+	@trap 'kill $$(cat var/worker.pid) $$(cat var/beat.pid) 2>/dev/null; rm -f var/worker.pid var/beat.pid' EXIT INT TERM; \
+	  $(PY) manage.py runserver $(HOST):$(PORT)
+
+## test: the whole default suite on SQLite (set DATABASE_URL for PostgreSQL)
+test: $(STAMP)
+	@$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+check-compose: $(STAMP)
+	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+bench-matching: $(STAMP)
+	@$(PY) -m bench.matching_eval
+
+bench-conflicts: $(STAMP)
+	@$(PY) -m bench.conflict_check $(BENCH_ARGS)
+
+bench-api: $(STAMP)
+	@$(PY) -m bench.api_load $(BENCH_ARGS)
+
+bench-reports: $(STAMP)
+	@$(PY) -m bench.reports $(BENCH_ARGS)
+
+clean:
+	rm -rf var $(VENV)

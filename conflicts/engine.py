@@ -1,0 +1,227 @@
+"""The conflict engine: is this customer already engaged?
+
+`check()` finds candidates only through index lookups (exact domain / e-mail domain / name
+key, plus blocking keys chosen by their frequency, MATCHING.md), scores them with reasons,
+keeps those that are active and in scope, and returns an explainable Outcome. It knows nothing
+about HTTP, registrations or partners' models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from conflicts.index import active_filter, name_key
+from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
+from conflicts.normalize import blocking_keys
+from conflicts.scoring import Identity, score
+
+logger = logging.getLogger(__name__)
+
+CLEAR = "clear"
+POTENTIAL = "potential_conflict"
+CONFLICT = "conflict"
+
+# Candidate-generation budget (MATCHING.md "A design that meets the targets").
+RARE_KEY_DF = 1000
+RAREST_KEY_DF = 8000
+CANDIDATE_CAP = 5000
+
+
+@dataclass(frozen=True)
+class Policy:
+    review: int = 85
+    certain: int = 95
+    scope: str = "product_line"  # or "any_product"
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    kind: str
+    record_id: int
+    partner_id: int | None
+    label: str
+    score: int
+    reasons: tuple[str, ...]
+    severity: str  # "conflict" | "potential_conflict"
+    since: dt.datetime
+    name_similarity: int = 0
+
+    @property
+    def is_direct(self) -> bool:
+        return self.kind == RecordKind.DIRECT_OPPORTUNITY
+
+
+@dataclass
+class Outcome:
+    status: str
+    matches: list[Match] = field(default_factory=list)
+    duplicate_of: int | None = None
+    policy_version: int | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.status == CLEAR
+
+
+def _candidate_ids_by_keys(keys: list[str]) -> list[int]:
+    if not keys:
+        return []
+    frequencies = dict(KeyFrequency.objects.filter(key__in=keys, df__gt=0).values_list("key", "df"))
+    present = {k: df for k, df in frequencies.items()}
+    if not present:
+        return []
+    singles = [k for k, df in present.items() if not k.startswith("b:") and df <= RARE_KEY_DF]
+    postings = CandidateKey.objects
+    if singles:
+        qs = postings.filter(key__in=singles)
+    else:
+        pairs = [k for k, df in present.items() if k.startswith("b:") and df <= RARE_KEY_DF]
+        if pairs:
+            qs = postings.filter(key__in=pairs)
+        else:
+            rarest = sorted(present.items(), key=lambda item: item[1])
+            if rarest[0][1] <= RAREST_KEY_DF:
+                qs = postings.filter(key=rarest[0][0])
+            else:
+                top3 = [k for k, _ in rarest[:3]]
+                ids = (
+                    postings.filter(key__in=top3)
+                    .values("entry_id")
+                    .annotate(hits=Count("id"))
+                    .filter(hits__gte=2)
+                    .values_list("entry_id", flat=True)[:CANDIDATE_CAP]
+                )
+                return list(ids)
+    ids = list(qs.values_list("entry_id", flat=True).distinct()[: CANDIDATE_CAP + 1])
+    if len(ids) > CANDIDATE_CAP:
+        logger.warning("conflict candidate cap hit (%s keys)", len(keys))
+        ids = ids[:CANDIDATE_CAP]
+    return ids
+
+
+def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[IdentityEntry]:
+    """Active index entries that could be the same customer (index lookups only)."""
+    now = now or timezone.now()
+    probe = Q()
+    if identity.domain:
+        probe |= Q(domain=identity.domain) | Q(email_domain=identity.domain)
+    if identity.email_domain:
+        probe |= Q(domain=identity.email_domain) | Q(email_domain=identity.email_domain)
+    if identity.name:
+        probe |= Q(name_key=name_key(identity.name))
+        ids = _candidate_ids_by_keys(sorted(blocking_keys(identity.name)))
+        if ids:
+            probe |= Q(id__in=ids)
+    if not probe:
+        return []
+    return list(IdentityEntry.objects.filter(probe).filter(active_filter(now)))
+
+
+def _ignored(exclude: tuple[str, int] | None) -> set[tuple[str, int]]:
+    if exclude is None:
+        return set()
+    kind, record_id = exclude
+    pairs = IgnoredPair.objects.filter(
+        Q(kind_a=kind, id_a=record_id) | Q(kind_b=kind, id_b=record_id)
+    ).values_list("kind_a", "id_a", "kind_b", "id_b")
+    ignored = set()
+    for kind_a, id_a, kind_b, id_b in pairs:
+        ignored.add((kind_b, id_b) if (kind_a, id_a) == (kind, record_id) else (kind_a, id_a))
+    return ignored
+
+
+def check(
+    identity: Identity,
+    product_lines: Iterable[str],
+    *,
+    policy: Policy,
+    partner_id: int | None = None,
+    exclude: tuple[str, int] | None = None,
+    kinds: Iterable[str] | None = None,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Match `identity` (with its product lines) against every active record.
+
+    - `partner_id`: the asking partner; a certain match with its own active registration is a
+      duplicate (Outcome.duplicate_of), not a conflict.
+    - `exclude`: (kind, id) of the record being checked, so it never matches itself; pairs a
+      manager resolved as not_a_conflict with it are skipped too.
+    - `kinds`: restrict to some record kinds (an opportunity is checked against registrations).
+
+    Status: `conflict` for a certain match with another partner's registration or a direct
+    opportunity, `potential_conflict` for any match in the review band, else `clear`.
+    """
+    lines = set(product_lines)
+    ignored = _ignored(exclude)
+    allowed_kinds = set(kinds) if kinds is not None else None
+    matches: list[Match] = []
+    duplicate_of = None
+    for entry in candidates(identity, now=now):
+        if exclude is not None and (entry.kind, entry.record_id) == exclude:
+            continue
+        if (entry.kind, entry.record_id) in ignored:
+            continue
+        if allowed_kinds is not None and entry.kind not in allowed_kinds:
+            continue
+        overlap = bool(lines & entry.lines)
+        if policy.scope != "any_product" and not overlap:
+            continue
+        other = Identity(
+            name=entry.name_norm,
+            domain=entry.domain,
+            email_domain=entry.email_domain,
+            country=entry.country,
+        )
+        result = score(identity, other)
+        if result.value < policy.review:
+            continue
+        reasons = list(result.reasons)
+        if overlap:
+            reasons.append("product_overlap")
+        severity = CONFLICT if result.value >= policy.certain else POTENTIAL
+        match = Match(
+            kind=entry.kind,
+            record_id=entry.record_id,
+            partner_id=entry.partner_id,
+            label=entry.label,
+            score=result.value,
+            reasons=tuple(reasons),
+            severity=severity,
+            since=entry.since,
+            name_similarity=result.name_similarity,
+        )
+        same_partner = (
+            partner_id is not None
+            and entry.kind == RecordKind.REGISTRATION
+            and entry.partner_id == partner_id
+        )
+        if same_partner and severity == CONFLICT:
+            if duplicate_of is None or entry.since < _since_of(matches, duplicate_of, entry.since):
+                duplicate_of = entry.record_id
+        matches.append(match)
+    matches.sort(key=lambda m: (-m.score, m.since, m.record_id))
+    status = CLEAR
+    if matches:
+        certain_foreign = any(
+            m.severity == CONFLICT
+            and not (m.kind == RecordKind.REGISTRATION and m.partner_id == partner_id)
+            for m in matches
+        )
+        status = CONFLICT if certain_foreign else POTENTIAL
+    return Outcome(
+        status=status, matches=matches, duplicate_of=duplicate_of, policy_version=policy.version
+    )
+
+
+def _since_of(matches: list[Match], record_id: int, default: dt.datetime) -> dt.datetime:
+    for m in matches:
+        if m.record_id == record_id and m.kind == RecordKind.REGISTRATION:
+            return m.since
+    return default

@@ -1,0 +1,139 @@
+"""The identity index and conflict records. This app never imports deals or partners: an
+entry says which record it stands for by kind + id, and which partner owns it by id."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class RecordKind(models.TextChoices):
+    REGISTRATION = "registration", "Partner registration"
+    DIRECT_OPPORTUNITY = "direct_opportunity", "Direct opportunity"
+
+
+class IdentityEntry(models.Model):
+    """One customer identity in the index: a registration or a direct opportunity.
+
+    `active_until` lets approved registrations and recently won direct deals stop protecting
+    by themselves, without a write at the moment they lapse.
+    """
+
+    kind = models.CharField(max_length=20, choices=RecordKind.choices)
+    record_id = models.BigIntegerField()
+    partner_id = models.BigIntegerField(null=True, blank=True)
+    label = models.CharField(max_length=300)
+    name_raw = models.CharField(max_length=300)
+    name_norm = models.CharField(max_length=300)
+    # B-tree only: MATCHING.md measured a 100x slowdown when this column also had a trigram index.
+    name_key = models.CharField(max_length=300, db_index=True)
+    domain = models.CharField(max_length=253, blank=True, db_index=True)
+    email_domain = models.CharField(max_length=253, blank=True, db_index=True)
+    country = models.CharField(max_length=2, blank=True)
+    product_lines = models.CharField(
+        max_length=500, blank=True, help_text="Product line codes, |-separated and |-wrapped."
+    )
+    active = models.BooleanField(default=True)
+    active_until = models.DateTimeField(null=True, blank=True)
+    since = models.DateTimeField(help_text="When the record started to protect (FCFS order).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "record_id"], name="identity_entry_record"),
+        ]
+        indexes = [models.Index(fields=["active", "kind"], name="identity_active_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}#{self.record_id} {self.label}"
+
+    @property
+    def lines(self) -> set[str]:
+        return {p for p in self.product_lines.split("|") if p}
+
+
+class CandidateKey(models.Model):
+    """A blocking key of an entry's name. (key, entry) is the posting list."""
+
+    key = models.CharField(max_length=200)
+    entry = models.ForeignKey(IdentityEntry, on_delete=models.CASCADE, related_name="keys")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "entry"], name="candidate_key_entry"),
+        ]
+
+
+class KeyFrequency(models.Model):
+    """How many entries carry a key (df), kept in the same transaction as the key rows."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    df = models.IntegerField(default=0)
+
+
+class Conflict(models.Model):
+    """A collision between a registration and another record (registration or opportunity)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    class Resolution(models.TextChoices):
+        FIRST_REGISTRATION_WINS = "first_registration_wins", "First registration wins"
+        PARTNER_WINS = "partner_wins", "Partner wins"
+        DIRECT_WINS = "direct_wins", "Direct wins"
+        CO_SELL = "co_sell", "Co-sell"
+        NOT_A_CONFLICT = "not_a_conflict", "Not a conflict"
+        DUPLICATE = "duplicate", "Duplicate"
+
+    registration_id = models.BigIntegerField(db_index=True)
+    registration_partner_id = models.BigIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=20, choices=RecordKind.choices)
+    other_id = models.BigIntegerField()
+    other_partner_id = models.BigIntegerField(null=True, blank=True)
+    other_label = models.CharField(max_length=300)
+    score = models.PositiveSmallIntegerField()
+    reasons = models.JSONField(default=list)
+    severity = models.CharField(max_length=20, default="conflict")
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolution = models.CharField(max_length=30, choices=Resolution.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    resolved_by_id = models.BigIntegerField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration_id", "kind", "other_id"], name="conflict_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "resolved"]), name="conflict_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=100), name="conflict_score_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"], name="conflict_status_created")]
+
+    def __str__(self) -> str:
+        return f"Conflict #{self.pk} reg {self.registration_id} vs {self.kind} {self.other_id}"
+
+
+class IgnoredPair(models.Model):
+    """A pair a manager resolved as not_a_conflict: it never flags again."""
+
+    kind_a = models.CharField(max_length=20, choices=RecordKind.choices)
+    id_a = models.BigIntegerField()
+    kind_b = models.CharField(max_length=20, choices=RecordKind.choices)
+    id_b = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind_a", "id_a", "kind_b", "id_b"], name="ignored_pair_unique"
+            )
+        ]

@@ -1,0 +1,773 @@
+"""Pure normalisation for conflict matching: company names, domains, e-mail domains, keys.
+
+No Django, no database. Everything here is deterministic and versioned by the module
+(``NORMALIZER_VERSION``): if the output of :func:`normalize_name` or :func:`blocking_keys`
+changes, bump it so the index can be rebuilt.
+
+See ``shared/MATCHING.md`` ("Normalisation recipe" and "A design that meets the targets").
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import re
+import threading
+from functools import lru_cache
+
+from anyascii import anyascii
+
+from conflicts.freemail import FREE_MAIL_DOMAINS, FREE_MAIL_FAMILIES
+
+NORMALIZER_VERSION = 1
+
+MAX_KEY_LEN = 190
+
+# ---------------------------------------------------------------------------------------------
+# Name normalisation data
+# ---------------------------------------------------------------------------------------------
+
+#: Characters folded before transliteration (anyascii already handles most of them; these make
+#: the intent explicit and cover characters whose anyascii reading is unhelpful).
+_PRE_FOLD = {
+    "ß": "ss",
+    "ẞ": "ss",
+    "ø": "o",
+    "Ø": "O",
+    "æ": "ae",
+    "Æ": "AE",
+    "œ": "oe",
+    "Œ": "OE",
+    "ł": "l",
+    "Ł": "L",
+    "đ": "d",
+    "Đ": "D",
+    "ð": "d",
+    "þ": "th",
+    "ı": "i",
+    "’": "'",
+    "‘": "'",
+    "`": "'",
+    "´": "'",
+    "＆": "&",
+    # CJK / Korean legal forms, replaced by their romanised form before anyascii (which would
+    # otherwise give a Mandarin reading glued to the name, e.g. "ZhuShiHuiShe").
+    "株式会社": " kabushiki kaisha ",
+    "（株）": " kabushiki kaisha ",
+    "(株)": " kabushiki kaisha ",
+    "㈱": " kabushiki kaisha ",
+    "有限会社": " yugen kaisha ",
+    "合同会社": " godo kaisha ",
+    "股份有限公司": " gufen youxian gongsi ",
+    "有限责任公司": " youxian zeren gongsi ",
+    "有限責任公司": " youxian zeren gongsi ",
+    "有限公司": " youxian gongsi ",
+    "集团": " group ",
+    "集團": " group ",
+    "주식회사": " jusikhoesa ",
+    "(주)": " jusikhoesa ",
+    "㈜": " jusikhoesa ",
+}
+_PRE_FOLD_RE = re.compile("|".join(re.escape(k) for k in sorted(_PRE_FOLD, key=len, reverse=True)))
+
+_AMP_RE = re.compile(r"[&+]")
+# "A/S", "S/A", "I/S": a single letter, a slash and a single letter form one token.
+_SLASH_PAIR_RE = re.compile(r"\b([a-z0-9])\s*/\s*([a-z0-9])\b")
+# Dotted acronyms: "b. v.", "s.p.a.", "j.p.", "s.a r.l." (letters separated by dots/spaces).
+_DOTTED_RE = re.compile(r"(?<![a-z0-9])[a-z](?:\s?\.\s?[a-z](?![a-z0-9]))+\.?")
+_APOSTROPHE_RE = re.compile(r"'")
+_NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
+
+STOPWORDS: frozenset[str] = frozenset(
+    {
+        "the",
+        "of",
+        "and",
+        "und",
+        "et",
+        "de",
+        "der",
+        "die",
+        "das",
+        "des",
+        "du",
+        "la",
+        "le",
+        "les",
+        "el",
+        "los",
+        "las",
+        "del",
+        "della",
+        "di",
+        "da",
+    }
+)
+
+#: Abbreviation / inflection synonym table (versioned with NORMALIZER_VERSION). Targets must
+#: not themselves be keys, stopwords or legal forms (that keeps normalisation idempotent).
+SYNONYMS: dict[str, str] = {
+    "intl": "international",
+    "internat": "international",
+    "internationale": "international",
+    "tech": "technologies",
+    "techs": "technologies",
+    "technology": "technologies",
+    "technol": "technologies",
+    "mfg": "manufacturing",
+    "mfr": "manufacturing",
+    "mfrs": "manufacturing",
+    "manufacture": "manufacturing",
+    "manufacturers": "manufacturing",
+    "manufacturer": "manufacturing",
+    "svcs": "services",
+    "svc": "services",
+    "srvcs": "services",
+    "service": "services",
+    "sys": "systems",
+    "system": "systems",
+    "grp": "group",
+    "hldgs": "holdings",
+    "hldg": "holdings",
+    "holding": "holdings",
+    "natl": "national",
+    "assoc": "associates",
+    "assocs": "associates",
+    "associate": "associates",
+    "bros": "brothers",
+    "brother": "brothers",
+    "dept": "department",
+    "ctr": "center",
+    "cntr": "center",
+    "centre": "center",
+    "centres": "centers",
+    "labs": "laboratories",
+    "lab": "laboratories",
+    "laboratory": "laboratories",
+    "mgmt": "management",
+    "mgt": "management",
+    "ind": "industries",
+    "inds": "industries",
+    "industry": "industries",
+    "eng": "engineering",
+    "engg": "engineering",
+    "engr": "engineering",
+    "mktg": "marketing",
+    "comms": "communications",
+    "commun": "communications",
+    "communication": "communications",
+    "univ": "university",
+    "inst": "institute",
+    "pharma": "pharmaceuticals",
+    "pharm": "pharmaceuticals",
+    "pharmaceutical": "pharmaceuticals",
+    "finl": "financial",
+    "ins": "insurance",
+    "devel": "development",
+    "elec": "electric",
+    "electrics": "electric",
+    "solution": "solutions",
+    "soln": "solutions",
+    "solns": "solutions",
+    "product": "products",
+    "prods": "products",
+    "enterprise": "enterprises",
+    "partner": "partners",
+    "ptnrs": "partners",
+    "invest": "investments",
+    "investment": "investments",
+    "genl": "general",
+    "mach": "machines",
+    "machine": "machines",
+    "bk": "bank",
+    "mutl": "mutual",
+    "util": "utilities",
+    "utility": "utilities",
+    "mtrs": "motors",
+    "motor": "motors",
+    "chem": "chemicals",
+    "chemical": "chemicals",
+    "pwr": "power",
+    "sci": "scientific",
+    "med": "medical",
+}
+assert not (set(SYNONYMS) & set(SYNONYMS.values())), "synonym targets must not be keys"
+
+#: Legal-form terms (written naturally; normalised through the same pipeline at import time).
+#: Sources: cleanco's term data (MIT) as a checklist, plus ISO 20275 ELF common abbreviations.
+LEGAL_FORMS_RAW: tuple[str, ...] = (
+    # English-speaking
+    "Inc",
+    "Inc.",
+    "Incorporated",
+    "Incorp",
+    "Corp",
+    "Corp.",
+    "Corpn",
+    "Corporation",
+    "Co",
+    "Co.",
+    "Cos",
+    "Company",
+    "Companies",
+    "LLC",
+    "L.L.C.",
+    "LC",
+    "PLLC",
+    "LLP",
+    "L.L.P.",
+    "LP",
+    "L.P.",
+    "LLLP",
+    "Ltd",
+    "Ltd.",
+    "Limited",
+    "PLC",
+    "P.L.C.",
+    "PC",
+    "P.C.",
+    "Pty",
+    "Pty Ltd",
+    "Pty Limited",
+    "Proprietary Limited",
+    "Pte",
+    "Pte Ltd",
+    "Pvt",
+    "Pvt Ltd",
+    "Private Limited",
+    "Public Limited Company",
+    "Private Limited Company",
+    "Limited Liability Company",
+    "Limited Liability Partnership",
+    "Limited Partnership",
+    "Professional Corporation",
+    "Co. Ltd",
+    "Co., Ltd.",
+    "Co. Inc",
+    "Co. LLC",
+    "Corp. Ltd",
+    "Unlimited Company",
+    "ULC",
+    "CIC",
+    # German-speaking
+    "GmbH",
+    "G.m.b.H.",
+    "mbH",
+    "gGmbH",
+    "GesmbH",
+    "Ges.m.b.H.",
+    "Gesellschaft mbH",
+    "Gesellschaft mit beschränkter Haftung",
+    "AG",
+    "A.G.",
+    "Aktiengesellschaft",
+    "KG",
+    "KGaA",
+    "Kommanditgesellschaft",
+    "Kommanditgesellschaft auf Aktien",
+    "OHG",
+    "GbR",
+    "UG",
+    "UG (haftungsbeschränkt)",
+    "haftungsbeschränkt",
+    "e.V.",
+    "eG",
+    "GmbH & Co. KG",
+    "GmbH & Co KG",
+    "GmbH & Co. KGaA",
+    "AG & Co. KG",
+    "SE & Co. KG",
+    "GmbH & Co. OHG",
+    "Co. KG",
+    "& Co. KG",
+    "SE",
+    # French / Belgian / Swiss / Luxembourg
+    "SA",
+    "S.A.",
+    "SAS",
+    "S.A.S.",
+    "SASU",
+    "SARL",
+    "S.A.R.L.",
+    "S.à r.l.",
+    "S. à r.l.",
+    "EURL",
+    "SNC",
+    "SCA",
+    "SCS",
+    "SCOP",
+    "SEM",
+    "Société Anonyme",
+    "Société par Actions Simplifiée",
+    "Société à Responsabilité Limitée",
+    "Société en Nom Collectif",
+    "SPRL",
+    "SRL",
+    "BVBA",
+    "CVBA",
+    "SCRL",
+    # Italian
+    "S.p.A.",
+    "SpA",
+    "S.r.l.",
+    "S.r.l.s.",
+    "Srls",
+    "S.a.p.a.",
+    "S.c.a.r.l.",
+    "S.n.c.",
+    "S.s.",
+    "Società per Azioni",
+    "Società a Responsabilità Limitata",
+    # Spanish / Portuguese / Latin America
+    "S.L.",
+    "SL",
+    "S.L.U.",
+    "SLU",
+    "S.L.L.",
+    "S.A.U.",
+    "SAU",
+    "S.A. de C.V.",
+    "S. de R.L.",
+    "S. de R.L. de C.V.",
+    "S.A.B. de C.V.",
+    "S.A.P.I. de C.V.",
+    "S.A.A.",
+    "S.A.C.",
+    "Sociedad Anónima",
+    "Sociedad Limitada",
+    "Sociedad de Responsabilidad Limitada",
+    "Ltda",
+    "Ltda.",
+    "Limitada",
+    "Cia Ltda",
+    "Cia.",
+    "EIRELI",
+    "EIRL",
+    "S/A",
+    "Lda",
+    # Dutch
+    "B.V.",
+    "BV",
+    "N.V.",
+    "NV",
+    "V.O.F.",
+    "VOF",
+    "C.V.",
+    "CV",
+    "Besloten Vennootschap",
+    "Naamloze Vennootschap",
+    # Nordic
+    "AB",
+    "AB (publ)",
+    "publ",
+    "Aktiebolag",
+    "Aktiebolaget",
+    "HB",
+    "KB",
+    "AS",
+    "A/S",
+    "ASA",
+    "ApS",
+    "IVS",
+    "I/S",
+    "Aksjeselskap",
+    "Allmennaksjeselskap",
+    "Aktieselskab",
+    "Anpartsselskab",
+    "Oy",
+    "Oyj",
+    "Osakeyhtiö",
+    "Julkinen osakeyhtiö",
+    "Ky",
+    "Ay",
+    "ehf",
+    "hf",
+    # Central / Eastern Europe
+    "Sp. z o.o.",
+    "Sp.z o.o.",
+    "Spółka z ograniczoną odpowiedzialnością",
+    "S.A. (Spółka Akcyjna)",
+    "Spółka Akcyjna",
+    "Sp. j.",
+    "Sp.j.",
+    "s.c.",
+    "S.Coop.",
+    "Sdad. Coop.",
+    "ry",
+    "As Oy",
+    "Sp. k.",
+    "s.r.o.",
+    "spol. s r.o.",
+    "a.s.",
+    "k.s.",
+    "v.o.s.",
+    "d.o.o.",
+    "d.d.",
+    "Kft",
+    "Kft.",
+    "Zrt",
+    "Zrt.",
+    "Nyrt",
+    "Nyrt.",
+    "Bt",
+    "OOO",
+    "OAO",
+    "ZAO",
+    "PAO",
+    "AO",
+    "TOV",
+    "JSC",
+    "OJSC",
+    "CJSC",
+    "PJSC",
+    "UAB",
+    "AS",
+    "SIA",
+    "OÜ",
+    "EOOD",
+    "OOD",
+    "AD",
+    "EAD",
+    "S.R.L.",
+    "A.E.",
+    "IKE",
+    "E.P.E.",
+    "A.Ş.",
+    "Ltd. Şti.",
+    "Şti",
+    # Asia / Pacific / Middle East / Africa
+    "K.K.",
+    "KK",
+    "Kabushiki Kaisha",
+    "Kabushiki Gaisha",
+    "Yugen Kaisha",
+    "Godo Kaisha",
+    "Y.K.",
+    "G.K.",
+    "Jusikhoesa",
+    "Chusik Hoesa",
+    "Youxian Gongsi",
+    "Gufen Youxian Gongsi",
+    "Youxian Zeren Gongsi",
+    "Sdn Bhd",
+    "Sdn. Bhd.",
+    "Bhd",
+    "Berhad",
+    "Sendirian Berhad",
+    "PT",
+    "P.T.",
+    "Tbk",
+    "PT Tbk",
+    "(Pty) Ltd",
+    "W.L.L.",
+    "WLL",
+    "FZE",
+    "FZCO",
+    "FZ-LLC",
+    "L.L.C (FZE)",
+    "SAOG",
+    "SAOC",
+    "PSC",
+    "S.A.L.",
+)
+
+#: Legal forms also stripped when they *start* a name ("AB Volvo", "Oy Karl Fazer", "PT Astra",
+#: "OOO Romashka", "Kabushiki Kaisha Toshiba"). Multi-token forms are always allowed at the start.
+PREFIX_LEGAL_RAW: tuple[str, ...] = (
+    "AB",
+    "Aktiebolaget",
+    "Aktiebolag",
+    "Oy",
+    "Oyj",
+    "AS",
+    "ASA",
+    "NV",
+    "BV",
+    "PT",
+    "KK",
+    "OOO",
+    "OAO",
+    "ZAO",
+    "PAO",
+    "AO",
+    "TOV",
+    "JSC",
+    "OJSC",
+    "CJSC",
+    "PJSC",
+    "UAB",
+    "SIA",
+    "Jusikhoesa",
+    "EOOD",
+    "OOD",
+)
+
+#: Tokens kept but given low weight by the scorer ("SCHLUMBERGER HOLDINGS" vs "... LIMITED").
+LOW_WEIGHT_TOKENS: frozenset[str] = frozenset({"holdings", "group"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Name normalisation
+# ---------------------------------------------------------------------------------------------
+
+
+_MAX_RAW_LEN = 4096
+_MAX_TOKEN_LEN = 64
+_MAX_TOKENS = 32
+
+
+def _base_tokens(raw: str) -> list[str]:
+    """Steps 1-7 of the recipe plus the synonym table: raw text → ASCII alnum tokens."""
+    text = html.unescape(raw)
+    text = _PRE_FOLD_RE.sub(lambda m: _PRE_FOLD[m.group(0)], text)
+    text = anyascii(text).casefold()
+    text = _AMP_RE.sub(" and ", text)
+    text = _SLASH_PAIR_RE.sub(r"\1\2", text)
+    text = _DOTTED_RE.sub(lambda m: re.sub(r"[\s.]", "", m.group(0)) + " ", text)
+    text = _APOSTROPHE_RE.sub("", text)
+    text = _NON_ALNUM_RE.sub(" ", text)
+    return [SYNONYMS.get(tok, tok) for tok in (t[:_MAX_TOKEN_LEN] for t in text.split())]
+
+
+def _form_tuples(raws: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
+    out = set()
+    for raw in raws:
+        toks = tuple(t for t in _base_tokens(raw) if t not in STOPWORDS)
+        if toks:
+            out.add(toks)
+    return frozenset(out)
+
+
+_LEGAL_FORMS = _form_tuples(LEGAL_FORMS_RAW)
+_LEGAL_SINGLE: frozenset[str] = frozenset(t[0] for t in _LEGAL_FORMS if len(t) == 1)
+_LEGAL_MULTI: tuple[tuple[str, ...], ...] = tuple(
+    sorted((t for t in _LEGAL_FORMS if len(t) > 1), key=len, reverse=True)
+)
+_PREFIX_SINGLE: frozenset[str] = frozenset(
+    t[0] for t in _form_tuples(PREFIX_LEGAL_RAW) if len(t) == 1
+)
+assert not (set(SYNONYMS.values()) & (_LEGAL_SINGLE | STOPWORDS))
+
+
+def _strip_legal(tokens: list[str]) -> list[str]:
+    """Remove multi-token legal forms anywhere, single-token ones at the end / start; fixpoint."""
+    toks = list(tokens)
+    changed = True
+    while changed and toks:
+        changed = False
+        # Multi-token forms anywhere (longest first).
+        for form in _LEGAL_MULTI:
+            n = len(form)
+            i = 0
+            while i + n <= len(toks):
+                if tuple(toks[i : i + n]) == form:
+                    del toks[i : i + n]
+                    changed = True
+                else:
+                    i += 1
+        if toks and toks[-1] in _LEGAL_SINGLE:
+            toks.pop()
+            changed = True
+        elif toks and toks[0] in _PREFIX_SINGLE:
+            toks.pop(0)
+            changed = True
+    return toks
+
+
+@lru_cache(maxsize=65536)
+def _normalize_cached(raw: str) -> str:
+    base = _base_tokens(raw)
+    if not base:
+        return ""
+    toks = [t for t in base if t not in STOPWORDS]
+    toks = _strip_legal(toks)
+    while len(toks) > _MAX_TOKENS:  # pathological input: truncate, then re-strip the new end
+        toks = _strip_legal(toks[:_MAX_TOKENS])
+    if not toks:
+        # Never reduce a name to nothing ("The Co", "Limited"): keep the last token.
+        return base[-1]
+    return " ".join(toks)
+
+
+def normalize_name(raw: str) -> str:
+    """Normalised company name: folded, legal forms and stopwords removed, space-joined tokens.
+
+    Idempotent: ``normalize_name(normalize_name(x)) == normalize_name(x)``. Empty → ``""``.
+    """
+    if not raw or not isinstance(raw, str):
+        return ""
+    return _normalize_cached(raw[:_MAX_RAW_LEN])
+
+
+def name_tokens(name_norm: str) -> list[str]:
+    """Tokens of an already normalised name."""
+    return name_norm.split()
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocking keys
+# ---------------------------------------------------------------------------------------------
+
+_SHORT_TOKEN = 4  # a single token of at most this many letters also gets an ``a:`` key
+_DELETE_MAX_LEN = 8  # single-token names up to this length get deletion-neighbourhood keys
+
+
+def _k(prefix: str, body: str) -> str:
+    return (prefix + body)[:MAX_KEY_LEN]
+
+
+@lru_cache(maxsize=131072)
+def _blocking_keys_cached(name_norm: str) -> frozenset[str]:
+    toks = name_norm.split()
+    if not toks:
+        return frozenset()
+    keys: set[str] = set()
+    for tok in toks:
+        keys.add(_k("t:", tok))
+        if len(tok) >= 5:
+            keys.add(_k("p:", tok[:4]))
+            keys.add(_k("s:", tok[-4:]))
+    if len(toks) >= 2:
+        keys.add(_k("a:", "".join(t[0] for t in toks)))
+    elif len(toks[0]) <= _SHORT_TOKEN:
+        keys.add(_k("a:", toks[0]))
+    distinct: list[str] = []
+    for tok in toks:
+        if tok not in distinct:
+            distinct.append(tok)
+        if len(distinct) == 4:
+            break
+    for i in range(len(distinct)):
+        for j in range(i + 1, len(distinct)):
+            x, y = sorted((distinct[i], distinct[j]))
+            keys.add(_k("b:", f"{x[:90]}|{y[:90]}"))
+    keys.add(_k("n:", " ".join(sorted(toks))))
+    # Concatenation / deletion-neighbourhood keys ("d:"): the joined name ("face book" ↔
+    # "facebook", "7 eleven" ↔ "7eleven"), and for single short tokens every one-deletion
+    # variant, so that a one-edit typo in a name with no other token still shares a key
+    # ("globex" ↔ "glboex" ↔ "globx").
+    joined = "".join(toks)
+    keys.add(_k("d:", joined))
+    if len(toks) == 1 and 2 <= len(joined) <= _DELETE_MAX_LEN:
+        for i in range(len(joined)):
+            variant = joined[:i] + joined[i + 1 :]
+            if len(variant) >= 2:
+                keys.add(_k("d:", variant))
+    return frozenset(keys)
+
+
+def blocking_keys(name_norm: str) -> set[str]:
+    """Blocking keys of a normalised name (see module docs and MATCHING.md)."""
+    return set(_blocking_keys_cached(name_norm or ""))
+
+
+def shares_blocking_key(a_norm: str, b_norm: str) -> bool:
+    if not a_norm or not b_norm:
+        return False
+    return not _blocking_keys_cached(a_norm).isdisjoint(_blocking_keys_cached(b_norm))
+
+
+# ---------------------------------------------------------------------------------------------
+# Domains
+# ---------------------------------------------------------------------------------------------
+
+_extractor = None
+_extractor_lock = threading.Lock()
+
+
+def _get_extractor():
+    global _extractor
+    if _extractor is None:
+        with _extractor_lock:
+            if _extractor is None:
+                import tldextract
+
+                _extractor = tldextract.TLDExtract(
+                    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+                )
+    return _extractor
+
+
+_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://")
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _host_from(value: str) -> str:
+    v = value.strip().lower()
+    if "@" in v and "://" not in v.split("@", 1)[0]:
+        # An e-mail address (or a "mailto:" URI): the part after the last "@".
+        v = v.rsplit("@", 1)[1]
+    else:
+        v = _SCHEME_RE.sub("", v)
+        v = re.split(r"[/?#\\]", v, maxsplit=1)[0]
+        if "@" in v:  # credentials
+            v = v.rsplit("@", 1)[1]
+    v = re.split(r"[/?#\\\s]", v, maxsplit=1)[0] if v else v
+    if v.startswith("["):  # IPv6 literal
+        return ""
+    if ":" in v:
+        v = v.split(":", 1)[0]
+    return v.strip().rstrip(".")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=65536)
+def _registrable_cached(value: str) -> str:
+    host = _host_from(value)
+    if not host or _is_ip(host) or len(host) > 253:
+        return ""
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        return ""
+    ascii_host = ascii_host.lower().rstrip(".")
+    labels = ascii_host.split(".")
+    if len(labels) < 2 or not all(_LABEL_RE.match(lbl) for lbl in labels):
+        return ""
+    if labels[-1].isdigit():
+        return ""
+    ext = _get_extractor()(ascii_host)
+    if not ext.suffix or not ext.domain:
+        return ""
+    return f"{ext.domain}.{ext.suffix}"
+
+
+def registrable_domain(value: str) -> str:
+    """Registrable domain (eTLD+1, PSL private suffixes included) of a URL, host or e-mail.
+
+    ``"https://user:pw@Shop.Example.co.uk:8443/p?q"`` → ``"example.co.uk"``; ``"münchen.de"`` →
+    ``"xn--mnchen-3ya.de"``; ``"bob@sales.acme.de"`` → ``"acme.de"``. Returns ``""`` for anything
+    that is not a domain. Never raises.
+    """
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > 2048:
+        return ""
+    try:
+        return _registrable_cached(value)
+    except Exception:  # defensive: never raise on user input
+        return ""
+
+
+def is_free_mail(domain: str) -> bool:
+    """True for free-mail / ISP / generic mailbox domains (on a registrable domain)."""
+    if not domain:
+        return False
+    d = domain.strip().lower().rstrip(".")
+    if d in FREE_MAIL_DOMAINS:
+        return True
+    first = d.split(".", 1)[0]
+    return first in FREE_MAIL_FAMILIES and "." in d
+
+
+def company_domain(value: str) -> str:
+    """Registrable domain of a website or e-mail, or ``""`` if none or free-mail."""
+    dom = registrable_domain(value)
+    if not dom or is_free_mail(dom):
+        return ""
+    return dom

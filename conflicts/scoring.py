@@ -1,0 +1,262 @@
+"""Pure scoring of two customer identities (no Django, no DB).
+
+See ``shared/MATCHING.md`` ("Scoring"). The engine adds product-line overlap; this module only
+compares identities: registrable website domain, non-free e-mail domain, normalised name and
+country. Every contribution becomes a reason string.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import JaroWinkler
+
+from conflicts.normalize import (
+    LOW_WEIGHT_TOKENS,
+    company_domain,
+    normalize_name,
+    shares_blocking_key,
+)
+
+DEFAULT_REVIEW = 85
+DEFAULT_CERTAIN = 95
+
+SCORING_VERSION = 1
+
+#: Score given by a shared registrable website domain / a shared non-free e-mail domain.
+DOMAIN_SCORE = 100
+EMAIL_DOMAIN_SCORE = 95
+#: Highest score that is still only "review" with the default thresholds.
+REVIEW_MAX = DEFAULT_CERTAIN - 1
+#: Cap for weak name evidence: a name contained in the other (one token, or < 40 % of the
+#: characters), or a match that only holds once low-weight words ("holdings", "group") are ignored.
+WEAK_NAME_CAP = 89
+#: Score ceiling for a name contained in a longer one when it is made only of generic words.
+GENERIC_SUBSET_CAP = 80
+#: Allowance for the shared tokens when the names also differ in tokens of their own.
+RESIDUAL_BONUS = 5
+JW_OFFSET = 5.0
+#: Below this the name is not reported as a reason.
+NAME_REASON_MIN = 60
+
+#: Words that carry no identity on their own: a name made only of these never matches a longer
+#: name just by being contained in it ("Global Solutions" vs "Acme Global Solutions").
+GENERIC_TOKENS: frozenset[str] = frozenset(
+    {
+        "global",
+        "international",
+        "worldwide",
+        "national",
+        "solutions",
+        "services",
+        "systems",
+        "technologies",
+        "consulting",
+        "group",
+        "holdings",
+        "partners",
+        "associates",
+        "enterprises",
+        "industries",
+        "management",
+        "capital",
+        "investments",
+        "trading",
+        "digital",
+        "software",
+        "networks",
+        "media",
+        "marketing",
+        "logistics",
+        "energy",
+        "health",
+        "healthcare",
+        "financial",
+        "finance",
+        "bank",
+        "insurance",
+        "construction",
+        "engineering",
+        "manufacturing",
+        "products",
+        "laboratories",
+        "development",
+        "america",
+        "american",
+        "europe",
+        "european",
+        "asia",
+        "pacific",
+        "north",
+        "south",
+        "east",
+        "west",
+        "united",
+        "general",
+        "first",
+        "new",
+        "co",
+        "company",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A customer identity, already normalised (use :meth:`from_raw` on user input)."""
+
+    name: str
+    domain: str = ""
+    email_domain: str = ""
+    country: str = ""
+
+    @classmethod
+    def from_raw(
+        cls, *, name: str, domain: str = "", email: str = "", country: str = ""
+    ) -> Identity:
+        c = (country or "").strip().upper()
+        return cls(
+            name=normalize_name(name or ""),
+            domain=company_domain(domain or ""),
+            email_domain=company_domain(email or ""),
+            country=c if len(c) == 2 and c.isalpha() and c.isascii() else "",
+        )
+
+
+@dataclass(frozen=True)
+class Score:
+    value: int
+    reasons: tuple[str, ...]
+    name_similarity: int
+
+
+def verdict(value: int, review: int = DEFAULT_REVIEW, certain: int = DEFAULT_CERTAIN) -> str:
+    """``"conflict"`` at or above *certain*, ``"potential_conflict"`` at or above *review*."""
+    if value >= certain:
+        return "conflict"
+    if value >= review:
+        return "potential_conflict"
+    return "clear"
+
+
+def _floor(x: float) -> int:
+    return int(math.floor(x + 1e-9))
+
+
+def _string_sim(a: str, b: str) -> float:
+    """max(token_sort_ratio, ratio, 100·JaroWinkler − 5 − length-difference penalty)."""
+    ts = fuzz.token_sort_ratio(a, b, processor=None)
+    r = fuzz.ratio(a, b, processor=None)
+    la, lb = len(a), len(b)
+    # JaroWinkler rewards a shared prefix and treats a short string fully contained in a longer
+    # one as nearly equal ("reyes" / "reynolds" = 0.91). Its job here is typos that keep the
+    # length (substitutions, transpositions), which Indel-based ratios under-score on short
+    # tokens, so a length difference is penalised; insertions/deletions are covered by ratio.
+    jw = (
+        100.0 * JaroWinkler.normalized_similarity(a, b, processor=None)
+        - JW_OFFSET
+        - 100.0 * abs(la - lb) / max(la, lb, 1)
+    )
+    return max(ts, r, jw)
+
+
+def _residual(tokens: list[str], extra: Counter[str]) -> str:
+    """The tokens counted in *extra*, in their original order."""
+    left = Counter(extra)
+    out = []
+    for t in tokens:
+        if left[t] > 0:
+            left[t] -= 1
+            out.append(t)
+    return " ".join(out)
+
+
+def _raw_name_score(a: str, b: str) -> float:
+    """Name score on normalised names, before the blocking-key gate (see module docs)."""
+    if a == b:
+        return 100.0
+    ta, tb = a.split(), b.split()
+    ca, cb = Counter(ta), Counter(tb)
+    only_a, only_b = ca - cb, cb - ca
+    if not only_a and not only_b:
+        return 100.0  # same tokens, other order
+    full = _string_sim(a, b)
+    if not only_a or not only_b:
+        # One name's tokens are contained in the other's (what token_set_ratio scores 100):
+        # "forbes" vs "forbes construction". Ambiguous by name alone, so never certain; weak
+        # when the shorter name is one token or < 40 % of the longer one; no evidence at all
+        # when the shorter name is made only of generic words ("global solutions").
+        short_toks, short, long_ = (ta, a, b) if not only_a else (tb, b, a)
+        if all(t in GENERIC_TOKENS for t in short_toks):
+            return min(full, float(GENERIC_SUBSET_CAP))
+        cap = WEAK_NAME_CAP if len(short_toks) == 1 or len(short) < 0.4 * len(long_) else REVIEW_MAX
+        return min(max(full, float(cap)), float(REVIEW_MAX))
+    if len(only_a) == len(ca) and len(only_b) == len(cb):
+        return full  # no token in common: the residual is the whole name
+    # Shared tokens plus tokens of their own on both sides: the names are only as similar as
+    # their differing parts ("miles consulting partners" vs "lee consulting partners",
+    # "royal bank canada" vs "royal bank scotland"). A typo in the differing token keeps them
+    # close ("globex consulting" vs "glebex consulting").
+    residual = _string_sim(_residual(ta, only_a), _residual(tb, only_b))
+    return min(full, residual + RESIDUAL_BONUS)
+
+
+def _core(name: str) -> str:
+    toks = [t for t in name.split() if t not in LOW_WEIGHT_TOKENS]
+    return " ".join(toks) if toks else name
+
+
+@lru_cache(maxsize=262144)
+def _name_score_ordered(a: str, b: str) -> int:
+    if not a or not b:
+        return 0
+    if a == b:
+        return 100
+    best = _raw_name_score(a, b)
+    ca, cb = _core(a), _core(b)
+    if (ca, cb) != (a, b):
+        best = max(best, min(_raw_name_score(ca, cb), float(WEAK_NAME_CAP)))
+    value = _floor(best)
+    # Retrieval gate: the engine only ever sees candidates that share a blocking key, so a name
+    # score counts only for names that share one (CONC-07 holds by construction, at any
+    # threshold). The keys are designed so this almost never bites on real variants.
+    if value > 0 and not shares_blocking_key(a, b):
+        return 0
+    return value
+
+
+def name_score(a: str, b: str) -> int:
+    """Symmetric 0-100 similarity of two normalised names."""
+    if b < a:
+        a, b = b, a
+    return _name_score_ordered(a, b)
+
+
+def score(a: Identity, b: Identity) -> Score:
+    """Symmetric score of two identities, with reasons."""
+    value = 0
+    reasons: list[str] = []
+    if a.domain and a.domain == b.domain:
+        value = DOMAIN_SCORE
+        reasons.append("domain")
+    if (
+        (a.email_domain and a.email_domain in (b.email_domain, b.domain))
+        or (b.email_domain and b.email_domain == a.domain)
+    ):
+        value = max(value, EMAIL_DOMAIN_SCORE)
+        reasons.append("email_domain")
+    ns = name_score(a.name, b.name)
+    if ns >= NAME_REASON_MIN:
+        reasons.append("name")
+    value = max(value, ns)
+    if reasons and a.country and b.country:
+        if a.country == b.country:
+            reasons.append("country")
+        else:
+            value = min(value, REVIEW_MAX)
+            reasons.append("country_mismatch")
+    return Score(value=value, reasons=tuple(reasons), name_similarity=ns)

@@ -1,0 +1,66 @@
+"""Writes on conflict rows. The registration side of a resolution is a deals service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from conflicts.engine import Match
+from conflicts.models import Conflict, IgnoredPair, RecordKind
+from prm.exceptions import StateConflict
+
+
+def conflicts_record(
+    *,
+    registration_id: int,
+    registration_partner_id: int | None,
+    matches: Iterable[Match],
+    policy_version: int | None,
+) -> list[Conflict]:
+    """One Conflict per (registration, other record); re-running a check never duplicates."""
+    recorded = []
+    for match in matches:
+        conflict, _ = Conflict.objects.get_or_create(
+            registration_id=registration_id,
+            kind=match.kind,
+            other_id=match.record_id,
+            defaults={
+                "registration_partner_id": registration_partner_id,
+                "other_partner_id": match.partner_id,
+                "other_label": match.label,
+                "score": match.score,
+                "reasons": list(match.reasons),
+                "severity": match.severity,
+                "policy_version": policy_version,
+            },
+        )
+        recorded.append(conflict)
+    return recorded
+
+
+def conflict_mark_resolved(
+    *, conflict: Conflict, resolution: str, actor_id: int | None, note: str = ""
+) -> Conflict:
+    """Compare-and-set open → resolved; a second resolver gets StateConflict."""
+    if resolution not in Conflict.Resolution.values:
+        raise StateConflict("Unknown resolution.")
+    now = timezone.now()
+    changed = Conflict.objects.filter(pk=conflict.pk, status=Conflict.Status.OPEN).update(
+        status=Conflict.Status.RESOLVED,
+        resolution=resolution,
+        resolution_note=note,
+        resolved_by_id=actor_id,
+        resolved_at=now,
+    )
+    if not changed:
+        raise StateConflict("This conflict is already resolved.")
+    conflict.refresh_from_db()
+    if resolution == Conflict.Resolution.NOT_A_CONFLICT:
+        IgnoredPair.objects.get_or_create(
+            kind_a=RecordKind.REGISTRATION,
+            id_a=conflict.registration_id,
+            kind_b=conflict.kind,
+            id_b=conflict.other_id,
+        )
+    return conflict

@@ -1,0 +1,81 @@
+"""The registration lifecycle as data (PRODUCT.md's diagram) plus one guard. No ORM here.
+
+    draft ──submit──▶ submitted ──approve──▶ approved ──close(won)──▶ won
+                         │  ▲                    │  └──close(lost)──▶ lost
+              request_info│  │resubmit           └──(expires_at passes)──▶ expired
+                         ▼  │
+                   info_requested
+    submitted/info_requested ──reject──▶ rejected    any open state ──withdraw──▶ withdrawn
+"""
+
+from __future__ import annotations
+
+from prm.exceptions import InvalidTransition
+
+DRAFT = "draft"
+SUBMITTED = "submitted"
+INFO_REQUESTED = "info_requested"
+APPROVED = "approved"
+REJECTED = "rejected"
+WITHDRAWN = "withdrawn"
+WON = "won"
+LOST = "lost"
+EXPIRED = "expired"
+
+STATUSES = (DRAFT, SUBMITTED, INFO_REQUESTED, APPROVED, REJECTED, WITHDRAWN, WON, LOST, EXPIRED)
+OPEN_STATUSES = frozenset({DRAFT, SUBMITTED, INFO_REQUESTED, APPROVED})
+TERMINAL_STATUSES = frozenset({REJECTED, WITHDRAWN, WON, LOST, EXPIRED})
+# Statuses in which a registration protects its customer (approved also needs expires_at > now).
+PROTECTING_STATUSES = frozenset({SUBMITTED, INFO_REQUESTED, APPROVED})
+EDITABLE_STATUSES = frozenset({DRAFT, INFO_REQUESTED})
+
+# (action, from_status) -> to_status. Only these moves exist.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("submit", DRAFT): SUBMITTED,
+    ("resubmit", INFO_REQUESTED): SUBMITTED,
+    ("approve", SUBMITTED): APPROVED,
+    ("approve", INFO_REQUESTED): APPROVED,
+    ("reject", SUBMITTED): REJECTED,
+    ("reject", INFO_REQUESTED): REJECTED,
+    ("request_info", SUBMITTED): INFO_REQUESTED,
+    ("withdraw", DRAFT): WITHDRAWN,
+    ("withdraw", SUBMITTED): WITHDRAWN,
+    ("withdraw", INFO_REQUESTED): WITHDRAWN,
+    ("withdraw", APPROVED): WITHDRAWN,
+    ("close_won", APPROVED): WON,
+    ("close_lost", APPROVED): LOST,
+    ("expire", APPROVED): EXPIRED,
+}
+
+ACTIONS = tuple(sorted({action for action, _ in TRANSITIONS}))
+
+ACTION_LABELS = {
+    "submit": "submit",
+    "resubmit": "resubmit",
+    "approve": "approve",
+    "reject": "reject",
+    "request_info": "request information on",
+    "withdraw": "withdraw",
+    "close_won": "close as won",
+    "close_lost": "close as lost",
+    "expire": "expire",
+}
+
+
+def target_status(action: str, current: str) -> str:
+    """The status `action` leads to from `current`, or InvalidTransition."""
+    try:
+        return TRANSITIONS[(action, current)]
+    except KeyError:
+        label = ACTION_LABELS.get(action, action)
+        raise InvalidTransition(
+            f"You cannot {label} a registration that is {current.replace('_', ' ')}."
+        ) from None
+
+
+def can(action: str, current: str) -> bool:
+    return (action, current) in TRANSITIONS
+
+
+def allowed_actions(current: str) -> list[str]:
+    return sorted(action for (action, source) in TRANSITIONS if source == current)

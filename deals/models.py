@@ -1,0 +1,658 @@
+"""Registrations, direct opportunities, products, the rules of engagement, events and the
+notification outbox. Status is never assigned here: deals/services.py owns every transition."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from partners.models import Partner
+
+# --- Catalog ----------------------------------------------------------------------------------
+
+
+class ProductLine(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    product_line = models.ForeignKey(ProductLine, on_delete=models.PROTECT, related_name="products")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["product_line__name", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- Rules of engagement (versioned) ------------------------------------------------------------
+
+
+class ConflictScope(models.TextChoices):
+    PRODUCT_LINE = "product_line", "Overlapping product lines"
+    ANY_PRODUCT = "any_product", "Any product"
+
+
+def default_reminder_days():
+    return [14, 3]
+
+
+def default_min_deal_values():
+    return {"USD": "5000.00", "EUR": "5000.00", "GBP": "4000.00"}
+
+
+def default_required_fields():
+    return ["customer_name", "customer_country", "contact_name", "contact_email", "products"]
+
+
+class RulesOfEngagement(models.Model):
+    """One version of the policy. Rows are never edited: a change creates a new version, and
+    every decision and conflict outcome records the version it applied."""
+
+    version = models.PositiveIntegerField(unique=True)
+    protection_days = models.PositiveSmallIntegerField(default=90, validators=[MinValueValidator(1)])
+    extension_days = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1)])
+    max_extensions = models.PositiveSmallIntegerField(default=1)
+    reminder_days = models.JSONField(default=default_reminder_days)
+    sla_business_days = models.PositiveSmallIntegerField(default=2)
+    holidays = models.JSONField(default=list, blank=True, help_text="ISO dates skipped by the SLA.")
+    min_deal_values = models.JSONField(
+        default=default_min_deal_values, help_text='Per currency, e.g. {"USD": "5000.00"}.'
+    )
+    required_fields = models.JSONField(default=default_required_fields)
+    conflict_scope = models.CharField(
+        max_length=20, choices=ConflictScope.choices, default=ConflictScope.PRODUCT_LINE
+    )
+    review_threshold = models.PositiveSmallIntegerField(default=85)
+    certain_threshold = models.PositiveSmallIntegerField(default=95)
+    direct_won_lookback_days = models.PositiveSmallIntegerField(default=90)
+    reveal_conflict_kind = models.BooleanField(
+        default=False,
+        help_text="Tell partners whether a conflict is with direct sales or another registration.",
+    )
+    auto_approve_enabled = models.BooleanField(
+        default=True, help_text="Master switch for the tiers' auto-approve ceilings."
+    )
+    change_note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = "rules of engagement version"
+        verbose_name_plural = "rules of engagement"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(review_threshold__lt=models.F("certain_threshold"))
+                & Q(certain_threshold__lte=100),
+                name="policy_thresholds_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Policy v{self.version}"
+
+    def min_deal_value(self, currency: str) -> Decimal | None:
+        value = (self.min_deal_values or {}).get(currency)
+        return Decimal(str(value)) if value not in (None, "") else None
+
+
+# --- Registrations ----------------------------------------------------------------------------
+
+
+class RegistrationStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    INFO_REQUESTED = "info_requested", "Info requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+    EXPIRED = "expired", "Expired"
+
+
+class ConflictStatus(models.TextChoices):
+    CLEAR = "clear", "Clear"
+    POTENTIAL_CONFLICT = "potential_conflict", "Potential conflict"
+    CONFLICT = "conflict", "Conflict"
+
+
+class Stage(models.TextChoices):
+    QUALIFICATION = "qualification", "Qualification"
+    PROPOSAL = "proposal", "Proposal"
+    NEGOTIATION = "negotiation", "Negotiation"
+
+
+class RejectionReason(models.TextChoices):
+    DUPLICATE = "duplicate", "Duplicate"
+    DIRECT_OPPORTUNITY = "direct_opportunity", "Existing direct opportunity"
+    PARTNER_REGISTRATION = "partner_registration", "Existing partner registration"
+    INSUFFICIENT_INFORMATION = "insufficient_information", "Insufficient information"
+    NOT_QUALIFIED = "not_qualified", "Not qualified"
+    OUTSIDE_TERRITORY = "outside_territory", "Outside territory"
+    BELOW_MINIMUM = "below_minimum", "Below minimum deal size"
+    OTHER = "other", "Other"
+
+
+class Outcome(models.TextChoices):
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class RegistrationQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=["draft", "submitted", "info_requested", "approved"])
+
+    def awaiting_decision(self):
+        return self.filter(status__in=["submitted", "info_requested"])
+
+    def protecting(self, now=None):
+        now = now or timezone.now()
+        return self.filter(status="approved", expires_at__gt=now)
+
+    def expiring_before(self, ts):
+        return self.filter(status="approved", expires_at__lte=ts)
+
+
+class DealRegistration(models.Model):
+    reference = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="registrations")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="registrations"
+    )
+
+    customer_name = models.CharField(max_length=200)
+    customer_domain = models.CharField(max_length=253, blank=True)
+    customer_country = models.CharField(max_length=2)
+    customer_address = models.CharField(max_length=500, blank=True)
+    contact_name = models.CharField(max_length=150, blank=True)
+    contact_email = models.EmailField(max_length=254, blank=True)
+    contact_phone = models.CharField(max_length=40, blank=True)
+    products = models.ManyToManyField(Product, related_name="registrations")
+    estimated_value = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    expected_close_date = models.DateField()
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.QUALIFICATION)
+    description = models.TextField(blank=True, max_length=5000)
+    competitors = models.CharField(max_length=500, blank=True)
+
+    status = models.CharField(
+        max_length=20, choices=RegistrationStatus.choices, default=RegistrationStatus.DRAFT
+    )
+    conflict_status = models.CharField(
+        max_length=20, choices=ConflictStatus.choices, null=True, blank=True
+    )
+    conflict_message = models.CharField(max_length=300, blank=True)
+    policy_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Policy version applied at the last submission."
+    )
+    decision_policy_version = models.PositiveIntegerField(null=True, blank=True)
+
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    first_submitted_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    extensions_used = models.PositiveSmallIntegerField(default=0)
+    rejection_reason = models.CharField(max_length=30, choices=RejectionReason.choices, blank=True)
+    decision_note = models.TextField(blank=True, max_length=2000)
+    co_sell = models.BooleanField(default=False)
+
+    outcome = models.CharField(max_length=4, choices=Outcome.choices, null=True, blank=True)
+    actual_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    close_date = models.DateField(null=True, blank=True)
+    lost_reason = models.CharField(max_length=500, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RegistrationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("review_registration", "Can review deal registrations")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RegistrationStatus.values), name="registration_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(conflict_status__isnull=True)
+                | Q(conflict_status__in=ConflictStatus.values),
+                name="registration_conflict_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(estimated_value__gte=0), name="registration_value_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=True)
+                | Q(expires_at__isnull=True)
+                | Q(expires_at__gt=models.F("approved_at")),
+                name="registration_expires_after_approval",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="approved", approved_at__isnull=False, expires_at__isnull=False)
+                | ~Q(status="approved"),
+                name="registration_approved_has_window",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "status"], name="registration_partner_status"),
+            models.Index(fields=["status", "sla_due_at"], name="registration_queue"),
+            models.Index(fields=["status", "expires_at"], name="registration_expiry"),
+            models.Index(fields=["submitted_at"], name="registration_submitted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference or 'draft'} · {self.customer_name}"
+
+    @property
+    def is_protected(self) -> bool:
+        return (
+            self.status == RegistrationStatus.APPROVED
+            and self.expires_at is not None
+            and self.expires_at > timezone.now()
+        )
+
+    @property
+    def days_left(self) -> int | None:
+        if not self.is_protected:
+            return None
+        return max(0, (self.expires_at - timezone.now()).days)
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.status in (RegistrationStatus.SUBMITTED, RegistrationStatus.INFO_REQUESTED)
+            and self.sla_due_at is not None
+            and self.sla_due_at < timezone.now()
+        )
+
+
+# --- Events (append-only, hash-chained) ---------------------------------------------------------
+
+
+class AppendOnlyError(Exception):
+    """Events are append-only."""
+
+
+class EventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Registration events are append-only: update refused.")
+
+    def delete(self):
+        raise AppendOnlyError("Registration events are append-only: delete refused.")
+
+    def bulk_update(self, *args, **kwargs):
+        raise AppendOnlyError("Registration events are append-only: bulk_update refused.")
+
+    def visible_to_partner(self):
+        return self.filter(internal=False)
+
+
+class EventAction(models.TextChoices):
+    CREATED = "created", "Created"
+    EDITED = "edited", "Edited"
+    SUBMITTED = "submitted", "Submitted"
+    RESUBMITTED = "resubmitted", "Resubmitted"
+    CONFLICT_DETECTED = "conflict_detected", "Conflict detected"
+    APPROVED = "approved", "Approved"
+    AUTO_APPROVED = "auto_approved", "Auto-approved"
+    REJECTED = "rejected", "Rejected"
+    INFO_REQUESTED = "info_requested", "Info requested"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    CLOSED_WON = "closed_won", "Closed won"
+    CLOSED_LOST = "closed_lost", "Closed lost"
+    EXPIRED = "expired", "Expired"
+    EXTENSION_REQUESTED = "extension_requested", "Extension requested"
+    EXTENSION_APPROVED = "extension_approved", "Extension approved"
+    EXTENSION_REJECTED = "extension_rejected", "Extension rejected"
+    COMMENTED = "commented", "Commented"
+    INTERNAL_NOTE = "internal_note", "Internal note"
+    ACTIVITY_LOGGED = "activity_logged", "Activity logged"
+    CONFLICT_RESOLVED = "conflict_resolved", "Conflict resolved"
+    REMINDER_DUE = "reminder_due", "Expiry reminder"
+    SLA_BREACHED = "sla_breached", "SLA breached"
+    OPPORTUNITY_DELETED = "opportunity_deleted", "Direct opportunity deleted"
+
+
+class RegistrationEvent(models.Model):
+    """Append-only history. Each row carries a SHA-256 over its content and the previous row's
+    hash in the same chain (one chain per registration; opportunity snapshots chain per
+    opportunity), so any edit or removal breaks verification. The database refuses UPDATE and
+    DELETE (triggers, migration 0002); the ORM refuses too (EventQuerySet, save, delete)."""
+
+    chain = models.CharField(max_length=40, db_index=True)
+    seq = models.PositiveIntegerField()
+    registration = models.ForeignKey(
+        DealRegistration,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, help_text="E-mail or 'system'.")
+    action = models.CharField(max_length=30, choices=EventAction.choices)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    internal = models.BooleanField(default=False, help_text="Hidden from partners.")
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["chain", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="event_chain_seq_unique"),
+        ]
+        indexes = [models.Index(fields=["registration", "seq"], name="event_registration_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.chain}#{self.seq} {self.action}"
+
+    def content_for_hash(self) -> str:
+        payload = {
+            "chain": self.chain,
+            "seq": self.seq,
+            "registration": self.registration_id,
+            "at": self.at.isoformat(),
+            "actor": self.actor_id,
+            "actor_label": self.actor_label,
+            "action": self.action,
+            "from": self.from_status,
+            "to": self.to_status,
+            "details": self.details,
+            "internal": self.internal,
+            "policy_version": self.policy_version,
+            "prev": self.prev_hash,
+        }
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.content_for_hash().encode()).hexdigest()
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or not self._state.adding:
+            raise AppendOnlyError("Registration events are append-only: update refused.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Registration events are append-only: delete refused.")
+
+
+# --- Conversation and work on a registration ----------------------------------------------------
+
+
+class Comment(models.Model):
+    registration = models.ForeignKey(
+        DealRegistration, on_delete=models.PROTECT, related_name="comments"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=5000)
+    internal = models.BooleanField(default=False, help_text="Manager-only note.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Comment #{self.pk} on {self.registration_id}"
+
+
+class ExtensionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class ExtensionRequest(models.Model):
+    registration = models.ForeignKey(
+        DealRegistration, on_delete=models.PROTECT, related_name="extension_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(max_length=2000)
+    status = models.CharField(
+        max_length=10, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True, max_length=2000)
+    previous_expires_at = models.DateTimeField(null=True, blank=True)
+    new_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One pending request per registration: two racing requests cannot both be created.
+            models.UniqueConstraint(
+                fields=["registration"],
+                condition=Q(status="pending"),
+                name="extension_one_pending_per_registration",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ExtensionStatus.values), name="extension_status_valid"
+            ),
+        ]
+
+
+class ActivityKind(models.TextChoices):
+    MEETING = "meeting", "Meeting"
+    DEMO = "demo", "Demo"
+    PROPOSAL = "proposal", "Proposal"
+    CALL = "call", "Call"
+    OTHER = "other", "Other"
+
+
+class ActivityEntry(models.Model):
+    """Work a partner records on a registration: evidence in conflict and extension reviews."""
+
+    registration = models.ForeignKey(
+        DealRegistration, on_delete=models.PROTECT, related_name="activities"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=ActivityKind.choices)
+    occurred_on = models.DateField()
+    summary = models.CharField(max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_on", "-id"]
+        verbose_name_plural = "activity entries"
+
+
+# --- Direct sales pipeline ----------------------------------------------------------------------
+
+
+class OpportunityStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class DirectOpportunity(models.Model):
+    external_id = models.CharField(max_length=100, unique=True)
+    account_name = models.CharField(max_length=200)
+    account_domain = models.CharField(max_length=253, blank=True)
+    country = models.CharField(max_length=2)
+    owner_email = models.EmailField(max_length=254, blank=True)
+    products = models.ManyToManyField(Product, related_name="opportunities", blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    stage = models.CharField(max_length=60, blank=True)
+    close_date = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=OpportunityStatus.choices, default=OpportunityStatus.OPEN
+    )
+    won_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        verbose_name_plural = "direct opportunities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=OpportunityStatus.values), name="opportunity_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="opportunity_amount_non_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "owner_email"], name="opportunity_status_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} · {self.account_name}"
+
+
+# --- Notifications (outbox) ---------------------------------------------------------------------
+
+
+class NotificationKind(models.TextChoices):
+    SUBMISSION_RECEIVED = "submission_received", "Submission received"
+    APPROVED = "approved", "Registration approved"
+    REJECTED = "rejected", "Registration rejected"
+    INFO_REQUESTED = "info_requested", "Information requested"
+    RESUBMITTED = "resubmitted", "Partner resubmitted"
+    COMMENT = "comment", "New comment"
+    CONFLICT_DETECTED = "conflict_detected", "Conflict detected"
+    EXTENSION_REQUESTED = "extension_requested", "Extension requested"
+    EXTENSION_DECIDED = "extension_decided", "Extension decided"
+    EXPIRY_REMINDER = "expiry_reminder", "Expiry reminder"
+    EXPIRED = "expired", "Registration expired"
+    SLA_OVERDUE = "sla_overdue", "Review overdue"
+    USER_INVITED = "user_invited", "Invitation"
+
+
+class Channel(models.TextChoices):
+    IN_APP = "in_app", "In-app"
+    EMAIL = "email", "E-mail"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """One notification for one recipient on one channel; written in the same transaction as
+    the event that causes it. `dedupe_key` (event × recipient × channel, or a reminder key)
+    makes every delivery idempotent."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    event = models.ForeignKey(
+        RegistrationEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    registration = models.ForeignKey(
+        DealRegistration,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
+            models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.recipient_id} ({self.channel}, {self.status})"
+
+
+class NotificationPreference(models.Model):
+    """E-mail opt-out per kind. In-app is always on."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    email_enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="notification_pref_unique")
+        ]
+
+
+class ConflictCheckLog(models.Model):
+    """Every availability check (an oracle about competitors, OWASP API6): who asked, for which
+    partner, a hash of the customer key (never the name), and the verdict."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    partner_id = models.BigIntegerField(null=True, blank=True)
+    customer_key_hash = models.CharField(max_length=64)
+    verdict = models.CharField(max_length=20)
+    source = models.CharField(max_length=10, default="api")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["partner_id", "at"], name="conflict_check_partner_at")]

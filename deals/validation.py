@@ -1,0 +1,133 @@
+"""Field rules for registrations and opportunities, shared by the API, the pages and the admin
+(through the services). Each failure names its field with a sentence a partner understands."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+import pycountry
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+
+from conflicts.normalize import registrable_domain
+from prm.exceptions import ValidationFailed
+
+COUNTRY_CODES = frozenset(c.alpha_2 for c in pycountry.countries)
+CURRENCY_CODES = frozenset(c.alpha_3 for c in pycountry.currencies)
+MAX_VALUE = Decimal("999999999999.99")
+
+REGISTRATION_TEXT_LIMITS = {
+    "customer_name": 200,
+    "customer_domain": 253,
+    "customer_address": 500,
+    "contact_name": 150,
+    "contact_email": 254,
+    "contact_phone": 40,
+    "description": 5000,
+    "competitors": 500,
+}
+STAGES = ("qualification", "proposal", "negotiation")
+
+
+class Errors(dict):
+    def add(self, field: str, message: str) -> None:
+        self.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self:
+            raise ValidationFailed("Some fields are not valid.", fields=dict(self))
+
+
+def check_text(errors: Errors, field: str, value, limit: int, *, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors.add(field, "Must be text.")
+        return ""
+    if "\x00" in value:
+        errors.add(field, "Must not contain NUL characters.")
+        return ""
+    value = value.strip()
+    if required and not value:
+        errors.add(field, "This field is required.")
+    if len(value) > limit:
+        errors.add(field, f"Ensure this field has no more than {limit} characters.")
+    return value
+
+
+def check_country(errors: Errors, field: str, value) -> str:
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if code not in COUNTRY_CODES:
+        errors.add(field, "Enter an ISO 3166-1 alpha-2 country code, e.g. US or DE.")
+        return ""
+    return code
+
+
+def check_currency(errors: Errors, field: str, value) -> str:
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if code not in CURRENCY_CODES:
+        errors.add(field, "Enter an ISO 4217 currency code, e.g. USD or EUR.")
+        return ""
+    return code
+
+
+def check_money(errors: Errors, field: str, value, *, required: bool = True) -> Decimal | None:
+    if value in (None, ""):
+        if required:
+            errors.add(field, "This field is required.")
+        return None
+    if isinstance(value, float | bool):
+        value = str(value) if not isinstance(value, bool) else "x"
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        errors.add(field, "Enter an amount such as 125000.00.")
+        return None
+    if not amount.is_finite() or amount < 0 or amount > MAX_VALUE:
+        errors.add(field, "Enter an amount between 0 and 999999999999.99.")
+        return None
+    if amount.as_tuple().exponent < -2:
+        errors.add(field, "Use at most 2 decimal places.")
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def check_date(errors: Errors, field: str, value, *, required: bool = True) -> dt.date | None:
+    if value in (None, ""):
+        if required:
+            errors.add(field, "This field is required.")
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        errors.add(field, "Enter a date as YYYY-MM-DD.")
+        return None
+
+
+def check_email(errors: Errors, field: str, value, *, required: bool = False) -> str:
+    value = check_text(errors, field, value, 254, required=required)
+    if value:
+        try:
+            validate_email(value)
+        except ValidationError:
+            errors.add(field, "Enter a valid e-mail address.")
+            return ""
+    return value.lower()
+
+
+def check_domain(errors: Errors, field: str, value) -> str:
+    value = check_text(errors, field, value, 253)
+    if value and not registrable_domain(value):
+        errors.add(field, "Enter a website domain such as example.com.")
+        return ""
+    return value
+
+
+def today() -> dt.date:
+    return timezone.now().date()

@@ -1,0 +1,52 @@
+"""Who is who: one place that answers role questions for views, API, services and templates."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from partners.models import Partner, User
+
+REVIEW_PERMISSION = "deals.review_registration"
+
+
+def is_manager(user) -> bool:
+    """Channel managers: staff with the review permission; superusers are managers."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return bool(user.is_staff and user.has_perm(REVIEW_PERMISSION))
+
+
+def membership_of(user):
+    if not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        return user.membership
+    except Exception:  # RelatedObjectDoesNotExist
+        return None
+
+
+def partner_of(user) -> Partner | None:
+    membership = membership_of(user)
+    return membership.partner if membership else None
+
+
+def is_partner_user(user) -> bool:
+    return membership_of(user) is not None and not is_manager(user)
+
+
+def is_partner_admin(user) -> bool:
+    membership = membership_of(user)
+    return membership is not None and membership.role == "admin"
+
+
+def role_of(user: User) -> str | None:
+    """'manager' | 'partner_admin' | 'partner' | None (API.md /me)."""
+    if is_manager(user):
+        return "manager"
+    membership = membership_of(user)
+    if membership is None:
+        return None
+    return "partner_admin" if membership.role == "admin" else "partner"

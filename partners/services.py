@@ -1,0 +1,215 @@
+"""Writes on partners and their users: create/update partners, invite, deactivate, suspend,
+tokens. Revocation (sessions and tokens) lives here so every path that ends access calls it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.utils import timezone
+
+from partners.models import ApiToken, Invitation, Membership, Partner, Tier, User, hash_token
+from partners.roles import is_manager, is_partner_admin, partner_of
+from prm.exceptions import PermissionDeniedError, StateConflict, ValidationFailed
+
+
+def _require_manager(actor) -> None:
+    if not is_manager(actor):
+        raise PermissionDeniedError("Only channel managers can do this.")
+
+
+def _require_partner_admin_or_manager(actor, partner: Partner) -> None:
+    if is_manager(actor):
+        return
+    own = partner_of(actor)
+    if own is None or own.pk != partner.pk or not is_partner_admin(actor):
+        raise PermissionDeniedError("Only your company's partner admins can manage users.")
+
+
+def _clean_domains(value) -> list[str]:
+    from conflicts.normalize import registrable_domain
+
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise ValidationFailed("Invalid domains.", fields={"domains": ["Send a list of domains."]})
+    domains = []
+    for item in value:
+        domain = registrable_domain(item) if isinstance(item, str) and "\x00" not in item else ""
+        if not domain:
+            raise ValidationFailed(
+                "Invalid domains.", fields={"domains": [f"Not a website domain: {str(item)[:60]}"]}
+            )
+        domains.append(domain)
+    return sorted(set(domains))
+
+
+def partner_create(*, actor, name: str, country: str, tier: Tier, domains=None, legal_name=""):
+    _require_manager(actor)
+    from deals.validation import Errors, check_country, check_text
+
+    errors = Errors()
+    name = check_text(errors, "name", name, 200, required=True)
+    legal_name = check_text(errors, "legal_name", legal_name, 200)
+    country = check_country(errors, "country", country)
+    if name and Partner.objects.filter(name__iexact=name).exists():
+        errors.add("name", "A partner with this name already exists.")
+    errors.raise_if_any()
+    return Partner.objects.create(
+        name=name,
+        legal_name=legal_name,
+        country=country,
+        tier=tier,
+        domains=_clean_domains(domains),
+    )
+
+
+def partner_update(*, actor, partner: Partner, **changes) -> Partner:
+    _require_manager(actor)
+    from deals.validation import Errors, check_country, check_text
+
+    errors = Errors()
+    if "name" in changes:
+        changes["name"] = check_text(errors, "name", changes["name"], 200, required=True)
+        if (
+            changes["name"]
+            and Partner.objects.filter(name__iexact=changes["name"]).exclude(pk=partner.pk).exists()
+        ):
+            errors.add("name", "A partner with this name already exists.")
+    if "country" in changes:
+        changes["country"] = check_country(errors, "country", changes["country"])
+    if "status" in changes and changes["status"] not in Partner.Status.values:
+        errors.add("status", "Choose active or suspended.")
+    if "domains" in changes:
+        try:
+            changes["domains"] = _clean_domains(changes["domains"])
+        except ValidationFailed as exc:
+            errors.update(exc.fields or {})
+    errors.raise_if_any()
+    with transaction.atomic():
+        suspended = changes.get("status") == Partner.Status.SUSPENDED and partner.is_active
+        for name, value in changes.items():
+            setattr(partner, name, value)
+        partner.save()
+        if suspended:
+            for user in User.objects.filter(membership__partner=partner):
+                user_revoke_access(user=user)
+    return partner
+
+
+def partner_user_create(
+    *, actor, partner: Partner, email: str, name: str = "", role: str = "member", password=None
+) -> User:
+    """Add a user to a partner. Without a password, an invitation e-mail with a link to set
+    one is sent after commit."""
+    _require_partner_admin_or_manager(actor, partner)
+    from deals.validation import Errors, check_email, check_text
+
+    errors = Errors()
+    email = check_email(errors, "email", email, required=True)
+    name = check_text(errors, "name", name, 150)
+    if role not in Membership.Role.values:
+        errors.add("role", "Choose member or admin.")
+    if email and User.objects.filter(email__iexact=email).exists():
+        errors.add("email", "A user with this e-mail address already exists.")
+    if password is not None:
+        if not isinstance(password, str) or "\x00" in password:
+            errors.add("password", "Invalid password.")
+        else:
+            from django.contrib.auth.password_validation import validate_password
+            from django.core.exceptions import ValidationError
+
+            try:
+                validate_password(password, User(email=email, name=name))
+            except ValidationError as exc:
+                errors["password"] = list(exc.messages)
+    errors.raise_if_any()
+    with transaction.atomic():
+        user = User.objects.create_user(email=email, password=password or None, name=name)
+        Membership.objects.create(user=user, partner=partner, role=role)
+        if password is None:
+            invitation = Invitation.objects.create(user=user, partner=partner, invited_by=actor)
+            transaction.on_commit(lambda: invitation_send(invitation_id=invitation.pk))
+    return user
+
+
+def invitation_send(*, invitation_id: int) -> None:
+    """E-mail the invitation with a set-password link (allauth's password-reset key)."""
+    from allauth.account.forms import default_token_generator
+    from allauth.account.utils import user_pk_to_url_str
+    from django.core.mail import send_mail
+    from django.urls import reverse
+
+    invitation = Invitation.objects.select_related("user", "partner").get(pk=invitation_id)
+    user = invitation.user
+    key = default_token_generator.make_token(user)
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={"uidb36": user_pk_to_url_str(user), "key": key},
+    )
+    link = f"{settings.SITE_URL}{path}"
+    send_mail(
+        subject=f"You're invited to Dealbridge for {invitation.partner.name}",
+        message=(
+            f"Hello{(' ' + user.name) if user.name else ''},\n\n"
+            f"You have been invited to register deals for {invitation.partner.name}.\n"
+            f"Set your password here: {link}\n\nThe link works once."
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[user.email],
+    )
+
+
+def partner_user_deactivate(*, actor, partner: Partner, user: User) -> User:
+    _require_partner_admin_or_manager(actor, partner)
+    if user.pk == actor.pk:
+        raise StateConflict("You cannot deactivate yourself.")
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        user.is_active = False
+        user_revoke_access(user=user)
+    return user
+
+
+def partner_user_set_role(*, actor, partner: Partner, user: User, role: str) -> User:
+    _require_partner_admin_or_manager(actor, partner)
+    if role not in Membership.Role.values:
+        raise ValidationFailed("Invalid role.", fields={"role": ["Choose member or admin."]})
+    Membership.objects.filter(user=user, partner=partner).update(role=role)
+    return user
+
+
+def user_revoke_access(*, user: User, keep_session_key: str | None = None) -> None:
+    """End every session of `user` (but `keep_session_key`) and revoke every API token.
+    Called on password change, deactivation and partner suspension."""
+    now = timezone.now()
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    # Sessions carry the user id inside their encoded data, so they are decoded to find them.
+    for session in Session.objects.filter(expire_date__gt=now).iterator():
+        if session.session_key == keep_session_key:
+            continue
+        try:
+            data = session.get_decoded()
+        except Exception:  # noqa: S112 - a corrupt session is simply skipped
+            continue
+        if str(data.get("_auth_user_id")) == str(user.pk):
+            session.delete()
+
+
+def token_create(*, user: User, name: str = "", ttl: dt.timedelta | None = None) -> tuple[ApiToken, str]:
+    """Create an API token; returns (token, raw key). Only the hash is stored."""
+    raw = ApiToken.generate_key()
+    token = ApiToken.objects.create(
+        user=user,
+        name=name[:100],
+        prefix=raw[:10],
+        key_hash=hash_token(raw),
+        expires_at=timezone.now() + (ttl or settings.API_TOKEN_TTL),
+    )
+    return token, raw
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -1,0 +1,32 @@
+"""Test settings: fast hasher, eager Celery, in-memory mail and cache.
+
+The SQLite test database is a file (not :memory:) so the concurrency tests run against the same
+WAL + BEGIN IMMEDIATE setup as the embedded default. DATABASE_URL switches to PostgreSQL in CI.
+"""
+
+import os
+
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+
+from prm.settings import *  # noqa: E402,F403
+from prm.settings import DATABASES, VAR_DIR  # noqa: E402
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("CACHE_URL"):
+    import environ
+
+    CACHES = {"default": environ.Env.cache_url(os.environ["CACHE_URL"])}
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true").lower() == "true"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+SITE_URL = "http://testserver"
+MFA_REQUIRED_FOR_MANAGERS = True
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test-{_worker}-{os.getpid()}.sqlite3"),
+    }

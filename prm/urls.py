@@ -1,0 +1,31 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from prm.health import healthz
+
+# The admin login goes through allauth: same rate limits and MFA as every other login.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "Dealbridge administration"
+admin.site.site_title = "Dealbridge admin"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("partners.api.urls")),
+    path("api/v1/", include("deals.api.urls")),
+    path("api/v1/", include("deals.api.urls_reports")),
+    path("", include("partners.urls")),
+    path("", include("deals.urls_reports")),
+    path("", include("deals.urls_audit")),
+    path("", include("deals.urls")),
+]
+
+handler400 = "prm.views.bad_request"
+handler403 = "prm.views.permission_denied"
+handler404 = "prm.views.page_not_found"
+handler500 = "prm.views.server_error"

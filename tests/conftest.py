@@ -1,0 +1,67 @@
+"""Personas (after healthchecks' Alice/Bob/Charlie) and shared fixtures.
+
+- alice: partner user at Partner A; alice_admin: partner admin at A
+- bob: partner user at Partner B (the tenant-leak probe)
+- manager: channel manager (staff + review permission, TOTP enrolled)
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import TransactionTestCase
+
+from deals.db import event_purge_allowed
+from tests import factories
+
+# The test runner's table flush must get through the SQLite append-only trigger.
+_original_fixture_teardown = TransactionTestCase._fixture_teardown
+
+
+def _fixture_teardown(self):
+    with event_purge_allowed():
+        return _original_fixture_teardown(self)
+
+
+TransactionTestCase._fixture_teardown = _fixture_teardown
+
+
+@pytest.fixture
+def partner_a(db):
+    return factories.PartnerFactory(name="Acme Resellers", domains=["acme-resellers.example"])
+
+
+@pytest.fixture
+def partner_b(db):
+    return factories.PartnerFactory(name="Bravo Solutions", domains=["bravo-solutions.example"])
+
+
+@pytest.fixture
+def alice(partner_a):
+    return factories.partner_user(partner_a, email="alice@acme-resellers.example")
+
+
+@pytest.fixture
+def alice_admin(partner_a):
+    return factories.partner_user(partner_a, role="admin", email="ada@acme-resellers.example")
+
+
+@pytest.fixture
+def bob(partner_b):
+    return factories.partner_user(partner_b, email="bob@bravo-solutions.example")
+
+
+@pytest.fixture
+def manager(db):
+    return factories.manager_user(email="carol@vendor.example")
+
+
+@pytest.fixture
+def product(db):
+    return factories.ProductFactory(code="crm-pro", name="CRM Pro", product_line__code="crm")
+
+
+@pytest.fixture
+def other_line_product(db):
+    return factories.ProductFactory(
+        code="erp-core", name="ERP Core", product_line__code="erp"
+    )

@@ -1,0 +1,159 @@
+"""Factories. States are reached through the real services (an approved registration has an
+APPROVED event, as in production)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import factory
+from django.utils import timezone
+
+from deals import services
+from deals.models import DirectOpportunity, Product, ProductLine
+from partners.models import Membership, Partner, Tier, User
+
+_seq = itertools.count(1)
+PASSWORD = "correct-horse-battery-42"
+
+
+class ProductLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductLine
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"line-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("-", " ").title())
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"product-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("-", " ").title())
+    product_line = factory.SubFactory(ProductLineFactory)
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Partner
+
+    name = factory.Sequence(lambda n: f"Partner {n} Resellers")
+    country = "US"
+    tier = factory.LazyFunction(lambda: Tier.objects.get(code="gold"))
+    domains = factory.LazyAttribute(lambda o: [f"{o.name.split()[1]}-reseller.example"])
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    name = factory.Faker("name")
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or PASSWORD)
+        if create:
+            obj.save(update_fields=["password"])
+
+
+def partner_user(partner: Partner, *, role: str = "member", email: str | None = None) -> User:
+    user = UserFactory(email=email or f"user{next(_seq)}@{partner.pk}-partner.example")
+    Membership.objects.update_or_create(user=user, defaults={"partner": partner, "role": role})
+    return user
+
+
+def manager_user(*, email: str | None = None, superuser: bool = False, mfa: bool = True) -> User:
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(email=email or f"manager{next(_seq)}@vendor.example", is_staff=True)
+    if superuser:
+        user.is_superuser = True
+        user.save()
+    user.user_permissions.add(Permission.objects.get(codename="review_registration"))
+    if mfa:
+        enrol_totp(user)
+    return User.objects.get(pk=user.pk)
+
+
+def enrol_totp(user: User) -> str:
+    """Give the user a TOTP authenticator; returns the secret (to compute codes in tests)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    assert Authenticator.objects.filter(user=user, type="totp").exists()
+    return secret
+
+
+def registration_data(**overrides) -> dict:
+    n = next(_seq)
+    data = {
+        "customer_name": f"Customer {n} Holdings",
+        "customer_domain": f"customer{n}.example.com",
+        "customer_country": "US",
+        "contact_name": "Pat Buyer",
+        "contact_email": f"pat@customer{n}.example.com",
+        "products": [ProductFactory(code="crm-pro", product_line__code="crm").code],
+        "estimated_value": "125000.00",
+        "currency": "USD",
+        "expected_close_date": (timezone.now().date() + dt.timedelta(days=60)).isoformat(),
+        "stage": "proposal",
+    }
+    data.update(overrides)
+    return data
+
+
+def make_registration(actor: User, *, status: str = "submitted", manager=None, **overrides):
+    """A registration in `status`, reached through the services."""
+    registration = services.registration_create(
+        actor=actor, data=registration_data(**overrides), submit=status != "draft"
+    )
+    manager = manager or (
+        manager_user() if status in {"approved", "rejected", "info_requested", "won", "lost"} else None
+    )
+    if status in {"approved", "won", "lost"}:
+        registration = services.registration_approve(registration=registration, actor=manager)
+    if status == "rejected":
+        registration = services.registration_reject(
+            registration=registration, actor=manager, reason="not_qualified"
+        )
+    if status == "info_requested":
+        registration = services.registration_request_info(
+            registration=registration, actor=manager, message="Which department?"
+        )
+    if status == "withdrawn":
+        registration = services.registration_withdraw(registration=registration, actor=actor)
+    if status in {"won", "lost"}:
+        registration = services.registration_close(
+            registration=registration,
+            actor=actor,
+            outcome=status,
+            close_date=timezone.now().date().isoformat(),
+        )
+    return registration
+
+
+def make_opportunity(**overrides) -> DirectOpportunity:
+    n = next(_seq)
+    data = {
+        "external_id": f"CRM-{n:06d}",
+        "account_name": f"Direct Account {n}",
+        "account_domain": f"direct{n}.example.org",
+        "country": "US",
+        "owner_email": "rep@vendor.example",
+        "products": [ProductFactory(code="crm-pro", product_line__code="crm").code],
+        "amount": "50000.00",
+        "currency": "USD",
+        "stage": "discovery",
+        "status": "open",
+    }
+    data.update(overrides)
+    opportunity, _ = services.opportunity_upsert(data=data)
+    return opportunity
