@@ -30,6 +30,7 @@ CONFLICT = "conflict"
 # Candidate-generation budget (MATCHING.md "A design that meets the targets").
 RARE_KEY_DF = 1000
 RAREST_KEY_DF = 8000
+CANDIDATE_BUDGET = 400
 CANDIDATE_CAP = 5000
 
 
@@ -71,42 +72,68 @@ class Outcome:
 
 
 def _candidate_ids_by_keys(keys: list[str]) -> list[int]:
+    """Posting lists of the query's rarest keys, within a candidate budget.
+
+    Keys are taken rarest first while their summed frequency stays within CANDIDATE_BUDGET
+    (at least the rarest one is always taken). When even the rarest key is very common, only
+    entries that carry 2 of the 3 rarest keys qualify (the AND fallback of MATCHING.md).
+    """
     if not keys:
         return []
-    frequencies = dict(KeyFrequency.objects.filter(key__in=keys, df__gt=0).values_list("key", "df"))
-    present = {k: df for k, df in frequencies.items()}
+    present = sorted(KeyFrequency.objects.filter(key__in=keys, df__gt=0).values_list("df", "key"))
     if not present:
         return []
-    singles = [k for k, df in present.items() if not k.startswith("b:") and df <= RARE_KEY_DF]
     postings = CandidateKey.objects
-    if singles:
-        qs = postings.filter(key__in=singles)
-    else:
-        pairs = [k for k, df in present.items() if k.startswith("b:") and df <= RARE_KEY_DF]
-        if pairs:
-            qs = postings.filter(key__in=pairs)
-        else:
-            rarest = sorted(present.items(), key=lambda item: item[1])
-            if rarest[0][1] <= RAREST_KEY_DF:
-                qs = postings.filter(key=rarest[0][0])
-            else:
-                top3 = [k for k, _ in rarest[:3]]
-                ids = (
-                    postings.filter(key__in=top3)
-                    .values("entry_id")
-                    .annotate(hits=Count("id"))
-                    .filter(hits__gte=2)
-                    .values_list("entry_id", flat=True)[:CANDIDATE_CAP]
-                )
-                return list(ids)
-    ids = list(qs.values_list("entry_id", flat=True).distinct()[: CANDIDATE_CAP + 1])
+    if present[0][0] > RAREST_KEY_DF:
+        top3 = [k for _, k in present[:3]]
+        return list(
+            postings.filter(key__in=top3)
+            .values("entry_id")
+            .annotate(hits=Count("id"))
+            .filter(hits__gte=2)
+            .values_list("entry_id", flat=True)[:CANDIDATE_CAP]
+        )
+    chosen = []
+    total = 0
+    for df, key in present:
+        if chosen and (total + df > CANDIDATE_BUDGET or df > RARE_KEY_DF):
+            break
+        chosen.append(key)
+        total += df
+    ids = list(
+        postings.filter(key__in=chosen)
+        .values_list("entry_id", flat=True)
+        .distinct()[: CANDIDATE_CAP + 1]
+    )
     if len(ids) > CANDIDATE_CAP:
-        logger.warning("conflict candidate cap hit (%s keys)", len(keys))
+        logger.warning("conflict candidate cap hit (%s keys)", len(chosen))
         ids = ids[:CANDIDATE_CAP]
     return ids
 
 
-def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[IdentityEntry]:
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    kind: str
+    record_id: int
+    partner_id: int | None
+    label: str
+    name_norm: str
+    domain: str
+    email_domain: str
+    country: str
+    product_lines: str
+    since: dt.datetime
+
+    @property
+    def lines(self) -> set[str]:
+        return {p for p in self.product_lines.split("|") if p}
+
+
+CANDIDATE_FIELDS = [f for f in Candidate.__dataclass_fields__]
+
+
+def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[Candidate]:
     """Active index entries that could be the same customer (index lookups only)."""
     now = now or timezone.now()
     probe = Q()
@@ -121,7 +148,12 @@ def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[Id
             probe |= Q(id__in=ids)
     if not probe:
         return []
-    return list(IdentityEntry.objects.filter(probe).filter(active_filter(now)))
+    rows = (
+        IdentityEntry.objects.filter(probe)
+        .filter(active_filter(now))
+        .values_list(*CANDIDATE_FIELDS)
+    )
+    return [Candidate(*row) for row in rows]
 
 
 def _ignored(exclude: tuple[str, int] | None) -> set[tuple[str, int]]:

@@ -543,6 +543,9 @@ _LEGAL_SINGLE: frozenset[str] = frozenset(t[0] for t in _LEGAL_FORMS if len(t) =
 _LEGAL_MULTI: tuple[tuple[str, ...], ...] = tuple(
     sorted((t for t in _LEGAL_FORMS if len(t) > 1), key=len, reverse=True)
 )
+_LEGAL_MULTI_BY_FIRST: dict[str, tuple[tuple[str, ...], ...]] = {}
+for _form in _LEGAL_MULTI:
+    _LEGAL_MULTI_BY_FIRST[_form[0]] = (*_LEGAL_MULTI_BY_FIRST.get(_form[0], ()), _form)
 _PREFIX_SINGLE: frozenset[str] = frozenset(
     t[0] for t in _form_tuples(PREFIX_LEGAL_RAW) if len(t) == 1
 )
@@ -555,16 +558,17 @@ def _strip_legal(tokens: list[str]) -> list[str]:
     changed = True
     while changed and toks:
         changed = False
-        # Multi-token forms anywhere (longest first).
-        for form in _LEGAL_MULTI:
-            n = len(form)
-            i = 0
-            while i + n <= len(toks):
+        # Multi-token forms anywhere (longest first at each position).
+        i = 0
+        while i < len(toks):
+            for form in _LEGAL_MULTI_BY_FIRST.get(toks[i], ()):
+                n = len(form)
                 if tuple(toks[i : i + n]) == form:
                     del toks[i : i + n]
                     changed = True
-                else:
-                    i += 1
+                    break
+            else:
+                i += 1
         if toks and toks[-1] in _LEGAL_SINGLE:
             toks.pop()
             changed = True

@@ -3,6 +3,30 @@
 See ``shared/MATCHING.md`` ("Scoring"). The engine adds product-line overlap; this module only
 compares identities: registrable website domain, non-free e-mail domain, normalised name and
 country. Every contribution becomes a reason string.
+
+Evidence, strongest first:
+
+- same registrable website domain → 100 (``"domain"``);
+- same non-free e-mail domain, or one side's e-mail domain equal to the other's website → 95
+  (``"email_domain"``);
+- name similarity (``"name"``), on normalised names with rapidfuzz and ``processor=None``;
+  never ``WRatio`` or ``partial_ratio``:
+
+  * base similarity = max(``token_sort_ratio``, ``ratio``, 100·JaroWinkler − 5 − 100·|Δlen|/maxlen);
+  * one name's tokens contained in the other's (the case where ``token_set_ratio`` is 100):
+    at least 89 when the shorter name is one token or < 40 % of the longer one, else 94, and
+    never certain; nothing extra when the shorter name is made only of generic words;
+  * shared tokens plus tokens of their own on both sides: capped at the similarity of the
+    differing parts + 5 ("royal bank canada" vs "royal bank scotland" stays low);
+  * "holdings"/"group" are low-weight: ignoring them can lift a pair to 89 (review), never more;
+  * the name score is 0 unless the two names share a blocking key, so every pair the scorer
+    rates is one the index can retrieve (CONC-07, at any threshold).
+
+- country: equal (``"country"``) or either unknown is compatible; different countries cap the
+  total at ``DEFAULT_CERTAIN - 1`` (``"country_mismatch"``): review at most, never a veto.
+
+These deviations from the MATCHING.md starting point (the residual rule, the JaroWinkler length
+penalty, containment-only token_set) were driven by ``python -m bench.matching_eval``.
 """
 
 from __future__ import annotations
@@ -99,8 +123,6 @@ GENERIC_TOKENS: frozenset[str] = frozenset(
         "general",
         "first",
         "new",
-        "co",
-        "company",
     }
 )
 
@@ -243,9 +265,8 @@ def score(a: Identity, b: Identity) -> Score:
     if a.domain and a.domain == b.domain:
         value = DOMAIN_SCORE
         reasons.append("domain")
-    if (
-        (a.email_domain and a.email_domain in (b.email_domain, b.domain))
-        or (b.email_domain and b.email_domain == a.domain)
+    if (a.email_domain and a.email_domain in (b.email_domain, b.domain)) or (
+        b.email_domain and b.email_domain == a.domain
     ):
         value = max(value, EMAIL_DOMAIN_SCORE)
         reasons.append("email_domain")

@@ -14,6 +14,8 @@ from deals.models import DirectOpportunity, Product, ProductLine
 from partners.models import Membership, Partner, Tier, User
 
 _seq = itertools.count(1)
+# Unique registrable domains per test run (example.com would make every customer the same).
+_RUN = "t"
 PASSWORD = "correct-horse-battery-42"
 
 
@@ -36,13 +38,22 @@ class ProductFactory(factory.django.DjangoModelFactory):
     product_line = factory.SubFactory(ProductLineFactory)
 
 
+def default_tier(code: str = "gold") -> Tier:
+    """Tiers come from a data migration; transactional tests flush them, so recreate."""
+    ranks = {"registered": 0, "silver": 1, "gold": 2, "platinum": 3}
+    tier, _ = Tier.objects.get_or_create(
+        code=code, defaults={"name": code.title(), "rank": ranks.get(code, 0)}
+    )
+    return tier
+
+
 class PartnerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Partner
 
     name = factory.Sequence(lambda n: f"Partner {n} Resellers")
     country = "US"
-    tier = factory.LazyFunction(lambda: Tier.objects.get(code="gold"))
+    tier = factory.LazyFunction(lambda: default_tier("gold"))
     domains = factory.LazyAttribute(lambda o: [f"{o.name.split()[1]}-reseller.example"])
 
 
@@ -96,10 +107,10 @@ def registration_data(**overrides) -> dict:
     n = next(_seq)
     data = {
         "customer_name": f"Customer {n} Holdings",
-        "customer_domain": f"customer{n}.example.com",
+        "customer_domain": f"customer{n}-{_RUN}.com",
         "customer_country": "US",
         "contact_name": "Pat Buyer",
-        "contact_email": f"pat@customer{n}.example.com",
+        "contact_email": f"pat@customer{n}-{_RUN}.com",
         "products": [ProductFactory(code="crm-pro", product_line__code="crm").code],
         "estimated_value": "125000.00",
         "currency": "USD",
@@ -145,7 +156,7 @@ def make_opportunity(**overrides) -> DirectOpportunity:
     data = {
         "external_id": f"CRM-{n:06d}",
         "account_name": f"Direct Account {n}",
-        "account_domain": f"direct{n}.example.org",
+        "account_domain": f"direct{n}-{_RUN}.org",
         "country": "US",
         "owner_email": "rep@vendor.example",
         "products": [ProductFactory(code="crm-pro", product_line__code="crm").code],

@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     labels = Counter(p.label for p in pairs)
     print(f"pairs: {len(pairs)}  " + "  ".join(f"{k}={v}" for k, v in sorted(labels.items())))
-    print(f"generate {t1 - t0:.1f}s, score {t2 - t1:.2f}s ({(t2 - t1) / len(pairs) * 1e6:.0f} us/pair)")
+    print(
+        f"generate {t1 - t0:.1f}s, score {t2 - t1:.2f}s ({(t2 - t1) / len(pairs) * 1e6:.0f} us/pair)"
+    )
 
     ok = True
     for thr_name, thr in (("review", args.review), ("certain", args.certain)):
@@ -73,17 +75,19 @@ def main(argv: list[str] | None = None) -> int:
                 if p.label == "match":
                     by_kind[p.kind][0] += s.value >= thr
                     by_kind[p.kind][1] += 1
-            print("  recall by kind: " + ", ".join(
-                f"{k} {a / b:.3f}" for k, (a, b) in sorted(by_kind.items())
-            ))
+            print(
+                "  recall by kind: "
+                + ", ".join(f"{k} {a / b:.3f}" for k, (a, b) in sorted(by_kind.items()))
+            )
             neg_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
             for p, s in scored:
                 if p.label == "nonmatch":
                     neg_kind[p.kind][0] += s.value >= thr
                     neg_kind[p.kind][1] += 1
-            print("  false-positive rate by negative kind: " + ", ".join(
-                f"{k} {a}/{b}" for k, (a, b) in sorted(neg_kind.items())
-            ))
+            print(
+                "  false-positive rate by negative kind: "
+                + ", ".join(f"{k} {a}/{b}" for k, (a, b) in sorted(neg_kind.items()))
+            )
 
     rev = [(p, s) for p, s in scored if p.label == "review_only"]
     in_band = sum(1 for _, s in rev if args.review <= s.value < args.certain)
@@ -103,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"false negatives at review (showing {min(args.show, len(fns))} of {len(fns)}):")
     for p, s in sorted(fns, key=lambda x: -x[1].value)[: args.show]:
         print(f"  [{p.kind}] {s.value} {s.reasons}  {_fmt(p.a)}  <>  {_fmt(p.b)}")
-    print(f"\ntargets (precision >= {TARGET_PRECISION}, recall >= {TARGET_RECALL} at review): "
-          + ("MET" if ok else "NOT MET"))
+    print(
+        f"\ntargets (precision >= {TARGET_PRECISION}, recall >= {TARGET_RECALL} at review): "
+        + ("MET" if ok else "NOT MET")
+    )
     print(f"total {time.perf_counter() - t0:.1f}s")
     return 0 if ok else 1
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from faker import Faker
 
-from conflicts.normalize import normalize_name
+from conflicts.normalize import blocking_keys, normalize_name
 
 SEED = 20240611
 
@@ -303,7 +303,17 @@ CONFUSABLE_PAIRS = [
 ]
 
 LEGAL_SUFFIXES = {
-    "US": ["Inc.", "Inc", "Incorporated", "Corp.", "Corporation", "LLC", "L.L.C.", "Co.", "Company"],
+    "US": [
+        "Inc.",
+        "Inc",
+        "Incorporated",
+        "Corp.",
+        "Corporation",
+        "LLC",
+        "L.L.C.",
+        "Co.",
+        "Company",
+    ],
     "GB": ["Ltd", "Ltd.", "Limited", "PLC", "plc", "LLP"],
     "DE": ["GmbH", "AG", "GmbH & Co. KG", "Aktiengesellschaft", "mbH", "KG", "SE"],
     "FR": ["S.A.", "SA", "SAS", "S.A.S.", "SARL", "Société Anonyme"],
@@ -456,9 +466,7 @@ def _tld(country: str) -> str:
 
 
 def _strip_accents(text: str) -> str:
-    return "".join(
-        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
-    )
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 class Generator:
@@ -679,7 +687,10 @@ class Generator:
             # Name-only positives must keep the distinctive words: if the variant normalises
             # to a strict subset of the original tokens, it is not a name-only positive.
             if "domain" not in b and "email" not in b:
-                ta, tb = set(normalize_name(a["name"]).split()), set(normalize_name(b["name"]).split())
+                ta, tb = (
+                    set(normalize_name(a["name"]).split()),
+                    set(normalize_name(b["name"]).split()),
+                )
                 if tb < ta or ta < tb or not tb:
                     continue
                 # Some name-only positives carry a website on one side (it cannot match).
@@ -695,13 +706,21 @@ class Generator:
         out: list[Pair] = []
         ents = self.entities
         fk = self.fakers["en_US"]
-        kinds = ["generic_words", "same_first_word", "free_mail", "random", "random"]
+        kinds = ["generic_words", "same_first_word", "free_mail", "random", "shares_key"]
+        # Inverted index of the pool's blocking keys: "shares_key" negatives are the candidates
+        # the engine would actually retrieve for a name (the realistic hard case).
+        postings: dict[str, list[int]] = {}
+        for idx, ent in enumerate(ents):
+            for key in blocking_keys(normalize_name(ent.name)):
+                postings.setdefault(key, []).append(idx)
         guard = 0
         conf_i = 0
         while len(out) < n and guard < n * 20:
             guard += 1
             # Each confusable real-world pair appears twice (as written, and re-cased).
-            kind = "confusable" if conf_i < 2 * len(CONFUSABLE_PAIRS) else kinds[len(out) % len(kinds)]
+            kind = (
+                "confusable" if conf_i < 2 * len(CONFUSABLE_PAIRS) else kinds[len(out) % len(kinds)]
+            )
             if kind == "generic_words":
                 x, y = fk.last_name(), fk.last_name()
                 tail = rng.choice(GENERIC_TAILS)
@@ -727,6 +746,15 @@ class Generator:
                     x, y = self._case_punct(x), y
                 a = {"name": x, "country": rng.choice(["US", ""])}
                 b = {"name": y, "country": ""}
+            elif kind == "shares_key":
+                i1 = rng.randrange(len(ents))
+                keys = sorted(blocking_keys(normalize_name(ents[i1].name)))
+                cands = sorted({j for k in keys for j in postings.get(k, ()) if j != i1})
+                if not cands:
+                    continue
+                e1, e2 = ents[i1], ents[rng.choice(cands)]
+                a = {"name": e1.name, "country": rng.choice([e1.country, ""])}
+                b = {"name": self._case_punct(e2.name), "country": rng.choice([e2.country, ""])}
             else:
                 e1, e2 = rng.sample(ents, 2)
                 a = {"name": e1.name, "domain": e1.domain, "country": e1.country}
