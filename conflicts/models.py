@@ -63,12 +63,18 @@ class CandidateKey(models.Model):
             models.UniqueConstraint(fields=["key", "entry"], name="candidate_key_entry"),
         ]
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class KeyFrequency(models.Model):
     """How many entries carry a key (df), kept in the same transaction as the key rows."""
 
     key = models.CharField(max_length=200, primary_key=True)
     df = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.df})"
 
 
 class Conflict(models.Model):
@@ -137,3 +143,6 @@ class IgnoredPair(models.Model):
                 fields=["kind_a", "id_a", "kind_b", "id_b"], name="ignored_pair_unique"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind_a}#{self.id_a} ≠ {self.kind_b}#{self.id_b}"

@@ -134,7 +134,7 @@ def test_first_come_first_served_under_concurrency(contenders, n):
             customer_name=f"{word} Corporation", customer_domain=f"{word.lower()}.com"
         )
         calls = [
-            (lambda u=u: services.registration_create(actor=u, data=dict(data)))
+            (lambda u=u, d=data: services.registration_create(actor=u, data=dict(d)))
             for u in contenders[:n]
         ]
         results = run_concurrently(calls)
@@ -171,7 +171,7 @@ def test_same_partner_concurrent_duplicates_leave_one_registration(
         )
         before = DealRegistration.objects.count()
         results = run_concurrently(
-            [lambda: services.registration_create(actor=alice, data=dict(data))] * 10
+            [lambda d=data: services.registration_create(actor=alice, data=dict(d))] * 10
         )
         created = [r[1] for r in results if r[0] == "ok"]
         duplicates = [r[1] for r in results if r[0] == "error"]
@@ -204,8 +204,8 @@ def test_registration_racing_crm_sync_always_records_the_conflict(transactional_
         }
         results = run_concurrently(
             [
-                lambda: services.registration_create(actor=alice, data=dict(data)),
-                lambda: services.opportunities_bulk_upsert(rows=[dict(row)]),
+                lambda d=data: services.registration_create(actor=alice, data=dict(d)),
+                lambda r=row: services.opportunities_bulk_upsert(rows=[dict(r)]),
             ]
         )
         assert all(r[0] == "ok" for r in results), results
