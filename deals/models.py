@@ -269,6 +269,11 @@ class DealRegistration(models.Model):
             models.Index(fields=["status", "sla_due_at"], name="registration_queue"),
             models.Index(fields=["status", "expires_at"], name="registration_expiry"),
             models.Index(fields=["submitted_at"], name="registration_submitted"),
+            # Reports select a cohort by first submission, overall or for one partner.
+            models.Index(fields=["first_submitted_at"], name="registration_first_submitted"),
+            models.Index(
+                fields=["partner", "first_submitted_at"], name="registration_partner_first_sub"
+            ),
         ]
 
     def __str__(self) -> str:

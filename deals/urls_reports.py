@@ -1,1 +1,8 @@
-urlpatterns: list = []
+from django.urls import path
+
+from deals import views_reports
+
+urlpatterns = [
+    path("manage/reports/", views_reports.reports_dashboard, name="reports-dashboard"),
+    path("scorecard/", views_reports.reports_scorecard, name="reports-scorecard"),
+]

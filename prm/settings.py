@@ -146,8 +146,12 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
-ACCOUNT_ADAPTER = "partners.adapters.AccountAdapter"
+# partners.adapters.AccountAdapter + a security-log record when allauth's limiter refuses a login.
+ACCOUNT_ADAPTER = "prm.security_log.SecurityAccountAdapter"
+# No path signs a user in without the second factor: no login on password reset, no login by
+# e-mailed code (AUTH-03). MFA_TOTP_INSECURE_BYPASS_CODE is never set (AUTH-04 greps for it).
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_LOGIN_BY_CODE_ENABLED = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/300s/key",
@@ -219,7 +223,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # One name per choice set shared by several API fields (drf-spectacular warns otherwise).
+    "ENUM_NAME_OVERRIDES": {
+        "RegistrationStatusEnum": "deals.models.RegistrationStatus",
+        "ConflictStatusEnum": "deals.models.ConflictStatus",
+        "ConflictRecordStatusEnum": "conflicts.models.Conflict.Status",
+        "ConflictResolutionEnum": "conflicts.models.Conflict.Resolution",
+        "PartnerStatusEnum": "partners.models.Partner.Status",
+        "OpportunityStatusEnum": "deals.models.OpportunityStatus",
+        "ExtensionStatusEnum": "deals.models.ExtensionStatus",
+        "MembershipRoleEnum": "partners.models.Membership.Role",
+        "UserRoleEnum": [
+            ("partner", "Partner user"),
+            ("partner_admin", "Partner admin"),
+            ("manager", "Manager"),
+        ],
+    },
 }
 
 # --- Celery (jobs) ----------------------------------------------------------------------------
@@ -228,6 +247,11 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    # The filesystem transport does not create its folders; the web process, the worker and
+    # beat all import settings, so whichever starts first creates them.
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -236,7 +260,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+    else {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+        # Publishing (web requests, beat, task retries) fails at once when Redis is down
+        # instead of retrying the connection for CELERY_BROKER_CONNECTION_TIMEOUT: the outbox
+        # drain re-drives whatever was not published. The worker's consumer reconnects with
+        # its own retry policy (broker_connection_retry), which this does not change.
+        "max_retries": 0,
+    }
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -253,6 +284,22 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# Notification outbox (deals/notifications.py). Delivery retries use exponential backoff with
+# jitter: min(cap, base * 2**(attempt-1)), jittered to 50-100 %; after MAX_ATTEMPTS a delivery
+# is marked failed (admin: Notification, status filter). The drain runs every DRAIN_SECONDS
+# (django-celery-beat row created by `manage.py setup_schedules`), delivers pending rows older
+# than DRAIN_GRACE_SECONDS and re-drives rows stuck in "sending" for STALE_SECONDS.
+NOTIFICATION_DRAIN_SECONDS = env.int("NOTIFICATION_DRAIN_SECONDS", default=60)
+NOTIFICATION_DRAIN_GRACE_SECONDS = env.float("NOTIFICATION_DRAIN_GRACE_SECONDS", default=10)
+NOTIFICATION_DRAIN_BATCH = env.int("NOTIFICATION_DRAIN_BATCH", default=500)
+NOTIFICATION_STALE_SECONDS = env.float("NOTIFICATION_STALE_SECONDS", default=120)
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=10)
+NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30)
+NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", default=600)
+# After a failed publish, web processes stop trying the broker for this long (the drain
+# delivers meanwhile), so a broker outage costs at most one failed connect per window.
+NOTIFICATION_PUBLISH_PAUSE_SECONDS = env.float("NOTIFICATION_PUBLISH_PAUSE_SECONDS", default=15)
+
 # --- E-mail -----------------------------------------------------------------------------------
 
 if os.environ.get("EMAIL_URL"):
@@ -264,6 +311,9 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Dealbridge <no-reply@dealbridge.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = 10
+# Notification e-mails carry a stable Message-ID <notification-{pk}-{hash}@DOMAIN>, reused on
+# every retry, so a duplicate after a crash between SMTP accept and commit can be recognised.
+EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="dealbridge")
 
 # --- I18N / time ------------------------------------------------------------------------------
 
@@ -276,6 +326,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -291,17 +342,40 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# CSRF failures are logged and answered as JSON on /api/ (prm.security_log).
+CSRF_FAILURE_VIEW = "prm.security_log.csrf_failure"
+# Flash messages live in the session: no extra, non-__Host- cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# prm.apps.PrmConfig connects the security-log and session-registry signal receivers.
+INSTALLED_APPS = [*INSTALLED_APPS, "prm.apps.PrmConfig"]
+# DJANGO_ENV=production must run the production settings (prm/settings_prod.py imports this
+# module, then tightens it). Fail loudly instead of serving with the development defaults.
+if os.environ.get("DJANGO_ENV") == "production" and os.environ.get(
+    "DJANGO_SETTINGS_MODULE", "prm.settings"
+) in ("prm.settings", ""):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production needs DJANGO_SETTINGS_MODULE=prm.settings_prod."
+    )
 
 # --- Logging: structured security log on its own logger ---------------------------------------
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # prm.security records are already one JSON object per line (prm/security_log.py).
+        "json_line": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "security": {"class": "logging.StreamHandler", "formatter": "json_line"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {
-        "prm.security": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "prm.security": {"handlers": ["security"], "level": "INFO", "propagate": False},
         "prm.conflict_check": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
