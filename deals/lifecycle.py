@@ -34,7 +34,6 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("submit", DRAFT): SUBMITTED,
     ("resubmit", INFO_REQUESTED): SUBMITTED,
     ("approve", SUBMITTED): APPROVED,
-    ("approve", INFO_REQUESTED): APPROVED,
     ("reject", SUBMITTED): REJECTED,
     ("reject", INFO_REQUESTED): REJECTED,
     ("request_info", SUBMITTED): INFO_REQUESTED,

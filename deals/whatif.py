@@ -1,0 +1,121 @@
+"""What-if thresholds (PRODUCT.md "Beyond what PRMs do today"): before an administrator saves new
+match thresholds or a new conflict scope, show how many recent submissions would come out
+differently.
+
+Each of the last N submitted registrations is checked once against today's identity index with
+the loosest of the two policies (lower review threshold, any product), excluding itself and
+keeping only records that were already protecting when it was submitted (first come, first
+served). The matches are then classified under the current and under the proposed policy with
+the engine's own rule, so the figures show the effect of the policy change alone, not the
+drift of the index since the submission. The stored verdict is reported next to both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from conflicts import engine
+from conflicts.models import RecordKind
+from deals.models import DealRegistration, Product
+from deals.selectors import policy_current
+from deals.services import registration_identity
+
+WHAT_IF_FIELDS = ("review_threshold", "certain_threshold", "conflict_scope")
+MAX_EXAMPLES = 20
+
+
+def _policy_from(values: dict[str, Any]) -> engine.Policy:
+    return engine.Policy(
+        review=int(values["review_threshold"]),
+        certain=int(values["certain_threshold"]),
+        scope=values["conflict_scope"],
+    )
+
+
+def classify(matches: list[engine.Match], policy: engine.Policy, *, partner_id: int | None) -> str:
+    """The verdict `engine.check` gives for these matches under `policy` (same rule as the
+    engine: a certain match with another partner's registration or a direct opportunity is a
+    conflict, any other match in band a potential conflict)."""
+    kept = []
+    for match in matches:
+        if match.score < policy.review:
+            continue
+        if policy.scope != "any_product" and "product_overlap" not in match.reasons:
+            continue
+        severity = engine.CONFLICT if match.score >= policy.certain else engine.POTENTIAL
+        kept.append(replace(match, severity=severity))
+    if not kept:
+        return engine.CLEAR
+    certain_foreign = any(
+        m.severity == engine.CONFLICT
+        and not (m.kind == RecordKind.REGISTRATION and m.partner_id == partner_id)
+        for m in kept
+    )
+    return engine.CONFLICT if certain_foreign else engine.POTENTIAL
+
+
+def policy_what_if(changes: dict[str, Any], last_n: int = 200) -> dict[str, Any]:
+    """How many of the last `last_n` submissions would change outcome under `changes`.
+
+    Returns {"evaluated", "changed", "transitions": {"clear→conflict": n, ...},
+    "examples": [{"id", "reference", "customer_name", "stored", "current", "proposed"}],
+    "current": {...}, "proposed": {...}}.
+    """
+    current_policy = policy_current()
+    current_values = {name: getattr(current_policy, name) for name in WHAT_IF_FIELDS}
+    proposed_values = {
+        **current_values,
+        **{k: v for k, v in changes.items() if k in WHAT_IF_FIELDS and v not in (None, "")},
+    }
+    current = _policy_from(current_values)
+    proposed = _policy_from(proposed_values)
+    loosest = engine.Policy(
+        review=min(current.review, proposed.review), certain=100, scope="any_product"
+    )
+
+    registrations = list(
+        DealRegistration.objects.filter(submitted_at__isnull=False)
+        .order_by("-submitted_at", "-id")
+        .prefetch_related("products")[: max(0, int(last_n))]
+    )
+    lines_by_product = dict(Product.objects.values_list("pk", "product_line__code"))
+
+    changed = 0
+    transitions: dict[str, int] = {}
+    examples = []
+    for registration in registrations:
+        lines = sorted({lines_by_product[p.pk] for p in registration.products.all()})
+        outcome = engine.check(
+            registration_identity(registration),
+            lines,
+            policy=loosest,
+            partner_id=registration.partner_id,
+            exclude=(RecordKind.REGISTRATION, registration.pk),
+        )
+        earlier = [m for m in outcome.matches if m.since <= registration.submitted_at]
+        before = classify(earlier, current, partner_id=registration.partner_id)
+        after = classify(earlier, proposed, partner_id=registration.partner_id)
+        if before != after:
+            changed += 1
+            key = f"{before}→{after}"
+            transitions[key] = transitions.get(key, 0) + 1
+            if len(examples) < MAX_EXAMPLES:
+                examples.append(
+                    {
+                        "id": registration.pk,
+                        "reference": registration.reference,
+                        "customer_name": registration.customer_name,
+                        "stored": registration.conflict_status,
+                        "current": before,
+                        "proposed": after,
+                    }
+                )
+    return {
+        "evaluated": len(registrations),
+        "changed": changed,
+        "transitions": transitions,
+        "examples": examples,
+        "current": current_values,
+        "proposed": proposed_values,
+    }

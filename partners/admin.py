@@ -1,0 +1,381 @@
+"""Admin for partner companies, tiers, users and API tokens.
+
+Writes that carry business rules go through partners.services: creating/updating a partner
+(suspension signs its users out and revokes their tokens), deactivating a user (sessions and
+tokens revoked), revoking a token.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import Count
+
+from partners import services
+from partners.models import ApiToken, Invitation, Membership, Partner, Tier, User, UserSession
+from prm.exceptions import DomainError
+
+# --- Users ------------------------------------------------------------------------------------
+
+
+class UserCreationForm(AdminUserCreationForm):
+    """E-mail + password (no username)."""
+
+    class Meta:
+        model = User
+        fields = ("email", "name")
+        field_classes: dict = {}
+
+    def clean_email(self):
+        email = (self.cleaned_data.get("email") or "").strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("A user with this e-mail address already exists.")
+        return email
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+        field_classes: dict = {}
+
+
+class MembershipOfUserInline(admin.StackedInline):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    max_num = 1
+    fields = ("partner", "role", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("partner",)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserEditForm
+    add_form = UserCreationForm
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("name",)}),
+        (
+            "Permissions",
+            {
+                "fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+                "description": "Channel managers are staff with the "
+                "“Can review deal registrations” permission; administrators are superusers.",
+            },
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "name", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    list_display = (
+        "email",
+        "name",
+        "partner",
+        "role",
+        "is_staff",
+        "is_superuser",
+        "is_active",
+        "last_login",
+    )
+    list_filter = (
+        "is_staff",
+        "is_superuser",
+        "is_active",
+        "membership__partner",
+        "membership__role",
+    )
+    search_fields = ("email", "name", "membership__partner__name")
+    ordering = ("email",)
+    readonly_fields = ("last_login", "date_joined")
+    list_select_related = ("membership__partner",)
+    inlines = [MembershipOfUserInline]
+    actions = ["deactivate_selected"]
+
+    @admin.display(description="Partner", ordering="membership__partner__name")
+    def partner(self, obj):
+        membership = getattr(obj, "membership", None) if hasattr(obj, "membership") else None
+        return membership.partner if membership else "—"
+
+    @admin.display(description="Role")
+    def role(self, obj):
+        if obj.is_superuser:
+            return "administrator"
+        membership = getattr(obj, "membership", None) if hasattr(obj, "membership") else None
+        if membership:
+            return membership.get_role_display()
+        return "staff" if obj.is_staff else "—"
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # Same revocation as every other path that ends access.
+            services.user_revoke_access(user=obj)
+
+    @admin.action(description="Deactivate selected users (sign out, revoke tokens)")
+    def deactivate_selected(self, request, queryset):
+        done = 0
+        for user in queryset:
+            if user.pk == request.user.pk:
+                self.message_user(request, "You cannot deactivate yourself.", messages.WARNING)
+                continue
+            User.objects.filter(pk=user.pk).update(is_active=False)
+            services.user_revoke_access(user=user)
+            done += 1
+        if done:
+            self.message_user(request, f"{done} user(s) deactivated.", messages.SUCCESS)
+
+
+# --- Tiers and partners -------------------------------------------------------------------------
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "code",
+        "rank",
+        "protection_days",
+        "max_extensions",
+        "auto_approve_ceiling",
+        "discount_percent",
+        "partner_count",
+    )
+    search_fields = ("name", "code")
+    ordering = ("rank",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_partners=Count("partners"))
+
+    @admin.display(description="Partners", ordering="_partners")
+    def partner_count(self, obj):
+        return obj._partners
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("user",)
+    show_change_link = True
+
+
+class InvitationInline(admin.TabularInline):
+    model = Invitation
+    fk_name = "partner"
+    extra = 0
+    fields = ("user", "invited_by", "created_at", "accepted_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PartnerForm(forms.ModelForm):
+    class Meta:
+        model = Partner
+        fields = ("name", "legal_name", "domains", "country", "tier", "status", "channel_manager")
+
+    def clean_country(self):
+        from deals.validation import Errors, check_country
+
+        errors = Errors()
+        value = check_country(errors, "country", self.cleaned_data.get("country"))
+        if errors:
+            raise forms.ValidationError(errors["country"])
+        return value
+
+    def clean_domains(self):
+        try:
+            return services._clean_domains(self.cleaned_data.get("domains"))
+        except DomainError as exc:
+            raise forms.ValidationError(list((exc.fields or {}).get("domains", [str(exc)])))
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    form = PartnerForm
+    list_display = (
+        "name",
+        "country",
+        "tier",
+        "status",
+        "channel_manager",
+        "user_count",
+        "created_at",
+    )
+    list_filter = ("status", "tier", "country")
+    search_fields = ("name", "legal_name", "domains")
+    date_hierarchy = "created_at"
+    list_select_related = ("tier", "channel_manager")
+    autocomplete_fields = ("channel_manager",)
+    inlines = [MembershipInline, InvitationInline]
+    actions = ["suspend_selected", "reactivate_selected"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_users=Count("memberships"))
+
+    @admin.display(description="Users", ordering="_users")
+    def user_count(self, obj):
+        return obj._users
+
+    def has_delete_permission(self, request, obj=None):
+        # Partners own registrations (PROTECT); suspend them instead.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in form.cleaned_data}
+        if change:
+            changes = {name: data[name] for name in form.changed_data if name in data}
+            original = Partner.objects.get(pk=obj.pk)
+            partner = services.partner_update(actor=request.user, partner=original, **changes)
+        else:
+            partner = services.partner_create(
+                actor=request.user,
+                name=data["name"],
+                country=data["country"],
+                tier=data["tier"],
+                domains=data.get("domains") or [],
+                legal_name=data.get("legal_name", ""),
+            )
+            extra = {k: data[k] for k in ("status", "channel_manager") if data.get(k) is not None}
+            if extra:
+                partner = services.partner_update(actor=request.user, partner=partner, **extra)
+        obj.pk = partner.pk
+        obj._state.adding = False
+        obj.created_at = partner.created_at
+        obj.updated_at = partner.updated_at
+
+    def _set_status(self, request, queryset, status):
+        done = 0
+        for partner in queryset:
+            try:
+                services.partner_update(actor=request.user, partner=partner, status=status)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{partner}: {exc}", messages.ERROR)
+        return done
+
+    @admin.action(description="Suspend selected partners (sign their users out)")
+    def suspend_selected(self, request, queryset):
+        done = self._set_status(request, queryset, Partner.Status.SUSPENDED)
+        self.message_user(request, f"{done} partner(s) suspended.", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected partners")
+    def reactivate_selected(self, request, queryset):
+        done = self._set_status(request, queryset, Partner.Status.ACTIVE)
+        self.message_user(request, f"{done} partner(s) reactivated.", messages.SUCCESS)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "partner", "role", "created_at")
+    list_filter = ("role", "partner")
+    search_fields = ("user__email", "user__name", "partner__name")
+    list_select_related = ("user", "partner")
+    autocomplete_fields = ("user", "partner")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("user", "partner", "invited_by", "created_at", "accepted_at")
+    list_filter = ("partner",)
+    search_fields = ("user__email", "partner__name")
+    date_hierarchy = "created_at"
+    list_select_related = ("user", "partner", "invited_by")
+    readonly_fields = ("user", "partner", "invited_by", "created_at", "accepted_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are listed by prefix; the key is never stored, so it is never shown."""
+
+    list_display = (
+        "prefix",
+        "user",
+        "name",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "live",
+    )
+    list_filter = ("revoked_at", "expires_at")
+    search_fields = ("prefix", "name", "user__email")
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+    fields = ("prefix", "user", "name", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke_selected"]
+
+    @admin.display(boolean=True, description="Live")
+    def live(self, obj):
+        return obj.is_live
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.token_revoke(token=token)
+            count += 1
+        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    """Signed-in browser sessions per user (the session key itself is never shown)."""
+
+    list_display = ("user", "created_at")
+    search_fields = ("user__email",)
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+    fields = ("user", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,207 @@
+"""`manage.py seed_demo`: the demo data set, created through the services, and idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from conflicts.models import Conflict, IdentityEntry
+from deals import services
+from deals.models import (
+    DealRegistration,
+    DirectOpportunity,
+    Product,
+    ProductLine,
+    RegistrationEvent,
+    RulesOfEngagement,
+)
+from partners.models import Membership, Partner, Tier, User
+from partners.roles import is_manager
+
+STATUSES = {
+    "draft",
+    "submitted",
+    "info_requested",
+    "approved",
+    "rejected",
+    "withdrawn",
+    "won",
+    "lost",
+    "expired",
+}
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "users": User.objects.count(),
+        "partners": Partner.objects.count(),
+        "memberships": Membership.objects.count(),
+        "tiers": Tier.objects.count(),
+        "lines": ProductLine.objects.count(),
+        "products": Product.objects.count(),
+        "opportunities": DirectOpportunity.objects.count(),
+        "registrations": DealRegistration.objects.count(),
+        "events": RegistrationEvent.objects.count(),
+        "conflicts": Conflict.objects.count(),
+        "index": IdentityEntry.objects.count(),
+        "policies": RulesOfEngagement.objects.count(),
+        **{f"status:{s}": DealRegistration.objects.filter(status=s).count() for s in STATUSES},
+    }
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """Seed once for the module (about 150 registrations through the services)."""
+    with django_db_blocker.unblock():
+        from django.db import transaction
+
+        # Module-scoped data inside one rolled-back transaction, like a TestCase class.
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        atomic._from_testcase = True
+        out = io.StringIO()
+        call_command("seed_demo", stdout=out)
+        first = _counts()
+        yield out.getvalue(), first
+        transaction.set_rollback(True)
+        atomic.__exit__(None, None, None)
+
+
+def test_seed_demo_twice_gives_the_same_counts(seeded, db):
+    _, first = seeded
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert _counts() == first
+    assert "already seeded" in out.getvalue()
+
+
+def test_seed_demo_creates_the_demo_set(seeded, db):
+    output, counts = seeded
+    assert counts["partners"] == 4
+    assert counts["lines"] == 3 and counts["products"] == 6
+    assert counts["opportunities"] == 300
+    assert counts["registrations"] == 150
+    for status in STATUSES:
+        assert counts[f"status:{status}"] > 0, status
+    for partner in Partner.objects.all():
+        assert 2 <= partner.memberships.count() <= 3
+        assert partner.memberships.filter(role="admin").exists()
+        assert partner.channel_manager is not None
+    staff = User.objects.filter(is_staff=True)
+    assert sum(1 for u in staff if is_manager(u) and not u.is_superuser) == 2
+    assert User.objects.filter(is_superuser=True).count() == 1
+    assert Tier.objects.get(code="platinum").auto_approve_ceiling is not None
+    assert counts["policies"] == 2
+
+
+def test_seed_demo_goes_through_the_services(seeded, db):
+    # Every registration has its history, the chains verify, the index is populated.
+    assert not DealRegistration.objects.filter(events__isnull=True).exists()
+    chains, problems = services.events_verify_all()
+    assert chains >= 150 and problems == []
+    for registration in DealRegistration.objects.filter(status="approved")[:10]:
+        assert registration.events.filter(action__in=["approved", "auto_approved"]).exists()
+        assert registration.expires_at > registration.approved_at
+    assert IdentityEntry.objects.filter(kind="registration", active=True).exists()
+    assert IdentityEntry.objects.filter(kind="direct_opportunity", active=True).exists()
+    # Decisions before and after the policy change record different versions.
+    versions = set(
+        DealRegistration.objects.exclude(decision_policy_version=None).values_list(
+            "decision_policy_version", flat=True
+        )
+    )
+    assert versions == {1, 2}
+
+
+def test_seed_demo_includes_deliberate_conflicts(seeded, db):
+    globex = DealRegistration.objects.get(customer_name="GLOBEX Corp.")
+    assert (globex.status, globex.conflict_status) == ("submitted", "conflict")
+    assert Conflict.objects.filter(registration_id=globex.pk, kind="registration").exists()
+    contoso = DealRegistration.objects.get(customer_name="Contoso Limited")
+    assert contoso.conflict_status == "conflict"
+    assert Conflict.objects.filter(registration_id=contoso.pk, kind="direct_opportunity").exists()
+    tailspin = DealRegistration.objects.get(customer_name="Tailspin Toys")
+    assert tailspin.co_sell is True and tailspin.status == "approved"
+    loser = DealRegistration.objects.get(customer_name="Northwind Traders")
+    assert (loser.status, loser.rejection_reason) == ("rejected", "partner_registration")
+    # Spread over time so the reports have a history.
+    dates = DealRegistration.objects.exclude(submitted_at=None).values_list(
+        "submitted_at", flat=True
+    )
+    assert (max(dates) - min(dates)).days > 90
+
+
+def test_seed_demo_prints_the_logins(seeded, db):
+    output, _ = seeded
+    assert "admin@dealbridge.example" in output
+    assert "maria.chen@dealbridge.example" in output
+    assert "olivia.hart@northbridge-solutions.com" in output
+    assert "cosell-demo-2026" in output
+    user = User.objects.get(email="olivia.hart@northbridge-solutions.com")
+    assert user.check_password("cosell-demo-2026")
+
+
+def _index_snapshot():
+    """The effective index: entries that protect now, and their blocking keys."""
+    from conflicts.index import active_filter
+    from conflicts.models import CandidateKey
+
+    # Won direct deals are left out: the rebuild applies the current policy's look-back to them
+    # (checked separately), while their entries were written under the policy of their day.
+    won = DirectOpportunity.objects.filter(status="won").values_list("pk", flat=True)
+    live = IdentityEntry.objects.filter(active_filter(timezone.now())).exclude(
+        kind="direct_opportunity", record_id__in=list(won)
+    )
+    entries = set(
+        live.values_list("kind", "record_id", "name_key", "domain", "product_lines", "partner_id")
+    )
+    keys = set(
+        CandidateKey.objects.filter(entry__in=live).values_list(
+            "key", "entry__kind", "entry__record_id"
+        )
+    )
+    return entries, keys
+
+
+def test_rebuild_identity_index_restores_the_index(seeded, db):
+    from django.db.models import Count
+
+    from conflicts.models import CandidateKey, KeyFrequency
+
+    before = _index_snapshot()
+    conflicts = Conflict.objects.count()
+    CandidateKey.objects.all().delete()  # drift: the blocking keys are gone
+    IdentityEntry.objects.filter(kind="direct_opportunity").delete()
+    out = io.StringIO()
+    call_command("rebuild_identity_index", stdout=out)
+    assert "Index rebuilt" in out.getvalue()
+    assert _index_snapshot() == before
+    lookback = services.policy_current().direct_won_lookback_days
+    for opportunity in DirectOpportunity.objects.filter(status="won"):
+        entry = IdentityEntry.objects.filter(
+            kind="direct_opportunity", record_id=opportunity.pk
+        ).first()
+        expected_until = opportunity.won_at + dt.timedelta(days=lookback)
+        if expected_until > timezone.now():
+            assert entry.active_until == expected_until
+        else:
+            assert entry is None or not entry.active
+    assert Conflict.objects.count() == conflicts
+    # Key frequencies agree with the postings again.
+    postings = dict(
+        CandidateKey.objects.values("key").annotate(n=Count("id")).values_list("key", "n")
+    )
+    assert dict(KeyFrequency.objects.filter(df__gt=0).values_list("key", "df")) == postings
+    # The engine finds the demo's conflicts again.
+    globex = DealRegistration.objects.get(customer_name="Globex Corporation")
+    outcome = services.engine.check(
+        services.registration_identity(globex),
+        ["crm"],
+        policy=services._engine_policy(services.policy_current()),
+        partner_id=None,
+    )
+    assert globex.pk in {m.record_id for m in outcome.matches}
