@@ -1,1 +1,15 @@
-urlpatterns: list = []
+from django.urls import path
+
+from partners import views
+
+urlpatterns = [
+    path("company/users/", views.company_users, name="company_users"),
+    path(
+        "company/users/<int:pk>/deactivate/",
+        views.company_user_deactivate,
+        name="company_user_deactivate",
+    ),
+    path("company/users/<int:pk>/role/", views.company_user_role, name="company_user_role"),
+    path("settings/tokens/", views.token_list, name="token_list"),
+    path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+]

@@ -1,0 +1,307 @@
+"""Forms for the browser pages. They bind, render and parse input only: every business rule
+(required fields, minimum value, dates, products) is checked by deals.services, whose
+ValidationFailed.fields are mapped back onto these forms with `apply_errors`."""
+
+from __future__ import annotations
+
+import pycountry
+from django import forms
+
+from conflicts.models import Conflict
+from deals.models import ActivityKind, RejectionReason, Stage
+from prm.exceptions import ValidationFailed
+
+COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "SEK", "NOK", "DKK", "INR"]
+
+
+def country_choices() -> list[tuple[str, str]]:
+    countries = sorted(pycountry.countries, key=lambda c: getattr(c, "common_name", c.name))
+    return [("", "Choose a country")] + [
+        (c.alpha_2, f"{getattr(c, 'common_name', c.name)} ({c.alpha_2})") for c in countries
+    ]
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    others = sorted(
+        (c.alpha_3 for c in pycountry.currencies if c.alpha_3 not in COMMON_CURRENCIES),
+    )
+    return [(code, code) for code in COMMON_CURRENCIES] + [(code, code) for code in others]
+
+
+def _text(label, *, required=False, max_length=None, help_text="", **attrs):
+    widget_attrs = {"autocomplete": "off", **attrs}
+    if required:
+        widget_attrs["required"] = True
+    if max_length:
+        widget_attrs["maxlength"] = max_length
+    return forms.CharField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        widget=forms.TextInput(attrs=widget_attrs),
+    )
+
+
+class ServiceErrorsMixin:
+    """Show a service's ValidationFailed on the form: field errors inline, others on top.
+    Help and error texts are tied to their input with aria-describedby."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.describe_help()
+
+    def describe_help(self) -> None:
+        for name, field in self.fields.items():
+            if field.help_text:
+                field.widget.attrs["aria-describedby"] = f"id_{name}_help"
+
+    def apply_errors(self, exc: ValidationFailed) -> None:
+        if not self.is_bound:
+            return
+        if not hasattr(self, "cleaned_data"):
+            self.full_clean()
+        fields = exc.fields or {}
+        if not fields:
+            self.add_error(None, exc.detail)
+        for name, messages in fields.items():
+            target = name if name in self.fields else None
+            for message in messages if isinstance(messages, list) else [messages]:
+                self.add_error(target, str(message))
+            if target:
+                attrs = self.fields[target].widget.attrs
+                attrs["aria-invalid"] = "true"
+                described = attrs.get("aria-describedby", "")
+                if f"id_{target}_error" not in described:
+                    attrs["aria-describedby"] = f"{described} id_{target}_error".strip()
+
+
+class RegistrationForm(ServiceErrorsMixin, forms.Form):
+    """The fields of API.md, with the same names."""
+
+    customer_name = _text("Customer name", required=True, max_length=200)
+    customer_domain = _text(
+        "Website domain", max_length=253, help_text="e.g. globex.com", placeholder="globex.com"
+    )
+    customer_country = forms.CharField(
+        label="Country",
+        required=False,
+        widget=forms.Select(attrs={"required": True}),
+    )
+    customer_address = _text("Address", max_length=500)
+    contact_name = _text("Contact name", max_length=150)
+    contact_email = forms.CharField(
+        label="Contact e-mail",
+        required=False,
+        widget=forms.EmailInput(attrs={"maxlength": 254, "autocomplete": "off"}),
+    )
+    contact_phone = _text("Contact phone", max_length=40)
+    products = forms.MultipleChoiceField(
+        label="Products", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    estimated_value = forms.CharField(
+        label="Estimated value",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "required": True}),
+    )
+    currency = forms.CharField(label="Currency", required=False, widget=forms.Select())
+    expected_close_date = forms.CharField(
+        label="Expected close date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "required": True}),
+    )
+    stage = forms.CharField(
+        label="Sales stage", required=False, widget=forms.Select(choices=Stage.choices)
+    )
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 5000}),
+        help_text="What the customer needs and how you found the opportunity.",
+    )
+    competitors = _text("Competitors", max_length=500, help_text="Other vendors in the deal.")
+
+    CUSTOMER_FIELDS = ("customer_name", "customer_domain", "customer_country", "customer_address")
+    CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone")
+    DEAL_FIELDS = ("estimated_value", "currency", "expected_close_date", "stage")
+    DETAIL_FIELDS = ("description", "competitors")
+
+    def __init__(self, *args, products=(), required_fields=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.product_list = list(products)
+        # Mark what the policy in force requires at submission (the service enforces it).
+        for name in required_fields:
+            if name in self.fields and name != "products":
+                self.fields[name].widget.attrs["required"] = True
+        self.fields["products"].choices = [(p.code, p.name) for p in self.product_list]
+        self.fields["customer_country"].widget.choices = country_choices()
+        self.fields["currency"].widget.choices = currency_choices()
+
+    def service_data(self) -> dict:
+        """The raw values, named as the API names them, for deals.services."""
+        data = {}
+        for name in self.fields:
+            if name == "products":
+                data[name] = list(self.data.getlist(name)) if hasattr(self.data, "getlist") else []
+            else:
+                value = self.data.get(name, "")
+                data[name] = value.strip() if isinstance(value, str) else value
+        return data
+
+    def product_groups(self) -> list[tuple[str, list]]:
+        """Catalog products grouped by product line, with their checked state."""
+        selected = (
+            set(self.data.getlist("products"))
+            if self.is_bound
+            else set(self.initial.get("products", []))
+        )
+        groups: dict[str, list] = {}
+        for product in self.product_list:
+            groups.setdefault(product.product_line.name, []).append(
+                {"code": product.code, "name": product.name, "checked": product.code in selected}
+            )
+        return list(groups.items())
+
+    @classmethod
+    def initial_for(cls, registration) -> dict:
+        initial = {
+            name: getattr(registration, name)
+            for name in cls.CUSTOMER_FIELDS
+            + cls.CONTACT_FIELDS
+            + cls.DEAL_FIELDS
+            + cls.DETAIL_FIELDS
+        }
+        initial["expected_close_date"] = (
+            registration.expected_close_date.isoformat() if registration.expected_close_date else ""
+        )
+        initial["products"] = [p.code for p in registration.products.all()]
+        return initial
+
+
+# --- Small action forms (bound to request.POST only to render errors) ---------------------------
+
+
+class CommentForm(ServiceErrorsMixin, forms.Form):
+    body = forms.CharField(
+        label="Comment",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000, "required": True}),
+    )
+
+
+class ActivityForm(ServiceErrorsMixin, forms.Form):
+    kind = forms.CharField(
+        label="Type", required=False, widget=forms.Select(choices=ActivityKind.choices)
+    )
+    occurred_on = forms.CharField(
+        label="Date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "required": True}),
+    )
+    summary = forms.CharField(
+        label="What happened",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 1000, "required": True}),
+    )
+
+
+class ExtensionForm(ServiceErrorsMixin, forms.Form):
+    reason = forms.CharField(
+        label="Why do you need more time?",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000, "required": True}),
+    )
+
+
+class CloseForm(ServiceErrorsMixin, forms.Form):
+    outcome = forms.CharField(
+        label="Outcome",
+        required=False,
+        widget=forms.Select(choices=[("won", "Won"), ("lost", "Lost")]),
+    )
+    close_date = forms.CharField(
+        label="Close date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "required": True}),
+    )
+    actual_value = forms.CharField(
+        label="Actual value",
+        required=False,
+        help_text="Leave empty to use the estimated value.",
+        widget=forms.NumberInput(attrs={"min": "0", "step": "0.01"}),
+    )
+    lost_reason = forms.CharField(
+        label="Why was it lost?",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 500}),
+    )
+
+
+class ApproveForm(ServiceErrorsMixin, forms.Form):
+    protection_days = forms.CharField(
+        label="Protection days",
+        required=False,
+        help_text="Leave empty for the tier's default.",
+        widget=forms.NumberInput(attrs={"min": "1", "max": "3650"}),
+    )
+    note = forms.CharField(
+        label="Note to the partner",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 2000}),
+    )
+
+
+class RejectForm(ServiceErrorsMixin, forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        widget=forms.Select(
+            choices=[("", "Choose a reason")] + list(RejectionReason.choices),
+            attrs={"required": True},
+        ),
+    )
+    note = forms.CharField(
+        label="Note to the partner",
+        required=False,
+        help_text="Required when the reason is Other.",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000}),
+    )
+
+
+class RequestInfoForm(ServiceErrorsMixin, forms.Form):
+    message = forms.CharField(
+        label="What do you need from the partner?",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000, "required": True}),
+    )
+
+
+class ResolveForm(ServiceErrorsMixin, forms.Form):
+    resolution = forms.CharField(
+        label="Resolution",
+        required=False,
+        widget=forms.Select(choices=Conflict.Resolution.choices),
+    )
+    note = forms.CharField(
+        label="Note", required=False, widget=forms.TextInput(attrs={"maxlength": 2000})
+    )
+
+
+class InternalNoteForm(ServiceErrorsMixin, forms.Form):
+    body = forms.CharField(
+        label="Note or reply",
+        help_text="An internal note is only seen by channel managers; a reply is sent to the partner.",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 5000, "required": True}),
+    )
+
+
+class OpportunityImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text=(
+            "Columns: external_id, account_name, account_domain, country, owner_email, products "
+            "(codes separated by ;), amount, currency, stage, close_date, status. "
+            "UTF-8 with one header row."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )

@@ -1,0 +1,215 @@
+"""Reads for the browser pages: the partner dashboard, the scorecard figures it shows, the
+review page's side-by-side records and the manager's partner figures.
+
+Everything starts from the tenant-scoped selectors in deals/selectors.py; each function runs a
+fixed number of queries whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from conflicts.models import Conflict, RecordKind
+from deals import selectors
+from deals.models import ActivityEntry, DealRegistration, DirectOpportunity, Product
+from partners.models import Membership, Partner
+
+EXPIRING_WITHIN_DAYS = 30
+DECIDED_STATUSES = ("approved", "rejected", "won", "lost", "expired")
+# The median is computed in Python over the most recent decisions: enough to be representative,
+# bounded so the dashboard stays fast for a partner with years of history.
+MEDIAN_SAMPLE = 500
+
+
+@dataclass
+class Scorecard:
+    submitted: int = 0
+    decided: int = 0
+    approved: int = 0
+    won: int = 0
+    lost: int = 0
+    approval_rate: float | None = None
+    win_rate: float | None = None
+    median_hours_to_decision: float | None = None
+
+    @property
+    def median_days_to_decision(self) -> float | None:
+        if self.median_hours_to_decision is None:
+            return None
+        return round(self.median_hours_to_decision / 24, 1)
+
+
+def scorecard_figures(registrations: QuerySet[DealRegistration]) -> Scorecard:
+    """Approval rate, median time to decision and win rate over `registrations` (2 queries)."""
+    counts = registrations.order_by().aggregate(
+        submitted=Count("pk", filter=Q(first_submitted_at__isnull=False)),
+        decided=Count("pk", filter=Q(decided_at__isnull=False)),
+        approved=Count("pk", filter=Q(approved_at__isnull=False)),
+        won=Count("pk", filter=Q(status="won")),
+        lost=Count("pk", filter=Q(status="lost")),
+    )
+    card = Scorecard(**counts)
+    if card.decided:
+        card.approval_rate = round(100 * card.approved / card.decided, 1)
+    if card.won + card.lost:
+        card.win_rate = round(100 * card.won / (card.won + card.lost), 1)
+    pairs = (
+        registrations.filter(decided_at__isnull=False, first_submitted_at__isnull=False)
+        .order_by("-decided_at")
+        .values_list("first_submitted_at", "decided_at")[:MEDIAN_SAMPLE]
+    )
+    hours = [(decided - submitted).total_seconds() / 3600 for submitted, decided in pairs]
+    if hours:
+        card.median_hours_to_decision = round(statistics.median(hours), 1)
+    return card
+
+
+@dataclass
+class Dashboard:
+    open_registrations: list = field(default_factory=list)
+    open_count: int = 0
+    expiring: list = field(default_factory=list)
+    decisions: list = field(default_factory=list)
+    notifications: list = field(default_factory=list)
+    scorecard: Scorecard = field(default_factory=Scorecard)
+
+
+def partner_dashboard(user, *, limit: int = 8) -> Dashboard:
+    """The partner home page: open registrations, those expiring within 30 days, recent
+    decisions with reasons, unread notifications and the scorecard figures."""
+    now = timezone.now()
+    visible = selectors.registrations_visible_to(user)
+    open_qs = visible.filter(status__in=["draft", "submitted", "info_requested", "approved"])
+    expiring = visible.protecting(now).filter(
+        expires_at__lte=now + dt.timedelta(days=EXPIRING_WITHIN_DAYS)
+    )
+    decisions = visible.filter(decided_at__isnull=False).order_by("-decided_at", "-id")
+    unread = (
+        selectors.notifications_visible_to(user)
+        .filter(read_at__isnull=True)
+        .select_related("registration")
+        .order_by("-created_at", "-id")
+    )
+    return Dashboard(
+        open_registrations=list(open_qs.order_by("-updated_at", "-id")[:limit]),
+        open_count=open_qs.count(),
+        expiring=list(expiring.order_by("expires_at", "id")[:limit]),
+        decisions=list(decisions[:limit]),
+        notifications=list(unread[:5]),
+        scorecard=scorecard_figures(visible),
+    )
+
+
+# --- Manager review page: the other side of each conflict ---------------------------------------
+
+
+@dataclass
+class ConflictSide:
+    conflict: Conflict
+    registration: DealRegistration | None = None
+    opportunity: DirectOpportunity | None = None
+    activities: list = field(default_factory=list)
+
+    @property
+    def deleted(self) -> bool:
+        return self.registration is None and self.opportunity is None
+
+    @property
+    def is_registration(self) -> bool:
+        return self.conflict.kind == RecordKind.REGISTRATION
+
+
+def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide]:
+    """Each conflict of `registration` with the other record loaded (a registration with its
+    partner, products and activity log, or a direct opportunity; None when it was deleted).
+    Four queries whatever the number of conflicts."""
+    conflicts = list(selectors.conflicts_for_registration(registration.pk))
+    reg_ids = [c.other_id for c in conflicts if c.kind == RecordKind.REGISTRATION]
+    opp_ids = [c.other_id for c in conflicts if c.kind == RecordKind.DIRECT_OPPORTUNITY]
+    registrations = {}
+    opportunities = {}
+    activities: dict[int, list] = {}
+    if reg_ids:
+        visible = selectors.registrations_visible_to(user).filter(pk__in=reg_ids)
+        registrations = {r.pk: r for r in visible}
+        for entry in (
+            ActivityEntry.objects.filter(registration_id__in=reg_ids)
+            .select_related("author")
+            .order_by("-occurred_on", "-id")
+        ):
+            activities.setdefault(entry.registration_id, []).append(entry)
+    if opp_ids:
+        opportunities = {
+            o.pk: o
+            for o in DirectOpportunity.objects.filter(pk__in=opp_ids).prefetch_related("products")
+        }
+    sides = []
+    for conflict in conflicts:
+        if conflict.kind == RecordKind.REGISTRATION:
+            sides.append(
+                ConflictSide(
+                    conflict=conflict,
+                    registration=registrations.get(conflict.other_id),
+                    activities=activities.get(conflict.other_id, []),
+                )
+            )
+        else:
+            sides.append(
+                ConflictSide(conflict=conflict, opportunity=opportunities.get(conflict.other_id))
+            )
+    return sides
+
+
+def open_conflict_counts(registration_ids: list[int]) -> dict[int, int]:
+    """Open conflicts per registration, for queue rows (one query)."""
+    if not registration_ids:
+        return {}
+    rows = (
+        Conflict.objects.filter(registration_id__in=registration_ids, status=Conflict.Status.OPEN)
+        .values("registration_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["registration_id"]: row["n"] for row in rows}
+
+
+# --- Manager: partners ----------------------------------------------------------------------------
+
+
+def partners_with_figures() -> QuerySet[Partner]:
+    """Partners with their user count and registration figures (one query)."""
+    return (
+        Partner.objects.select_related("tier", "channel_manager")
+        .annotate(
+            user_count=Count("memberships", distinct=True),
+            open_count=Count(
+                "registrations",
+                filter=Q(registrations__status__in=["submitted", "info_requested", "approved"]),
+                distinct=True,
+            ),
+            awaiting_count=Count(
+                "registrations",
+                filter=Q(registrations__status__in=["submitted", "info_requested"]),
+                distinct=True,
+            ),
+            won_count=Count("registrations", filter=Q(registrations__status="won"), distinct=True),
+        )
+        .order_by("name")
+    )
+
+
+def partner_members(partner: Partner) -> QuerySet[Membership]:
+    return Membership.objects.filter(partner=partner).select_related("user").order_by("user__email")
+
+
+def product_lines_in_use() -> list[tuple[str, str]]:
+    """(code, name) of product lines that have active products, for filters."""
+    seen = {}
+    for product in Product.objects.filter(active=True).select_related("product_line"):
+        seen[product.product_line.code] = product.product_line.name
+    return sorted(seen.items(), key=lambda item: item[1])

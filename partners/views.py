@@ -1,0 +1,171 @@
+"""Partner admin pages (the company's users) and personal API tokens.
+
+Thin: the user's own company comes from partners.roles; every write is a partners.services
+call. Another company's user answers 404. Signing in with TOTP and then creating a token here is
+how users with two-factor authentication get API tokens.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from partners import services
+from partners.forms import InviteForm, TokenForm
+from partners.models import ApiToken, Membership
+from partners.roles import is_partner_admin, partner_of
+from prm.exceptions import DomainError, PermissionDeniedError, StateConflict, ValidationFailed
+
+
+def partner_admin_required(view):
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if partner_of(request.user) is None or not is_partner_admin(request.user):
+            raise PermissionDenied("Only your company's partner admins can manage users.")
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDeniedError as exc:
+            raise PermissionDenied(exc.detail) from None
+
+    return wrapper
+
+
+def _company_members(partner):
+    return Membership.objects.filter(partner=partner).select_related("user").order_by("user__email")
+
+
+def _company_member(partner, pk) -> Membership:
+    """A member of the admin's own company, or 404 (another company's user never leaks)."""
+    membership = _company_members(partner).filter(user_id=pk).first() if str(pk).isdigit() else None
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def _render_users(request, form, *, status=200):
+    partner = partner_of(request.user)
+    return render(
+        request,
+        "partners/users.html",
+        {
+            "partner": partner,
+            "members": list(_company_members(partner)),
+            "form": form,
+            "roles": Membership.Role.choices,
+            "section": "company",
+        },
+        status=status,
+    )
+
+
+@partner_admin_required
+@require_http_methods(["GET", "POST"])
+def company_users(request):
+    if request.method == "GET":
+        return _render_users(request, InviteForm(initial={"role": "member"}))
+    form = InviteForm(request.POST)
+    form.is_valid()
+    try:
+        user = services.partner_user_create(
+            actor=request.user,
+            partner=partner_of(request.user),
+            email=request.POST.get("email", ""),
+            name=request.POST.get("name", ""),
+            role=request.POST.get("role", "member"),
+        )
+    except ValidationFailed as exc:
+        form.apply_errors(exc)
+        return _render_users(request, form, status=400)
+    messages.success(request, f"Invitation sent to {user.email}.")
+    return redirect("company_users")
+
+
+@partner_admin_required
+@require_POST
+def company_user_deactivate(request, pk):
+    membership = _company_member(partner_of(request.user), pk)
+    try:
+        services.partner_user_deactivate(
+            actor=request.user, partner=membership.partner, user=membership.user
+        )
+    except StateConflict as exc:
+        messages.error(request, exc.detail)
+        return redirect("company_users")
+    messages.success(request, f"{membership.user.email} can no longer sign in.")
+    return redirect("company_users")
+
+
+@partner_admin_required
+@require_POST
+def company_user_role(request, pk):
+    membership = _company_member(partner_of(request.user), pk)
+    role = request.POST.get("role", "")
+    if membership.user_id == request.user.pk and role != Membership.Role.ADMIN:
+        messages.error(request, "You cannot remove your own admin role.")
+        return redirect("company_users")
+    try:
+        services.partner_user_set_role(
+            actor=request.user, partner=membership.partner, user=membership.user, role=role
+        )
+    except ValidationFailed as exc:
+        messages.error(request, " ".join(sum((list(v) for v in (exc.fields or {}).values()), [])))
+        return redirect("company_users")
+    messages.success(
+        request, f"{membership.user.email} is now {dict(Membership.Role.choices)[role].lower()}."
+    )
+    return redirect("company_users")
+
+
+# --- Personal API tokens ---------------------------------------------------------------------------
+
+
+def _render_tokens(request, form, *, raw_key=None, created=None, status=200):
+    return render(
+        request,
+        "partners/tokens.html",
+        {
+            "tokens": list(
+                ApiToken.objects.filter(user=request.user).order_by("-created_at", "-id")
+            ),
+            "form": form,
+            "raw_key": raw_key,
+            "created": created,
+            "section": "tokens",
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_list(request):
+    if request.method == "GET":
+        return _render_tokens(request, TokenForm())
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _render_tokens(request, form, status=400)
+    try:
+        token, raw_key = services.token_create(user=request.user, name=form.cleaned_data["name"])
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("token_list")
+    # The raw key is rendered in this response only: never stored, never shown again.
+    return _render_tokens(request, TokenForm(), raw_key=raw_key, created=token)
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk):
+    token = ApiToken.objects.filter(user=request.user, pk=pk).first()
+    if token is None:
+        raise Http404
+    services.token_revoke(token=token)
+    messages.success(request, f"Token {token.prefix}… revoked.")
+    return redirect("token_list")

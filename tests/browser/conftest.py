@@ -1,0 +1,108 @@
+"""Real-browser tests: Playwright for Python driving Debian's Chromium against live_server.
+
+`playwright install` does not work on these machines; the system Chromium is used instead.
+The tests skip (with the reason) only when that binary is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM must still be
+# usable from it in these tests only.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+class Session:
+    """One person's browser context, collecting console errors (CSP violations show there)."""
+
+    def __init__(self, browser, base_url: str, *, viewport=None, java_script_enabled=True):
+        self.base_url = base_url
+        self.context = browser.new_context(
+            base_url=base_url,
+            viewport=viewport or {"width": 1360, "height": 900},
+            java_script_enabled=java_script_enabled,
+        )
+        self.context.set_default_timeout(15_000)
+        self.page = self.context.new_page()
+        self.console_errors: list[str] = []
+        self.page.on(
+            "console",
+            lambda message: (
+                self.console_errors.append(message.text) if message.type == "error" else None
+            ),
+        )
+        self.page.on("pageerror", lambda error: self.console_errors.append(str(error)))
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def sign_in_as(self, user) -> None:
+        """Start signed in (a session cookie made by Django's test client), skipping the
+        login and MFA forms when they are not what a test is about."""
+        from django.conf import settings as django_settings
+        from django.test import Client
+
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+        self.context.add_cookies(
+            [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": self.base_url}]
+        )
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def open_session(chromium, live_server):
+    sessions: list[Session] = []
+
+    def make(**kwargs) -> Session:
+        session = Session(chromium, live_server.url, **kwargs)
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        session.close()
+
+
+def totp_code(secret: str) -> str:
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
