@@ -1,9 +1,738 @@
-"""The notification outbox. `notifications_for_event` is called by every event write, inside
-the same transaction, and decides who hears about it (owned by the notifications work)."""
+"""The notification outbox: who hears about what, and how it is delivered exactly once.
+
+- `notifications_for_event(event)` runs inside the transaction that writes the event (every
+  call of deals.services.event_record), decides the recipients per kind and writes one row per
+  recipient and channel. A rollback therefore leaves no notification behind (JOB-01).
+- After commit, the e-mail rows are published to Celery (`notification_deliver`). Publishing
+  never fails or slows the request: errors are logged and the broker is left alone for a
+  while; the periodic drain (`notifications_drain`) delivers whatever is still pending, so a
+  broker outage or a wiped queue only delays delivery (RELIABILITY finding 7, JOB-02/03).
+- Delivery claims a row with compare-and-set (pending -> sending), sends, then marks it sent.
+  A second task, a drain and a redelivered message all race on the same UPDATE; exactly one
+  wins. The only duplicate window is a crash between the SMTP server accepting the message and
+  the "sent" commit: the row is re-driven after NOTIFICATION_STALE_SECONDS with the same
+  Message-ID, so the receiving side can recognise the repeat.
+- Reminders and SLA escalations are events too (REMINDER_DUE, SLA_BREACHED), recorded once per
+  registration and key under the registration's row lock, so notifications always come from
+  events and running a sweep twice (or twice at once) changes nothing the second time.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
 
-def notifications_for_event(event) -> None:
-    """Write outbox rows for `event` (placeholder until the notifications module lands)."""
-    return None
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+
+from deals.models import (
+    Channel,
+    DealRegistration,
+    DeliveryStatus,
+    DirectOpportunity,
+    EventAction,
+    ExtensionRequest,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    RegistrationEvent,
+    RejectionReason,
+)
+from partners.roles import REVIEW_PERMISSION, is_manager, membership_of
+from prm.lib.time import timezone_now
+
+logger = logging.getLogger("prm.notifications")
+
+PARTNER = "partner"
+MANAGER = "manager"
+REP = "rep"
+
+# Event action -> notification kind. Actions not listed notify nobody (created, edited,
+# withdrawn, closed, activity, internal notes, conflict resolutions: the resulting
+# rejection, if any, is its own REJECTED event).
+KIND_FOR_ACTION = {
+    EventAction.SUBMITTED: NotificationKind.SUBMISSION_RECEIVED,
+    EventAction.RESUBMITTED: NotificationKind.RESUBMITTED,
+    EventAction.APPROVED: NotificationKind.APPROVED,
+    EventAction.AUTO_APPROVED: NotificationKind.APPROVED,
+    EventAction.REJECTED: NotificationKind.REJECTED,
+    EventAction.INFO_REQUESTED: NotificationKind.INFO_REQUESTED,
+    EventAction.COMMENTED: NotificationKind.COMMENT,
+    EventAction.CONFLICT_DETECTED: NotificationKind.CONFLICT_DETECTED,
+    EventAction.EXTENSION_REQUESTED: NotificationKind.EXTENSION_REQUESTED,
+    EventAction.EXTENSION_APPROVED: NotificationKind.EXTENSION_DECIDED,
+    EventAction.EXTENSION_REJECTED: NotificationKind.EXTENSION_DECIDED,
+    EventAction.REMINDER_DUE: NotificationKind.EXPIRY_REMINDER,
+    EventAction.EXPIRED: NotificationKind.EXPIRED,
+    EventAction.SLA_BREACHED: NotificationKind.SLA_OVERDUE,
+}
+
+
+# --- Paths ------------------------------------------------------------------------------------
+
+
+def registration_path(registration_id: int, audience: str) -> str:
+    """The page a recipient opens: the portal for partners, the manager pages for staff."""
+    if audience == PARTNER:
+        return f"/registrations/{registration_id}/"
+    return f"/manage/registrations/{registration_id}/"
+
+
+def absolute_url(path: str) -> str:
+    return f"{settings.SITE_URL}{path}" if path.startswith("/") else path
+
+
+# --- Recipients ---------------------------------------------------------------------------------
+
+
+def _managers():
+    """Every active channel manager (superusers, or staff holding the review permission)."""
+    from partners.models import User
+
+    app_label, codename = REVIEW_PERMISSION.split(".")
+    has_perm = Q(
+        user_permissions__codename=codename,
+        user_permissions__content_type__app_label=app_label,
+    ) | Q(
+        groups__permissions__codename=codename,
+        groups__permissions__content_type__app_label=app_label,
+    )
+    return list(
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | (Q(is_staff=True) & has_perm))
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def _partner_managers(registration: DealRegistration):
+    """The partner's channel manager or, when none is assigned (or they lost the role), all."""
+    channel_manager = registration.partner.channel_manager
+    if channel_manager is not None and is_manager(channel_manager):
+        return [channel_manager]
+    return _managers()
+
+
+def _eligible(user, audience: str, registration: DealRegistration | None) -> bool:
+    """The tenant guard: a partner user only ever hears about their own company's
+    registrations (a user who moved to another partner stops hearing about the old one)."""
+    if user is None or not user.is_active:
+        return False
+    if audience == PARTNER:
+        membership = membership_of(user)
+        return (
+            registration is not None
+            and membership is not None
+            and membership.partner_id == registration.partner_id
+        )
+    if audience == MANAGER:
+        # Both sources (_managers, _partner_managers) already checked the review permission;
+        # re-checking it here would cost two queries per manager on every event.
+        return bool(user.is_superuser or user.is_staff)
+    if audience == REP:
+        return bool(user.is_staff)
+    return False
+
+
+def _direct_reps(event: RegistrationEvent):
+    """Staff users owning the direct opportunities a conflict was detected against."""
+    from partners.models import User
+
+    ids = [
+        m.get("id")
+        for m in (event.details or {}).get("matches", [])
+        if m.get("kind") == "direct_opportunity"
+    ]
+    if not ids:
+        return []
+    emails = {
+        e.lower()
+        for e in DirectOpportunity.objects.filter(pk__in=ids)
+        .exclude(owner_email="")
+        .values_list("owner_email", flat=True)
+    }
+    if not emails:
+        return []
+    return [
+        u
+        for u in User.objects.filter(is_active=True, is_staff=True).order_by("pk")
+        if u.email.lower() in emails
+    ]
+
+
+def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistration):
+    """[(user, audience)] for one event."""
+    submitter = registration.submitted_by
+    actor_id = event.actor_id
+    if kind == NotificationKind.SUBMISSION_RECEIVED:
+        return [(submitter, PARTNER)] + [(m, MANAGER) for m in _partner_managers(registration)]
+    if kind in (NotificationKind.RESUBMITTED, NotificationKind.EXTENSION_REQUESTED):
+        return [(m, MANAGER) for m in _partner_managers(registration)]
+    if kind in (
+        NotificationKind.APPROVED,
+        NotificationKind.REJECTED,
+        NotificationKind.INFO_REQUESTED,
+        NotificationKind.EXPIRY_REMINDER,
+        NotificationKind.EXPIRED,
+    ):
+        return [(submitter, PARTNER)]
+    if kind == NotificationKind.EXTENSION_DECIDED:
+        request = (
+            ExtensionRequest.objects.select_related("requested_by")
+            .filter(pk=(event.details or {}).get("extension_request"))
+            .first()
+        )
+        people = [submitter]
+        if request is not None and request.requested_by_id != submitter.pk:
+            people.insert(0, request.requested_by)
+        return [(p, PARTNER) for p in people]
+    if kind == NotificationKind.COMMENT:
+        # The other side hears about it; the author never does. Internal notes never get
+        # here (they are INTERNAL_NOTE events, which notify nobody).
+        if actor_id is not None and event.actor is not None and is_manager(event.actor):
+            people = [(submitter, PARTNER)]
+        else:
+            people = [(m, MANAGER) for m in _partner_managers(registration)]
+        return [(u, a) for u, a in people if u.pk != actor_id]
+    if kind == NotificationKind.CONFLICT_DETECTED:
+        return [(m, MANAGER) for m in _partner_managers(registration)] + [
+            (rep, REP) for rep in _direct_reps(event)
+        ]
+    if kind == NotificationKind.SLA_OVERDUE:
+        # An escalation goes wider than the channel manager: every manager.
+        return [(m, MANAGER) for m in _managers()]
+    return []
+
+
+# --- Content ------------------------------------------------------------------------------------
+
+
+def _date(value) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        from django.utils.dateparse import parse_datetime
+
+        value = parse_datetime(value) or value
+    return value.strftime("%d %b %Y") if hasattr(value, "strftime") else str(value)
+
+
+def _excerpt(text: str, limit: int = 280) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _content(kind: str, event, registration: DealRegistration, audience: str) -> dict:
+    """Title, body and template context for one recipient audience. Partner-facing content
+    only ever names their own registration; conflicts are never described to partners."""
+    ref = registration.reference or f"#{registration.pk}"
+    customer = registration.customer_name
+    partner_name = registration.partner.name
+    details = event.details or {}
+    ctx: dict = {"reference": ref, "customer_name": customer, "audience": audience}
+    if kind == NotificationKind.SUBMISSION_RECEIVED:
+        if audience == PARTNER:
+            title = f"Registration {ref} received"
+            body = (
+                f"We received your deal registration for {customer}. "
+                "A channel manager will review it."
+            )
+        else:
+            title = f"New registration {ref} from {partner_name}"
+            body = (
+                f"{partner_name} registered {customer} "
+                f"({registration.estimated_value:,.2f} {registration.currency}). "
+                f"The review is due by {_date(registration.sla_due_at)}."
+            )
+    elif kind == NotificationKind.RESUBMITTED:
+        title = f"{partner_name} resubmitted {ref}"
+        body = f"{partner_name} answered the information request on {customer} and resubmitted."
+    elif kind == NotificationKind.APPROVED:
+        auto = event.action == EventAction.AUTO_APPROVED
+        title = f"Registration {ref} approved"
+        body = (
+            f"Your registration for {customer} is approved{' automatically' if auto else ''}. "
+            f"It is protected until {_date(details.get('expires_at'))}."
+        )
+        ctx.update(decision="Approved", note=details.get("note", ""))
+    elif kind == NotificationKind.REJECTED:
+        reason = details.get("reason", "")
+        label = RejectionReason(reason).label if reason in RejectionReason.values else reason
+        title = f"Registration {ref} rejected"
+        body = f"Your registration for {customer} was rejected. Reason: {label}."
+        ctx.update(decision="Rejected", reason=label, note=details.get("note", ""))
+    elif kind == NotificationKind.INFO_REQUESTED:
+        title = f"Information requested on {ref}"
+        body = f"A channel manager needs more information about {customer} before deciding."
+        ctx.update(decision="Information requested", note=details.get("message", ""))
+    elif kind == NotificationKind.COMMENT:
+        from deals.models import Comment
+
+        comment = Comment.objects.filter(pk=details.get("comment"), internal=False).first()
+        author = event.actor.get_full_name() if event.actor else "Someone"
+        title = f"New comment on {ref}"
+        body = f"{author} commented on {customer}."
+        ctx.update(note=_excerpt(comment.body) if comment else "")
+    elif kind == NotificationKind.CONFLICT_DETECTED:
+        matches = details.get("matches", [])
+        verdict = details.get("conflict_status", "conflict").replace("_", " ")
+        title = f"Conflict on {ref}: {verdict}"
+        body = (
+            f"{partner_name}'s registration for {customer} matches {len(matches)} active "
+            f"record(s) ({verdict})."
+        )
+        if audience == REP:
+            body += " One of them is a direct opportunity you own."
+    elif kind == NotificationKind.EXTENSION_REQUESTED:
+        title = f"{partner_name} asks to extend {ref}"
+        body = f"{partner_name} requested an extension of the protection for {customer}."
+        ctx.update(note=details.get("reason", ""))
+    elif kind == NotificationKind.EXTENSION_DECIDED:
+        approved = event.action == EventAction.EXTENSION_APPROVED
+        title = f"Extension {'approved' if approved else 'declined'} for {ref}"
+        body = (
+            f"Protection for {customer} now ends on {_date(details.get('expires_at'))}."
+            if approved
+            else f"The extension for {customer} was declined; protection still ends on "
+            f"{_date(details.get('expires_at'))}."
+        )
+        ctx.update(decision="Approved" if approved else "Declined", note=details.get("note", ""))
+    elif kind == NotificationKind.EXPIRY_REMINDER:
+        days = details.get("days")
+        title = f"{ref} expires in {days} days"
+        body = (
+            f"Protection for {customer} ends on {_date(details.get('expires_at'))}. "
+            "Report the outcome or request an extension before then."
+        )
+        ctx.update(days=days)
+    elif kind == NotificationKind.EXPIRED:
+        title = f"Registration {ref} expired"
+        body = f"Protection for {customer} ended on {_date(details.get('expires_at'))}."
+    elif kind == NotificationKind.SLA_OVERDUE:
+        title = f"Review overdue: {ref}"
+        body = (
+            f"{partner_name}'s registration for {customer} was due for a decision on "
+            f"{_date(details.get('sla_due_at'))}."
+        )
+    else:  # pragma: no cover - every mapped kind is handled above
+        title, body = f"Update on {ref}", ""
+    ctx.update(title=title, body=body)
+    return ctx
+
+
+# --- Writing the outbox -------------------------------------------------------------------------
+
+
+def _dedupe_key(kind: str, event: RegistrationEvent, recipient_id: int, channel: str) -> str:
+    """event × recipient × channel; reminders and SLA breaches use their natural keys so the
+    same reminder or breach can never be written twice, whatever the event."""
+    natural = (event.details or {}).get("key")
+    if kind in (NotificationKind.EXPIRY_REMINDER, NotificationKind.SLA_OVERDUE) and natural:
+        return f"{natural}:{recipient_id}:{channel}"
+    return f"event:{event.pk}:{recipient_id}:{channel}"
+
+
+def notifications_for_event(event: RegistrationEvent) -> None:
+    """Write the outbox rows for `event`, inside the caller's transaction.
+
+    In-app rows are the notification itself (marked sent at once, shown in the bell); e-mail
+    rows are pending until delivered, unless the recipient opted out of e-mail for the kind.
+    """
+    kind = KIND_FOR_ACTION.get(event.action)
+    if kind is None or event.registration_id is None:
+        return
+    registration = (
+        DealRegistration.objects.select_related(
+            "partner", "partner__channel_manager", "submitted_by"
+        )
+        .filter(pk=event.registration_id)
+        .first()
+    )
+    if registration is None:
+        return
+    seen: set[int] = set()
+    recipients = []
+    for user, audience in _recipients(kind, event, registration):
+        if user is None or user.pk in seen or not _eligible(user, audience, registration):
+            continue
+        seen.add(user.pk)
+        recipients.append((user, audience))
+    if not recipients:
+        return
+    opted_out = set(
+        NotificationPreference.objects.filter(
+            user_id__in=seen, kind=kind, email_enabled=False
+        ).values_list("user_id", flat=True)
+    )
+    now = timezone_now()
+    rows = []
+    for user, audience in recipients:
+        ctx = _content(kind, event, registration, audience)
+        path = registration_path(registration.pk, PARTNER if audience == PARTNER else MANAGER)
+        common = {
+            "recipient": user,
+            "kind": kind,
+            "event": event,
+            "registration": registration,
+            "title": ctx["title"][:300],
+            "body": ctx["body"],
+            "url": path,
+            "context": ctx,
+        }
+        rows.append(
+            Notification(
+                channel=Channel.IN_APP,
+                dedupe_key=_dedupe_key(kind, event, user.pk, Channel.IN_APP),
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                **common,
+            )
+        )
+        if user.pk not in opted_out and user.email:
+            rows.append(
+                Notification(
+                    channel=Channel.EMAIL,
+                    dedupe_key=_dedupe_key(kind, event, user.pk, Channel.EMAIL),
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=now,
+                    **common,
+                )
+            )
+    # ignore_conflicts: a natural key written before (a reminder, a breach) is not an error.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    email_keys = [r.dedupe_key for r in rows if r.channel == Channel.EMAIL]
+    if email_keys:
+        ids = list(
+            Notification.objects.filter(
+                dedupe_key__in=email_keys, status=DeliveryStatus.PENDING
+            ).values_list("pk", flat=True)
+        )
+        if ids:
+            transaction.on_commit(lambda: notifications_publish(ids))
+
+
+def invitation_notify(invitation) -> Notification:
+    """Queue the invitation e-mail of a new partner user, in the caller's transaction.
+
+    The set-password link is made when the e-mail is sent (no reset key is stored), so a
+    retry after an SMTP outage still carries a working link."""
+    partner = invitation.partner
+    row = Notification.objects.create(
+        recipient=invitation.user,
+        kind=NotificationKind.USER_INVITED,
+        channel=Channel.EMAIL,
+        dedupe_key=f"invitation:{invitation.pk}:{invitation.user_id}:email",
+        title=f"You're invited to Dealbridge for {partner.name}",
+        body=f"You have been invited to register deals for {partner.name}.",
+        context={"invitation": invitation.pk, "partner_name": partner.name},
+    )
+    transaction.on_commit(lambda: notifications_publish([row.pk]))
+    return row
+
+
+def _invitation_link(user) -> str:
+    from allauth.account.forms import default_token_generator
+    from allauth.account.utils import user_pk_to_url_str
+    from django.urls import reverse
+
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={
+            "uidb36": user_pk_to_url_str(user),
+            "key": default_token_generator.make_token(user),
+        },
+    )
+    return absolute_url(path)
+
+
+# --- Publishing (after commit) ------------------------------------------------------------------
+
+_publish_paused_until = 0.0
+
+
+def notifications_publish(ids: list[int]) -> int:
+    """Queue a delivery task per id. Never raises when the broker is unreachable: the rows
+    stay pending and the drain delivers them. Returns the number published."""
+    global _publish_paused_until
+    from deals.tasks import notification_deliver as notification_deliver_task
+    from prm.celery import app
+
+    if app.conf.task_always_eager:
+        # Tests and CELERY_TASK_ALWAYS_EAGER: run inline and let errors surface.
+        for pk in ids:
+            notification_deliver_task.apply_async((pk,))
+        return len(ids)
+    if time.monotonic() < _publish_paused_until:
+        return 0
+    published = 0
+    try:
+        for pk in ids:
+            notification_deliver_task.apply_async((pk,), retry=False)
+            published += 1
+    except Exception:  # kombu OperationalError, socket errors, anything from the transport
+        _publish_paused_until = time.monotonic() + settings.NOTIFICATION_PUBLISH_PAUSE_SECONDS
+        logger.warning(
+            "Broker unreachable: %d notification(s) left for the drain.",
+            len(ids) - published,
+            exc_info=True,
+        )
+    return published
+
+
+# --- Delivery -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: str  # sent | skipped | retry | failed
+    retry_in: float = 0.0
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with jitter: min(cap, base * 2**(attempt-1)) scaled to 50-100 %."""
+    base = settings.NOTIFICATION_RETRY_BASE_SECONDS
+    cap = settings.NOTIFICATION_RETRY_MAX_SECONDS
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not security
+
+
+def message_id_for(notification: Notification) -> str:
+    """Stable per notification, so a retry after an unclear outcome reuses it."""
+    digest = hashlib.sha256(notification.dedupe_key.encode()).hexdigest()[:16]
+    return f"<notification-{notification.pk}-{digest}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
+
+
+def email_render(notification: Notification) -> tuple[str, str, str]:
+    """(subject, text, html) for an e-mail notification."""
+    ctx = dict(notification.context or {})
+    ctx.setdefault("title", notification.title)
+    ctx.setdefault("body", notification.body)
+    ctx["link"] = absolute_url(notification.url) if notification.url else settings.SITE_URL
+    ctx["recipient_name"] = notification.recipient.get_short_name()
+    ctx["kind_label"] = NotificationKind(notification.kind).label
+    ctx["site_url"] = settings.SITE_URL
+    template = "notification"
+    if notification.kind == NotificationKind.USER_INVITED:
+        template = "invitation"
+        ctx["link"] = _invitation_link(notification.recipient)
+    text = render_to_string(f"emails/{template}.txt", ctx)
+    html = render_to_string(f"emails/{template}.html", ctx)
+    subject = " ".join(notification.title.split())
+    return subject, text, html
+
+
+def _email_send(notification: Notification, message_id: str) -> None:
+    from django.core.mail import EmailMultiAlternatives, get_connection
+
+    subject, text, html = email_render(notification)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.recipient.email],
+        headers={"Message-ID": message_id, "X-Dealbridge-Notification": str(notification.pk)},
+        connection=get_connection(fail_silently=False),
+    )
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def notification_deliver(*, notification_id: int, now=None) -> DeliveryResult:
+    """Deliver one notification. Idempotent: only the caller that moves the row from pending
+    to sending (compare-and-set) sends; everyone else gets "skipped".
+
+    A failed send puts the row back to pending with a backoff (result "retry") or, after
+    NOTIFICATION_MAX_ATTEMPTS, marks it failed with the error.
+    """
+    now = now or timezone_now()
+    claimed = Notification.objects.filter(pk=notification_id, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if claimed != 1:
+        return DeliveryResult("skipped")
+    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    claimed_here = Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.SENDING)
+    if notification.channel == Channel.IN_APP:
+        claimed_here.update(status=DeliveryStatus.SENT, sent_at=now)
+        return DeliveryResult("sent")
+    if not notification.recipient.is_active:
+        claimed_here.update(status=DeliveryStatus.FAILED, last_error="Recipient is deactivated.")
+        return DeliveryResult("failed")
+    message_id = notification.message_id or message_id_for(notification)
+    if not notification.message_id:
+        claimed_here.update(message_id=message_id)
+    try:
+        _email_send(notification, message_id)
+    except Exception as exc:  # SMTP errors, timeouts, template errors: all count as attempts
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        return notification_attempt_failed(notification_id=notification.pk, error=error)
+    # Between the SMTP accept above and this commit is the one duplicate window: if the
+    # process dies here the row is re-driven later with the same Message-ID.
+    claimed_here.update(status=DeliveryStatus.SENT, sent_at=timezone_now(), last_error="")
+    return DeliveryResult("sent")
+
+
+def notification_attempt_failed(*, notification_id: int, error: str) -> DeliveryResult:
+    """Record a failed attempt of a claimed (sending) row: back to pending with a backoff, or
+    failed after the last attempt (visible in the admin, never silently dropped)."""
+    notification = Notification.objects.filter(pk=notification_id).first()
+    if notification is None or notification.status != DeliveryStatus.SENDING:
+        return DeliveryResult("skipped")
+    if notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+        Notification.objects.filter(pk=notification_id, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.FAILED, last_error=error
+        )
+        logger.error(
+            "Notification %s failed after %s attempts: %s",
+            notification_id,
+            notification.attempts,
+            error,
+        )
+        return DeliveryResult("failed")
+    delay = retry_delay(notification.attempts)
+    Notification.objects.filter(pk=notification_id, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=timezone_now() + timedelta(seconds=delay),
+        last_error=error,
+    )
+    logger.warning(
+        "Notification %s attempt %s failed (%s); retry in %.0fs",
+        notification_id,
+        notification.attempts,
+        error,
+        delay,
+    )
+    return DeliveryResult("retry", retry_in=delay)
+
+
+def notifications_drain(*, now=None, budget_seconds: float | None = None) -> dict[str, int]:
+    """Deliver what is pending and due; re-drive rows stuck in "sending" (a worker died between
+    claim and mark). Safe to run concurrently with itself and with delivery tasks: every row
+    goes through the same compare-and-set claim."""
+    now = now or timezone_now()
+    started = time.monotonic()
+    budget = (
+        budget_seconds if budget_seconds is not None else settings.NOTIFICATION_DRAIN_SECONDS * 0.8
+    )
+    stale_before = now - timedelta(seconds=settings.NOTIFICATION_STALE_SECONDS)
+    stuck = Notification.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=stale_before)
+    failed = stuck.filter(attempts__gte=settings.NOTIFICATION_MAX_ATTEMPTS).update(
+        status=DeliveryStatus.FAILED,
+        last_error="The worker was lost during the last delivery attempt.",
+    )
+    redriven = stuck.update(status=DeliveryStatus.PENDING, next_attempt_at=F("claimed_at"))
+    due_before = now - timedelta(seconds=settings.NOTIFICATION_DRAIN_GRACE_SECONDS)
+    due = list(
+        Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=due_before)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[: settings.NOTIFICATION_DRAIN_BATCH]
+    )
+    counts = {"redriven": redriven, "failed": failed, "sent": 0, "retry": 0, "skipped": 0}
+    for pk in due:
+        result = notification_deliver(notification_id=pk)
+        counts[result.status] = counts.get(result.status, 0) + 1
+        if time.monotonic() - started > budget:
+            break
+    return counts
+
+
+# --- Reminders and SLA escalation (periodic sweeps) ---------------------------------------------
+
+
+def _record_once(
+    registration_id: int, action: str, key: str, details: dict, internal: bool
+) -> bool:
+    """Record `action` for the registration unless an event with the same key exists.
+
+    The registration row lock (PostgreSQL) or SQLite's BEGIN IMMEDIATE serialises two sweeps,
+    so the existence check and the insert cannot interleave; the notification dedupe keys are
+    the backstop."""
+    from deals.services import event_record
+
+    with transaction.atomic():
+        registration = DealRegistration.objects.select_for_update().get(pk=registration_id)
+        existing = RegistrationEvent.objects.filter(
+            registration_id=registration_id, action=action
+        ).values_list("details", flat=True)
+        if any((d or {}).get("key") == key for d in existing):
+            return False
+        event_record(
+            chain=f"r:{registration.pk}",
+            registration=registration,
+            actor=None,
+            action=action,
+            from_status=registration.status,
+            to_status=registration.status,
+            details={**details, "key": key},
+            internal=internal,
+        )
+    return True
+
+
+def reminders_send_due(*, now=None) -> int:
+    """Expiry reminders at the policy's reminder_days before expires_at (default 14 and 3).
+
+    Each (registration, days, expiry date) is reminded once; an extension moves the expiry
+    date and so starts a new set. When several thresholds are due at once (the job was down)
+    only the nearest is sent. A threshold not shorter than the whole window is skipped (a
+    14-day reminder for a 10-day protection would arrive at approval)."""
+    from deals.selectors import policy_current
+
+    now = now or timezone_now()
+    days_list = sorted({int(d) for d in (policy_current().reminder_days or []) if int(d) > 0})
+    if not days_list:
+        return 0
+    horizon = now + timedelta(days=max(days_list))
+    candidates = (
+        DealRegistration.objects.filter(
+            status="approved", expires_at__gt=now, expires_at__lte=horizon
+        )
+        .order_by("pk")
+        .values_list("pk", "approved_at", "expires_at")
+    )
+    sent = 0
+    for pk, approved_at, expires_at in candidates:
+        remaining = expires_at - now
+        due = [
+            d
+            for d in days_list
+            if remaining <= timedelta(days=d)
+            and (approved_at is None or expires_at - approved_at > timedelta(days=d))
+        ]
+        if not due:
+            continue
+        days = min(due)
+        key = f"reminder:{pk}:{days}:{expires_at.date().isoformat()}"
+        details = {"days": days, "expires_at": expires_at.isoformat()}
+        if _record_once(pk, EventAction.REMINDER_DUE, key, details, internal=False):
+            sent += 1
+    return sent
+
+
+def sla_escalate_due(*, now=None) -> int:
+    """Escalate submitted registrations past their review SLA, once per breach.
+
+    sla_due_at is computed at submission in business days (weekends and the policy's holidays
+    skipped); an information request stops the clock and a resubmission sets a new due time,
+    hence a new breach key."""
+    now = now or timezone_now()
+    overdue = (
+        DealRegistration.objects.filter(
+            status="submitted", sla_due_at__isnull=False, sla_due_at__lte=now
+        )
+        .order_by("pk")
+        .values_list("pk", "sla_due_at")
+    )
+    escalated = 0
+    for pk, sla_due_at in overdue:
+        key = f"sla:{pk}:{sla_due_at.isoformat()}"
+        details = {"sla_due_at": sla_due_at.isoformat()}
+        if _record_once(pk, EventAction.SLA_BREACHED, key, details, internal=True):
+            escalated += 1
+    return escalated

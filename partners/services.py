@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
@@ -131,7 +130,11 @@ def partner_user_create(
         Membership.objects.create(user=user, partner=partner, role=role)
         if password is None:
             invitation = Invitation.objects.create(user=user, partner=partner, invited_by=actor)
-            transaction.on_commit(lambda: invitation_send(invitation_id=invitation.pk))
+            # Through the notification outbox: written in this transaction, e-mailed after
+            # commit with retries, so an SMTP outage never turns this into a 500.
+            from deals.notifications import invitation_notify
+
+            invitation_notify(invitation)
     return user
 
 
@@ -183,19 +186,12 @@ def partner_user_set_role(*, actor, partner: Partner, user: User, role: str) -> 
 
 def user_revoke_access(*, user: User, keep_session_key: str | None = None) -> None:
     """End every session of `user` (but `keep_session_key`) and revoke every API token.
-    Called on password change, deactivation and partner suspension."""
-    now = timezone.now()
-    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
-    # Sessions carry the user id inside their encoded data, so they are decoded to find them.
-    for session in Session.objects.filter(expire_date__gt=now).iterator():
-        if session.session_key == keep_session_key:
-            continue
-        try:
-            data = session.get_decoded()
-        except Exception:  # noqa: S112 - a corrupt session is simply skipped
-            continue
-        if str(data.get("_auth_user_id")) == str(user.pk):
-            session.delete()
+    Called on password change, deactivation and partner suspension. Sessions are found through
+    the session registry (partners.sessions), not by decoding every stored session."""
+    from partners.sessions import sessions_end_for_user
+
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    sessions_end_for_user(user, keep_session_key=keep_session_key)
 
 
 def token_create(*, user: User, name: str = "", ttl: dt.timedelta | None = None) -> tuple[ApiToken, str]:
