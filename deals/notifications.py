@@ -736,3 +736,11 @@ def sla_escalate_due(*, now=None) -> int:
         if _record_once(pk, EventAction.SLA_BREACHED, key, details, internal=True):
             escalated += 1
     return escalated
+
+
+# --- Read state ---------------------------------------------------------------------------------
+
+
+def notifications_mark_read(*, queryset) -> int:
+    """Mark the unread in-app notifications of `queryset` (already scoped to the user) read."""
+    return queryset.filter(read_at__isnull=True).update(read_at=timezone_now())

@@ -496,16 +496,20 @@ def registration_submit(*, registration: DealRegistration, actor) -> DealRegistr
 
 
 def _submit_locked(registration: DealRegistration, actor) -> DealRegistration:
+    # Lock order everywhere: identity locks first, then the registration row (an opportunity
+    # sync does the same), so a submission and a CRM sync never deadlock. The identity is read
+    # before the row lock; if an edit changed it in between, lock the new one too.
+    identity = registration_identity(DealRegistration.objects.get(pk=registration.pk))
+    lock_identity(identity)
     registration = _locked(registration)
+    while registration_identity(registration) != identity:
+        identity = registration_identity(registration)
+        lock_identity(identity)
     action = "resubmit" if registration.status == lifecycle.INFO_REQUESTED else "submit"
     lifecycle.target_status(action, registration.status)
     policy = policy_current()
     _check_policy_rules(registration, policy)
-
-    identity = registration_identity(registration)
     products = list(registration.products.select_related("product_line"))
-    # The check and the write happen under locks that any matching submission also takes.
-    lock_identity(identity)
     outcome = engine.check(
         identity,
         _product_lines(products),
@@ -1204,6 +1208,11 @@ def _index_opportunity(opportunity: DirectOpportunity, policy: RulesOfEngagement
         kinds=[RecordKind.REGISTRATION],
     )
     for match in outcome.matches:
+        already = Conflict.objects.filter(
+            registration_id=match.record_id,
+            kind=RecordKind.DIRECT_OPPORTUNITY,
+            other_id=opportunity.pk,
+        ).exists()
         conflict_services.conflicts_record(
             registration_id=match.record_id,
             registration_partner_id=match.partner_id,
@@ -1221,6 +1230,29 @@ def _index_opportunity(opportunity: DirectOpportunity, policy: RulesOfEngagement
             ],
             policy_version=policy.version,
         )
+        if not already:
+            # The sync landed after the registration: managers and the rep hear about it too.
+            registration = _locked(DealRegistration(pk=match.record_id))
+            _registration_event(
+                registration,
+                None,
+                EventAction.CONFLICT_DETECTED,
+                from_status=registration.status,
+                to_status=registration.status,
+                internal=True,
+                policy_version=policy.version,
+                details={
+                    "conflict_status": match.severity,
+                    "matches": [
+                        {
+                            "kind": RecordKind.DIRECT_OPPORTUNITY,
+                            "id": opportunity.pk,
+                            "score": match.score,
+                            "reasons": list(match.reasons),
+                        }
+                    ],
+                },
+            )
 
 
 def _opportunity_write(
@@ -1276,15 +1308,17 @@ def opportunity_update(*, opportunity: DirectOpportunity, data: dict, actor=None
 MAX_BULK_ROWS = 1000
 
 
-def opportunities_bulk_upsert(*, rows: list, actor=None) -> dict[str, int]:
-    """Upsert up to 1,000 opportunities by external_id, all or nothing. Raises
-    ValidationFailed(code invalid_rows) with per-row errors keyed by index."""
+def opportunities_bulk_upsert(
+    *, rows: list, actor=None, max_rows: int = MAX_BULK_ROWS
+) -> dict[str, int]:
+    """Upsert up to `max_rows` (1,000 for the API) opportunities by external_id, all or
+    nothing. Raises ValidationFailed(code invalid_rows) with per-row errors keyed by index."""
     if not isinstance(rows, list):
         raise ValidationFailed("Send a list of opportunities.", rows={})
-    if len(rows) > MAX_BULK_ROWS:
+    if len(rows) > max_rows:
         raise ValidationFailed(
-            f"At most {MAX_BULK_ROWS} opportunities per call.",
-            rows={str(MAX_BULK_ROWS): {"non_field_errors": ["Too many rows."]}},
+            f"At most {max_rows} opportunities per call.",
+            rows={str(max_rows): {"non_field_errors": ["Too many rows."]}},
         )
     row_errors: dict[str, dict] = {}
     cleaned_rows = []
@@ -1351,3 +1385,35 @@ def opportunity_delete(*, opportunity: DirectOpportunity, actor) -> None:
 
 def money(value) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+# --- Catalog ------------------------------------------------------------------------------------
+
+
+def product_create(
+    *, actor, code: str, name: str, product_line: str, product_line_name: str = ""
+) -> Product:
+    """A manager adds a product; its product line is created when the code is new."""
+    from deals.models import ProductLine
+
+    _require_manager(actor)
+    errors = Errors()
+    code = check_text(errors, "code", code, 40, required=True)
+    name = check_text(errors, "name", name, 120, required=True)
+    line_code = check_text(errors, "product_line", product_line, 40, required=True)
+    line_name = check_text(errors, "product_line_name", product_line_name, 100)
+    if code and Product.objects.filter(code=code).exists():
+        errors.add("code", "A product with this code already exists.")
+    errors.raise_if_any()
+    try:
+        with transaction.atomic(durable=True):
+            line, _ = ProductLine.objects.get_or_create(
+                code=line_code,
+                defaults={"name": line_name or line_code.replace("-", " ").title()},
+            )
+            return Product.objects.create(code=code, name=name, product_line=line)
+    except IntegrityError:
+        raise ValidationFailed(
+            "A product with this code already exists.",
+            fields={"code": ["A product with this code already exists."]},
+        ) from None

@@ -536,12 +536,9 @@ def notification_list(request):
 
 
 def _notifications_mark_read(queryset) -> int:
-    from deals import notifications
+    from deals.notifications import notifications_mark_read
 
-    mark = getattr(notifications, "notifications_mark_read", None)
-    if mark is not None:
-        return mark(queryset=queryset)
-    return queryset.filter(read_at__isnull=True).update(read_at=timezone.now())
+    return notifications_mark_read(queryset=queryset)
 
 
 @login_required

@@ -17,7 +17,7 @@ from django.db import connection, connections
 
 from conflicts.models import Conflict
 from deals import services
-from deals.models import DealRegistration
+from deals.models import DealRegistration, DirectOpportunity
 from prm.exceptions import DuplicateRegistration
 from tests import factories
 
@@ -47,12 +47,18 @@ SYLLABLES = [
 
 
 def customer_word(round_no: int, salt: str) -> str:
-    """A made-up company word, unique per (round, salt) and unlike the others."""
+    """A made-up company word, unique per (round, salt) and unlike the other rounds' words:
+    its first two syllables are fixed by the round, so no two rounds share a prefix (which
+    string similarity rewards), the rest comes from a hash of the salt."""
     import hashlib
 
     digest = hashlib.sha256(f"{salt}:{round_no}".encode()).digest()
-    word = "".join(SYLLABLES[b % len(SYLLABLES)] for b in digest[:4])
-    return word.capitalize()
+    first = (
+        SYLLABLES[round_no % len(SYLLABLES)]
+        + SYLLABLES[(round_no // len(SYLLABLES)) % len(SYLLABLES)]
+    )
+    rest = "".join(SYLLABLES[b % len(SYLLABLES)] for b in digest[:3])
+    return (first + rest).capitalize()
 
 
 def spellings(word: str) -> list[dict]:
