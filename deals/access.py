@@ -15,6 +15,7 @@ from deals.models import (
     Notification,
 )
 from prm.exceptions import NotFound
+from prm.security_log import log_foreign_not_found
 
 
 def _get(queryset, pk):
@@ -26,6 +27,7 @@ def _get(queryset, pk):
         raise NotFound()
     obj = queryset.filter(pk=pk).first()
     if obj is None:
+        log_foreign_not_found(queryset, pk)  # a cross-tenant probe is a security event
         raise NotFound()
     return obj
 

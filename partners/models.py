@@ -227,3 +227,20 @@ class ApiToken(models.Model):
     @property
     def is_live(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class UserSession(models.Model):
+    """Which browser sessions belong to which user (written on login, removed on logout), so
+    password change, deactivation and suspension end them without scanning every session."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="session_records"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="usersession_user_created")]
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id}"

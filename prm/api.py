@@ -1,18 +1,24 @@
-"""API plumbing shared by every endpoint: pagination and the one error handler that maps
-domain errors and DRF errors to {"code", "detail", "fields"?}."""
+"""API plumbing shared by every endpoint: pagination, the base view, the error shape as one
+OpenAPI component, and the one error handler that maps domain errors and DRF errors to
+{"code", "detail", "fields"?}."""
 
 from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from prm.exceptions import DomainError, NotFound
+from prm.exceptions import DomainError, NotFound, PermissionDeniedError
 
 logger = logging.getLogger("prm.api")
 
@@ -30,33 +36,186 @@ class Pagination(PageNumberPagination):
             return self.page_size
         try:
             value = int(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return self.page_size
         if value < 1:
             return self.page_size
         return min(value, self.max_page_size)
 
+    def get_paginated_response_schema(self, schema):
+        base = super().get_paginated_response_schema(schema)
+        base["required"] = ["count", "next", "previous", "results"]
+        return base
 
-def _flatten(detail):
+
+# --- The error shape --------------------------------------------------------------------------
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    """Every error answer: a machine code, a sentence, and per-field messages for validation.
+    Bulk/CSV validation adds `rows` (per-row field errors keyed by row index); a duplicate
+    registration adds `existing_id`."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+    rows = serializers.DictField(
+        child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+        required=False,
+    )
+    existing_id = serializers.IntegerField(required=False)
+
+    class Meta:
+        ref_name = "ErrorResponse"
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Validation failed (`fields` says which) or the request could not be parsed.",
+    401: "No credentials, or invalid/expired credentials.",
+    403: "Authenticated, but your role may not do this (or MFA enrolment is required).",
+    404: "Not found, or outside your tenant (the same answer either way).",
+    409: "State conflict: illegal transition (`invalid_transition`), duplicate, or already decided.",
+    413: "The upload is too large.",
+    415: "Unsupported media type (this operation takes multipart/form-data).",
+    429: "Rate limited; retry later.",
+}
+
+
+def errors(*codes: int) -> dict:
+    """`responses=` entries for extend_schema: each status code with the shared ErrorResponse.
+    401 and 403 are added to every authenticated operation by `authenticated_errors`."""
+    return {
+        code: OpenApiResponse(
+            response=ErrorResponseSerializer, description=ERROR_DESCRIPTIONS[code]
+        )
+        for code in codes
+    }
+
+
+def responses(ok: dict, *codes: int, public: bool = False) -> dict:
+    """Success responses plus error responses; authenticated operations always declare 401
+    (no/bad credentials) and 403 (role, suspended partner, MFA enrolment)."""
+    extra = () if public else (401, 403)
+    return {**ok, **errors(*sorted(set(codes) | set(extra)))}
+
+
+class PartnerRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+# --- Base view --------------------------------------------------------------------------------
+
+
+class ApiView(APIView):
+    """Base for every v1 view: refuses oversized JSON bodies before they are read, and gives
+    handlers the role checks that come *after* object scoping."""
+
+    max_body_bytes: int | None = None
+    pagination_class = None
+    parser_classes = [JSONParser]  # JSON only (API.md); the CSV import opts into multipart
+
+    def paginate(self, queryset, build):
+        """One page of `queryset` as {"count","next","previous","results"}; `build(rows)` turns
+        the page's rows into the results (so callers can fetch related data for the page
+        in one query)."""
+        paginator = Pagination()
+        rows = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(build(list(rows)))
+
+    def initial(self, request, *args, **kwargs):
+        limit = self.max_body_bytes or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except (TypeError, ValueError):
+            length = 0
+        if limit and length > limit:
+            raise DomainError(
+                f"The request body is larger than {limit} bytes.", code="payload_too_large"
+            )
+        super().initial(request, *args, **kwargs)
+
+    def require_manager(self) -> None:
+        from partners.roles import is_manager
+
+        if not is_manager(self.request.user):
+            raise PermissionDeniedError("Only channel managers can do this.")
+
+
+def apply_ordering(queryset, request, allowed: dict[str, str], default: list[str]):
+    """`?ordering=a,-b` over a whitelist {public name: model field}; anything else is a 400.
+    The primary key is always the last tie-breaker so pages never overlap."""
+    raw = request.query_params.get("ordering")
+    terms: list[str] = []
+    if raw:
+        bad = []
+        for part in raw.split(","):
+            part = part.strip()
+            name = part.lstrip("-")
+            if not part or name not in allowed or part.count("-") > 1:
+                bad.append(part[:40])
+                continue
+            terms.append(("-" if part.startswith("-") else "") + allowed[name])
+        if bad:
+            raise DomainError(
+                "Unknown ordering field.",
+                code="validation_error",
+                fields={"ordering": [f"Order by one of: {', '.join(sorted(allowed))}."]},
+            )
+    terms = terms or list(default)
+    if not any(t.lstrip("-") in ("pk", "id") for t in terms):
+        terms.append("-id" if terms and terms[0].startswith("-") else "id")
+    return queryset.order_by(*terms)
+
+
+def ordering_parameter(allowed) -> OpenApiParameter:
+    return OpenApiParameter(
+        "ordering",
+        str,
+        description="Comma-separated fields, `-` for descending. Allowed: "
+        + ", ".join(sorted(allowed))
+        + ".",
+        required=False,
+    )
+
+
+# --- The handler ------------------------------------------------------------------------------
+
+
+def _messages(value) -> list[str]:
+    if isinstance(value, dict):
+        out = []
+        for key, inner in value.items():
+            out.extend(f"{key}: {m}" for m in _messages(inner))
+        return out
+    if isinstance(value, list | tuple):
+        out = []
+        for item in value:
+            out.extend(_messages(item))
+        return out
+    return [str(value)]
+
+
+def _flatten(detail) -> dict[str, list[str]]:
     if isinstance(detail, dict):
-        return {
-            str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in detail.items()
-        }
-    if isinstance(detail, list):
-        return {"non_field_errors": [str(x) for x in detail]}
-    return {"non_field_errors": [str(detail)]}
+        return {str(k): _messages(v) for k, v in detail.items()}
+    return {"non_field_errors": _messages(detail)}
 
 
 def error_body(exc) -> tuple[dict, int]:
     if isinstance(exc, DomainError):
         if isinstance(exc, NotFound):
             return dict(NOT_FOUND_BODY), 404
-        body = {"code": exc.code, "detail": exc.detail}
+        body = {"code": exc.code, "detail": str(exc.detail)}
         if exc.fields:
-            body["fields"] = exc.fields
+            body["fields"] = _flatten(exc.fields)
         if "rows" in exc.extra:
             body["code"] = "invalid_rows"
-            body["rows"] = exc.extra["rows"]
+            body["rows"] = {
+                str(index): _flatten(row) for index, row in (exc.extra["rows"] or {}).items()
+            }
         for key, value in exc.extra.items():
             if key != "rows":
                 body[key] = value
@@ -65,6 +224,17 @@ def error_body(exc) -> tuple[dict, int]:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, PermissionDeniedError | PermissionDenied | exceptions.PermissionDenied):
+        from prm.security_log import log_event  # one record per denial (AUD-04)
+
+        kwargs = context.get("kwargs") or {}
+        log_event(
+            "permission_denied",
+            request=context.get("request"),
+            outcome="denied",
+            object_id=kwargs.get("pk") or kwargs.get("id"),
+            reason=getattr(exc, "code", None) or getattr(exc, "default_code", None),
+        )
     if isinstance(exc, DomainError):
         body, code = error_body(exc)
         return Response(body, status=code)
@@ -72,6 +242,10 @@ def exception_handler(exc, context):
         return Response(dict(NOT_FOUND_BODY), status=404)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"code": "payload_too_large", "detail": "The request body is too large."}, status=400
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled API error", exc_info=exc)
@@ -88,10 +262,60 @@ def exception_handler(exc, context):
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail
         code = getattr(detail, "code", None) or exc.default_code
-        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-            code = "not_authenticated" if isinstance(exc, exceptions.NotAuthenticated) else code
+        if isinstance(exc, exceptions.NotAuthenticated):
+            code = "not_authenticated"
         if isinstance(exc, exceptions.Throttled):
             code = "throttled"
-        text = detail if isinstance(detail, str) else str(detail)
+        text = detail if isinstance(detail, str) else " ".join(_messages(detail))
         response.data = {"code": str(code), "detail": str(text)}
     return response
+
+
+# --- Strict inputs ----------------------------------------------------------------------------
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """An input serializer that refuses unknown keys (400 "This field cannot be set.") instead
+    of dropping them, so a client that sends a server-owned field (status, partner, dates...)
+    learns it was not applied. The schema says so with additionalProperties: false."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            unknown = sorted(str(key) for key in data.keys() if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {key[:100]: ["This field cannot be set."] for key in unknown[:20]}
+                )
+        return super().to_internal_value(data)
+
+
+class _StrictInputExtension(OpenApiSerializerExtension):
+    target_class = StrictInputSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema
+
+
+class OptionalKeysSerializer(serializers.Serializer):
+    """An output serializer some of whose keys are absent for some callers (manager-only
+    fields): `optional_keys` are left out of the schema's `required` list."""
+
+    optional_keys: tuple[str, ...] = ()
+
+
+class _OptionalKeysExtension(OpenApiSerializerExtension):
+    target_class = OptionalKeysSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        optional = set(getattr(self.target, "optional_keys", ()))
+        required = [name for name in schema.get("required", []) if name not in optional]
+        if required:
+            schema["required"] = required
+        else:
+            schema.pop("required", None)
+        return schema

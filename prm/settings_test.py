@@ -18,7 +18,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 if os.environ.get("CACHE_URL"):
     import environ
 
-    CACHES = {"default": environ.Env.cache_url(os.environ["CACHE_URL"])}
+    CACHES = {"default": environ.Env.cache_url_config(os.environ["CACHE_URL"])}
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true").lower() == "true"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}

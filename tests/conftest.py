@@ -65,3 +65,4 @@ def other_line_product(db):
     return factories.ProductFactory(
         code="erp-core", name="ERP Core", product_line__code="erp"
     )
+from tests.security.guard import *  # noqa: E402,F403 - ISO-07 unscoped-query guard (autouse)

@@ -1,1 +1,17 @@
-urlpatterns: list = []
+from django.urls import path
+
+from partners.api import views
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="api-auth-token"),
+    path("me/", views.MeView.as_view(), name="api-me"),
+    path("tiers/", views.TierListView.as_view(), name="api-tiers"),
+    path("partners/", views.PartnerListView.as_view(), name="api-partners"),
+    path("partners/<int:pk>/", views.PartnerDetailView.as_view(), name="api-partner"),
+    path("partners/<int:pk>/users/", views.PartnerUserListView.as_view(), name="api-partner-users"),
+    path(
+        "partners/<int:pk>/users/<int:user_id>/",
+        views.PartnerUserDetailView.as_view(),
+        name="api-partner-user",
+    ),
+]

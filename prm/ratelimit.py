@@ -1,0 +1,138 @@
+"""An atomic fixed-window rate limiter on the Django cache.
+
+DRF's throttles read, decide and write in three steps, so concurrent requests all see the old
+count (RELIABILITY finding 3). Here the decision is made on the value returned by one atomic
+increment: `cache.add` creates the counter with the window as its TTL (a no-op when it exists)
+and `cache.incr` bumps it atomically on Redis (INCR) and LocMemCache (under its lock). Neither
+resets the TTL, so the window runs from the first hit. Django's DatabaseCache implements incr
+as get + set (racy, and set would restart the TTL), so for it the increment runs in a
+transaction holding the cache row's lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+BEGIN IMMEDIATE serialises writers already) and keeps the row's original expiry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+from django.core.cache import cache as default_cache
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connections, router, transaction
+from django.utils import timezone
+
+from prm.exceptions import DomainError
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd]?)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
+
+
+class RateLimited(DomainError):
+    """Too many requests; try again later."""
+
+    code = "throttled"
+    status_code = 429
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'5/300s' -> (5, 300); '30/m' -> (30, 60); '300/d' -> (300, 86400)."""
+    match = _RATE.match(rate or "")
+    if not match:
+        raise ValueError(f"Invalid rate: {rate!r}")
+    limit, count, unit = match.groups()
+    seconds = int(count or 1) * _UNITS[unit or "s"]
+    if int(limit) < 0 or seconds <= 0:
+        raise ValueError(f"Invalid rate: {rate!r}")
+    return int(limit), seconds
+
+
+def _cache_key(key: str) -> str:
+    # Keys may carry e-mail addresses: hash them (memcached-safe, nothing personal in the cache).
+    return "rl:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def hit(key: str, limit: int, window_seconds: int, *, cache=None) -> bool:
+    """Count one hit on `key`; True while the count within the window is <= limit.
+
+    The caller acts on the answer only: a False means the hit was refused (it still counts,
+    so hammering a locked key keeps it locked until the window ends)."""
+    allowed = count(key, window_seconds, cache=cache) <= limit
+    if not allowed:
+        _log_refusal(key, limit, window_seconds)
+    return allowed
+
+
+def _log_refusal(key: str, limit: int, window_seconds: int) -> None:
+    try:
+        from prm.security_log import log_event
+    except ImportError:  # pragma: no cover - the security log is optional plumbing
+        return
+    # The limit's name only ("token:email"), never the identifier (an e-mail, an IP).
+    name = ":".join(key.split(":")[:2])
+    log_event("rate_limited", outcome="blocked", limit=f"{name} {limit}/{window_seconds}s")
+
+
+def count(key: str, window_seconds: int, *, delta: int = 1, cache=None) -> int:
+    """Atomically add `delta` to the counter of `key` and return the new value."""
+    cache = cache or default_cache
+    ckey = _cache_key(key)
+    if isinstance(cache, DatabaseCache):
+        return _db_incr(cache, ckey, window_seconds, delta)
+    cache.add(ckey, 0, timeout=window_seconds)
+    try:
+        return cache.incr(ckey, delta)
+    except ValueError:
+        # Expired between add and incr: start a new window.
+        cache.add(ckey, 0, timeout=window_seconds)
+        return cache.incr(ckey, delta)
+
+
+def refund(key: str, window_seconds: int, *, cache=None) -> None:
+    """Give back one hit (e.g. a login that turned out to be correct)."""
+    cache = cache or default_cache
+    ckey = _cache_key(key)
+    if isinstance(cache, DatabaseCache):
+        _db_incr(cache, ckey, window_seconds, -1, create=False)
+        return
+    try:
+        if cache.incr(ckey, -1) < 0:
+            cache.incr(ckey, 1)
+    except ValueError:
+        pass
+
+
+def reset(key: str, *, cache=None) -> None:
+    (cache or default_cache).delete(_cache_key(key))
+
+
+def _db_incr(cache: DatabaseCache, ckey: str, window_seconds: int, delta: int, create=True) -> int:
+    db = router.db_for_write(cache.cache_model_class)
+    connection = connections[db]
+    table = connection.ops.quote_name(cache._table)
+    db_key = cache.make_and_validate_key(ckey)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with transaction.atomic(using=db):
+        if create:
+            cache.add(ckey, 0, timeout=window_seconds)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT expires FROM {table} WHERE cache_key = %s{lock}",  # noqa: S608
+                [db_key],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return 0
+        expires = row[0]
+        if isinstance(expires, str):
+            expires = dt.datetime.fromisoformat(expires)
+        if timezone.is_naive(expires):
+            expires = timezone.make_aware(expires, dt.UTC)
+        remaining = (expires - timezone.now()).total_seconds()
+        value = cache.get(ckey)
+        if value is None or remaining <= 0:
+            if not create:
+                return 0
+            value, remaining = 0, window_seconds
+        value = max(0, int(value) + delta)
+        cache.set(ckey, value, timeout=max(1, remaining))
+        return value
