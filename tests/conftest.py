@@ -19,7 +19,19 @@ _original_fixture_teardown = TransactionTestCase._fixture_teardown
 
 def _fixture_teardown(self):
     with event_purge_allowed():
-        return _original_fixture_teardown(self)
+        result = _original_fixture_teardown(self)
+    _restore_reference_data()
+    return result
+
+
+def _restore_reference_data():
+    """A flush also empties what data migrations created (tiers, policy v1); later tests in the
+    same process expect a database as `migrate` leaves it, so put those rows back."""
+    from deals.selectors import policy_current
+
+    for code in ("registered", "silver", "gold", "platinum"):
+        factories.default_tier(code)
+    policy_current()
 
 
 TransactionTestCase._fixture_teardown = _fixture_teardown
