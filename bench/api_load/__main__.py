@@ -1,0 +1,229 @@
+"""API load bench: gunicorn on PostgreSQL with ≥100k registrations and opportunities, locust
+headless against one endpoint at a time.
+
+    python -m bench.api_load                      # 100k rows, 50 users, 30 s per endpoint
+    python -m bench.api_load --rows 1000000 --duration 600s --users 50
+
+It creates a throwaway database (dropped at the end unless --keep), migrates it, bulk-seeds
+partners, users, registrations, direct opportunities and the identity index, starts gunicorn
+(--workers sync workers, settings bench.api_load.settings which add /bench/ping/), and runs
+locust for each scenario: the ceiling (a DRF view with no DB and no auth), registration detail
+GET, registration list GET (page_size=25), conflict-check POST and registration create+submit
+POST. It prints req/s, p50/p95/p99 (ms), errors per endpoint and the fraction of the ceiling.
+PostgreSQL: --pg-url (default postgres://postgres@127.0.0.1:5432/postgres), Redis for the shared
+limiter cache: --cache-url (default redis://127.0.0.1:6379/14; "" for the database cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCENARIOS = ["ping", "detail", "list_page", "conflict_check", "submit"]
+LABELS = {
+    "ping": "ceiling: GET /bench/ping/ (no DB, no auth)",
+    "detail": "GET /api/v1/registrations/{id}/",
+    "list_page": "GET /api/v1/registrations/?page_size=25",
+    "conflict_check": "POST /api/v1/conflict-check/",
+    "submit": "POST /api/v1/registrations/ (submit)",
+}
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _env(db_url: str, cache_url: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.api_load.settings",
+        DATABASE_URL=db_url,
+        CELERY_BROKER_URL="memory://",
+        PYTHONPATH=ROOT,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+    if cache_url:
+        env["CACHE_URL"] = cache_url
+    else:
+        env.pop("CACHE_URL", None)
+    return env
+
+
+def _bin(name: str) -> str:
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def _wait(url: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - localhost
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"gunicorn did not answer {url}")
+
+
+def _stats(prefix: str) -> dict | None:
+    path = f"{prefix}_stats.csv"
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        for row in csv.DictReader(fh):
+            if row["Name"] != "Aggregated" and row["Request Count"] not in ("", "0"):
+                return {
+                    "requests": int(row["Request Count"]),
+                    "failures": int(row["Failure Count"]),
+                    "rps": float(row["Requests/s"]),
+                    "p50": float(row["50%"]),
+                    "p95": float(row["95%"]),
+                    "p99": float(row["99%"]),
+                }
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, default=100_000, help="registrations (and as many opportunities)"
+    )
+    parser.add_argument("--partners", type=int, default=500)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--spawn-rate", type=int, default=10)
+    parser.add_argument("--duration", default="30s")
+    parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--seed-only", action="store_true")
+    parser.add_argument("--child-seed", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child_seed:
+        import django
+
+        django.setup()
+        from bench.api_load.seed import seed
+
+        spec = json.loads(args.child_seed)
+        print(json.dumps(seed(**spec)))
+        return
+
+    import psycopg
+
+    dbname = f"prm_bench_api_{os.getpid()}"
+    db_url = _with_db(args.pg_url, dbname)
+    with psycopg.connect(args.pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    env = _env(db_url, args.cache_url)
+    workdir = tempfile.mkdtemp(prefix="bench-api-")
+    data_path = os.path.join(workdir, "data.json")
+    gunicorn = None
+    try:
+        started = time.time()
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        if not args.cache_url:
+            subprocess.run(
+                [sys.executable, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=True
+            )
+        spec = {
+            "rows": args.rows,
+            "partners": args.partners,
+            "token_users": min(args.partners, 200),
+            "out": data_path,
+        }
+        seeded = subprocess.run(
+            [sys.executable, "-m", "bench.api_load", "--child-seed", json.dumps(spec)],
+            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        counts = json.loads(seeded.stdout.strip().splitlines()[-1])
+        print(
+            f"seeded {counts['registrations']:,} registrations, {counts['opportunities']:,} "
+            f"opportunities, {counts['index_entries']:,} index entries in {time.time() - started:.0f} s",
+            flush=True,
+        )
+        if args.seed_only:
+            return
+        gunicorn = subprocess.Popen(
+            [_bin("gunicorn"), "prm.wsgi:application", "--workers", str(args.workers),
+             "--bind", f"127.0.0.1:{args.port}", "--log-level", "warning", "--access-logfile", "-",
+             "--access-logformat", "%(s)s"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        host = f"http://127.0.0.1:{args.port}"
+        _wait(f"{host}/bench/ping/")
+        results = {}
+        for scenario in args.scenarios.split(","):
+            prefix = os.path.join(workdir, scenario)
+            locust_env = {**os.environ, "BENCH_DATA": data_path, "BENCH_SCENARIO": scenario}
+            locust_env.pop("DJANGO_SETTINGS_MODULE", None)
+            print(f"… {LABELS[scenario]}: {args.users} users for {args.duration}", flush=True)
+            subprocess.run(
+                [_bin("locust"), "-f", os.path.join(ROOT, "bench", "api_load", "locustfile.py"),
+                 "--headless", "-u", str(args.users), "-r", str(args.spawn_rate), "-t", args.duration,
+                 "--host", host, "--csv", prefix, "--only-summary", "--loglevel", "ERROR"],
+                cwd=ROOT, env=locust_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            results[scenario] = _stats(prefix)
+        _print(results, args)
+    finally:
+        if gunicorn is not None:
+            gunicorn.send_signal(signal.SIGTERM)
+            try:
+                gunicorn.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                gunicorn.kill()
+        if not args.keep:
+            with psycopg.connect(args.pg_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        else:
+            print(f"database kept: {db_url}")
+
+
+def _print(results: dict, args) -> None:
+    ceiling = (results.get("ping") or {}).get("rps") or 0.0
+    print()
+    print(f"rows={args.rows:,} users={args.users} duration={args.duration} workers={args.workers}")
+    header = (
+        f"{'endpoint':50} {'req/s':>8} {'p50':>6} {'p95':>6} {'p99':>6} {'errors':>8} {'of C':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for scenario, stats in results.items():
+        if stats is None:
+            print(f"{LABELS[scenario]:50} (no data)")
+            continue
+        fraction = f"{stats['rps'] / ceiling:.0%}" if ceiling else "-"
+        errors = f"{stats['failures']}/{stats['requests']}"
+        print(
+            f"{LABELS[scenario]:50} {stats['rps']:8.1f} {stats['p50']:6.0f} {stats['p95']:6.0f} "
+            f"{stats['p99']:6.0f} {errors:>8} {fraction:>6}"
+        )
+    print("latencies in ms; 'of C' = throughput as a fraction of the ceiling endpoint")
+
+
+if __name__ == "__main__":
+    main()

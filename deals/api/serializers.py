@@ -1,0 +1,483 @@
+"""Input and output serializers of the deals API. Inputs parse and type-check only (the rules
+live in deals.services); outputs are plain read-only shapes. The partner representation of a
+registration is an allow-list (PARTNER_REGISTRATION_FIELDS, ISO-06): manager-only keys are
+removed, never just left empty."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from conflicts.models import Conflict, RecordKind
+from deals.models import (
+    ConflictStatus,
+    ExtensionStatus,
+    OpportunityStatus,
+    Outcome,
+    RegistrationStatus,
+    RejectionReason,
+    Stage,
+)
+from prm.api import OptionalKeysSerializer, PartnerRefSerializer, StrictInputSerializer
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+def product_codes(obj) -> list[str]:
+    return [p.code for p in obj.products.all()]
+
+
+# --- Products -----------------------------------------------------------------------------------
+
+
+class ProductSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    product_line = serializers.CharField(source="product_line.code")
+    product_line_name = serializers.CharField(source="product_line.name")
+    active = serializers.BooleanField()
+
+
+class ProductInputSerializer(StrictInputSerializer):
+    code = serializers.SlugField(max_length=40)
+    name = serializers.CharField(max_length=120)
+    product_line = serializers.SlugField(
+        max_length=40, help_text="Product line code; created when it does not exist."
+    )
+    product_line_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+# --- Registrations ------------------------------------------------------------------------------
+
+
+class RegistrationConflictSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=RecordKind.choices)
+    other_id = serializers.IntegerField()
+    other_label = serializers.CharField()
+    score = serializers.IntegerField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    status = serializers.ChoiceField(choices=Conflict.Status.choices)
+    resolution = serializers.CharField(allow_blank=True)
+
+
+PARTNER_REGISTRATION_FIELDS = (
+    "id",
+    "reference",
+    "status",
+    "conflict_status",
+    "conflict_message",
+    "partner",
+    "submitted_by",
+    "customer_name",
+    "customer_domain",
+    "customer_country",
+    "customer_address",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "products",
+    "estimated_value",
+    "currency",
+    "expected_close_date",
+    "stage",
+    "description",
+    "competitors",
+    "submitted_at",
+    "decided_at",
+    "approved_at",
+    "expires_at",
+    "extensions_used",
+    "rejection_reason",
+    "decision_note",
+    "outcome",
+    "actual_value",
+    "close_date",
+    "lost_reason",
+    "created_at",
+    "updated_at",
+)
+MANAGER_REGISTRATION_FIELDS = ("conflicts", "overdue", "sla_due_at", "co_sell", "decided_by")
+
+
+class RegistrationSerializer(OptionalKeysSerializer):
+    """A deal registration. `conflicts`, `overdue`, `sla_due_at`, `co_sell` and `decided_by`
+    are present for managers only. Context: `manager` (bool) and, for managers, `conflicts`
+    ({registration id: [Conflict]}) fetched once per page."""
+
+    optional_keys = MANAGER_REGISTRATION_FIELDS
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=RegistrationStatus.choices)
+    conflict_status = serializers.ChoiceField(
+        choices=ConflictStatus.choices, allow_null=True, help_text="null for drafts."
+    )
+    conflict_message = serializers.CharField(allow_blank=True)
+    partner = PartnerRefSerializer()
+    submitted_by = serializers.EmailField(source="submitted_by.email")
+    customer_name = serializers.CharField()
+    customer_domain = serializers.CharField(allow_blank=True)
+    customer_country = serializers.CharField()
+    customer_address = serializers.CharField(allow_blank=True)
+    contact_name = serializers.CharField(allow_blank=True)
+    contact_email = serializers.CharField(allow_blank=True)
+    contact_phone = serializers.CharField(allow_blank=True)
+    products = serializers.SerializerMethodField()
+    estimated_value = serializers.DecimalField(**MONEY)
+    currency = serializers.CharField()
+    expected_close_date = serializers.DateField()
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    description = serializers.CharField(allow_blank=True)
+    competitors = serializers.CharField(allow_blank=True)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    approved_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    extensions_used = serializers.IntegerField()
+    rejection_reason = serializers.CharField(allow_blank=True)
+    decision_note = serializers.CharField(allow_blank=True)
+    outcome = serializers.ChoiceField(choices=Outcome.choices, allow_null=True)
+    actual_value = serializers.DecimalField(**MONEY, allow_null=True)
+    close_date = serializers.DateField(allow_null=True)
+    lost_reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    # Managers only (not required in the schema; absent for partners).
+    conflicts = serializers.SerializerMethodField(required=False)
+    overdue = serializers.SerializerMethodField(required=False)
+    sla_due_at = serializers.DateTimeField(allow_null=True, required=False)
+    co_sell = serializers.BooleanField(required=False)
+    decided_by = serializers.SerializerMethodField(required=False)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_products(self, obj) -> list[str]:
+        return product_codes(obj)
+
+    @extend_schema_field(RegistrationConflictSerializer(many=True))
+    def get_conflicts(self, obj):
+        conflicts = (self.context.get("conflicts") or {}).get(obj.pk, [])
+        return RegistrationConflictSerializer(conflicts, many=True).data
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_overdue(self, obj) -> bool:
+        return obj.is_overdue
+
+    @extend_schema_field(serializers.EmailField(allow_null=True))
+    def get_decided_by(self, obj):
+        return obj.decided_by.email if obj.decided_by_id and obj.decided_by else None
+
+    def to_representation(self, instance):
+        manager = self.context.get("manager", False)
+        if not manager:
+            # Never evaluate manager-only fields for partners.
+            fields = self.fields
+            for name in MANAGER_REGISTRATION_FIELDS:
+                fields.pop(name, None)
+        data = super().to_representation(instance)
+        if not manager:
+            data = {key: data[key] for key in PARTNER_REGISTRATION_FIELDS if key in data}
+        return data
+
+
+class RegistrationInputSerializer(StrictInputSerializer):
+    customer_name = serializers.CharField(max_length=200)
+    customer_domain = serializers.CharField(
+        max_length=253, required=False, allow_blank=True, allow_null=True
+    )
+    customer_country = serializers.CharField(max_length=2, help_text="ISO 3166-1 alpha-2.")
+    customer_address = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, allow_null=True
+    )
+    contact_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    contact_email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    contact_phone = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, allow_null=True
+    )
+    products = serializers.ListField(
+        child=serializers.CharField(max_length=40), max_length=50, required=False
+    )
+    estimated_value = serializers.DecimalField(**MONEY, min_value=0)
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217.")
+    expected_close_date = serializers.DateField()
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    description = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, allow_null=True
+    )
+    competitors = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, allow_null=True
+    )
+    draft = serializers.BooleanField(
+        required=False, default=False, help_text="true: keep as a draft (not submitted)."
+    )
+
+
+class RegistrationUpdateInputSerializer(RegistrationInputSerializer):
+    draft = None
+
+
+class ApproveInputSerializer(StrictInputSerializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    protection_days = serializers.IntegerField(
+        min_value=1, max_value=3650, required=False, allow_null=True
+    )
+
+
+class RejectInputSerializer(StrictInputSerializer):
+    reason = serializers.ChoiceField(choices=RejectionReason.choices)
+    note = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, help_text="Required for `other`."
+    )
+
+
+class RequestInfoInputSerializer(StrictInputSerializer):
+    message = serializers.CharField(max_length=2000)
+
+
+class CloseInputSerializer(StrictInputSerializer):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    close_date = serializers.DateField()
+    actual_value = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
+    lost_reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class EmptyInputSerializer(StrictInputSerializer):
+    pass
+
+
+# --- Extension requests, comments, history ----------------------------------------------------
+
+
+class ExtensionRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    registration_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ExtensionStatus.choices)
+    reason = serializers.CharField()
+    requested_by = serializers.EmailField(source="requested_by.email")
+    created_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision_note = serializers.CharField(allow_blank=True)
+    previous_expires_at = serializers.DateTimeField(allow_null=True)
+    new_expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExtensionRequestInputSerializer(StrictInputSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class DecisionInputSerializer(StrictInputSerializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class CommentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    registration_id = serializers.IntegerField()
+    author = serializers.EmailField(source="author.email")
+    author_name = serializers.CharField(source="author.name", allow_blank=True)
+    body = serializers.CharField()
+    internal = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class CommentInputSerializer(StrictInputSerializer):
+    body = serializers.CharField(max_length=5000)
+    internal = serializers.BooleanField(
+        required=False, default=False, help_text="Managers only: a note partners never see."
+    )
+
+
+# Event detail keys a partner may see; everything else (conflict ids, matches, the other
+# party) is dropped from their history.
+PARTNER_EVENT_DETAIL_KEYS = frozenset(
+    {
+        "reference",
+        "fields",
+        "conflict_status",
+        "protection_days",
+        "expires_at",
+        "note",
+        "reason",
+        "message",
+        "actual_value",
+        "close_date",
+        "lost_reason",
+        "extension_request",
+        "comment",
+        "activity",
+        "kind",
+    }
+)
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor_label")
+    action = serializers.CharField()
+    from_status = serializers.CharField(allow_blank=True)
+    to_status = serializers.CharField(allow_blank=True)
+    details = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.DictField())
+    def get_details(self, event) -> dict:
+        details = event.details if isinstance(event.details, dict) else {}
+        if self.context.get("manager"):
+            return details
+        return {k: v for k, v in details.items() if k in PARTNER_EVENT_DETAIL_KEYS}
+
+
+# --- Availability check -----------------------------------------------------------------------
+
+
+class AvailabilityInputSerializer(StrictInputSerializer):
+    customer_name = serializers.CharField(max_length=200)
+    customer_domain = serializers.CharField(
+        max_length=253, required=False, allow_blank=True, allow_null=True
+    )
+    customer_country = serializers.CharField(max_length=2)
+    products = serializers.ListField(
+        child=serializers.CharField(max_length=40), max_length=50, required=False
+    )
+
+
+class AvailabilityMatchSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=RecordKind.choices)
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    score = serializers.IntegerField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ConflictStatus.choices)
+    available = serializers.BooleanField()
+    message = serializers.CharField()
+    matches = AvailabilityMatchSerializer(many=True, required=False, help_text="Managers only.")
+
+
+# --- Conflicts ----------------------------------------------------------------------------------
+
+
+class RecordSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=RecordKind.choices)
+    label = serializers.CharField()
+    status = serializers.CharField()
+    partner = PartnerRefSerializer(allow_null=True)
+
+
+class ConflictSerializer(serializers.Serializer):
+    """Context: `records` {(kind, id): summary dict} fetched once per page."""
+
+    id = serializers.IntegerField()
+    registration_id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=RecordKind.choices)
+    other_id = serializers.IntegerField()
+    other_label = serializers.CharField()
+    score = serializers.IntegerField()
+    severity = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    status = serializers.ChoiceField(choices=Conflict.Status.choices)
+    resolution = serializers.CharField(allow_blank=True)
+    resolution_note = serializers.CharField(allow_blank=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    registration = serializers.SerializerMethodField()
+    other = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(RecordSummarySerializer(allow_null=True))
+    def get_registration(self, conflict):
+        return (self.context.get("records") or {}).get(
+            (RecordKind.REGISTRATION, conflict.registration_id)
+        )
+
+    @extend_schema_field(RecordSummarySerializer(allow_null=True))
+    def get_other(self, conflict):
+        return (self.context.get("records") or {}).get((conflict.kind, conflict.other_id))
+
+
+class ConflictResolveInputSerializer(StrictInputSerializer):
+    resolution = serializers.ChoiceField(choices=Conflict.Resolution.choices)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+# --- Opportunities ------------------------------------------------------------------------------
+
+
+class OpportunitySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    account_name = serializers.CharField()
+    account_domain = serializers.CharField(allow_blank=True)
+    country = serializers.CharField()
+    owner_email = serializers.CharField(allow_blank=True)
+    products = serializers.SerializerMethodField()
+    amount = serializers.DecimalField(**MONEY)
+    currency = serializers.CharField()
+    stage = serializers.CharField(allow_blank=True)
+    close_date = serializers.DateField(allow_null=True)
+    status = serializers.ChoiceField(choices=OpportunityStatus.choices)
+    won_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_products(self, obj) -> list[str]:
+        return product_codes(obj)
+
+
+class OpportunityInputSerializer(StrictInputSerializer):
+    external_id = serializers.CharField(max_length=100)
+    account_name = serializers.CharField(max_length=200)
+    account_domain = serializers.CharField(max_length=253, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=2)
+    owner_email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    products = serializers.ListField(
+        child=serializers.CharField(max_length=40), max_length=50, required=False
+    )
+    amount = serializers.DecimalField(**MONEY, min_value=0)
+    currency = serializers.CharField(max_length=3)
+    stage = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    close_date = serializers.DateField(required=False, allow_null=True)
+    status = serializers.ChoiceField(choices=OpportunityStatus.choices, required=False)
+
+
+class OpportunityBulkInputSerializer(StrictInputSerializer):
+    opportunities = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Up to 1,000 rows, each shaped like OpportunityRequest; validated per row.",
+    )
+
+
+class OpportunityBulkResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
+class OpportunityImportInputSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="UTF-8 CSV (BOM allowed), at most 5 MB, header row with the opportunity "
+        "columns; `products` as a ;-separated list of codes."
+    )
+
+
+# --- Notifications ----------------------------------------------------------------------------
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    body = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_blank=True)
+    registration_id = serializers.IntegerField(allow_null=True)
+    read = serializers.SerializerMethodField()
+    read_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_read(self, obj) -> bool:
+        return obj.read_at is not None
+
+
+class ReadAllResultSerializer(serializers.Serializer):
+    updated = serializers.IntegerField()

@@ -1,0 +1,157 @@
+"""The route tables behind ISO-01 (isolation), ISO-02 (roles) and their meta-test: every
+/api/v1/ route of the URLconf must be listed here, or the meta-test fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+# Routes with object ids: the object kind behind each path parameter.
+OBJECT_ROUTES: dict[str, dict[str, str]] = {
+    "api-partner": {"pk": "partner"},
+    "api-partner-users": {"pk": "partner"},
+    "api-partner-user": {"pk": "partner", "user_id": "partner_user"},
+    "api-registration": {"pk": "registration"},
+    "api-registration-submit": {"pk": "registration"},
+    "api-registration-approve": {"pk": "registration"},
+    "api-registration-reject": {"pk": "registration"},
+    "api-registration-request-info": {"pk": "registration"},
+    "api-registration-withdraw": {"pk": "registration"},
+    "api-registration-close": {"pk": "registration"},
+    "api-registration-extension-requests": {"pk": "registration"},
+    # Comments have no route of their own: they are reached (and isolated) through this one.
+    "api-registration-comments": {"pk": "registration"},
+    "api-registration-history": {"pk": "registration"},
+    "api-extension-request-approve": {"pk": "extension_request"},
+    "api-extension-request-reject": {"pk": "extension_request"},
+    "api-conflict-resolve": {"pk": "conflict"},
+    "api-opportunity": {"pk": "opportunity"},
+    "api-notification-read": {"pk": "notification"},
+}
+
+# Who may call each operation (ISO-02):
+#   public   - no credentials needed
+#   any      - every authenticated role (tenant-scoped)
+#   partner  - partner users (member and admin); managers 403
+#   admin    - partner admins (own partner) and managers; members 403
+#   manager  - managers; partner users 403 (collections, and registration-scoped objects)
+#   manager_object - managers; the object kind is invisible to partners, so they get 404
+ROLE_MATRIX: dict[tuple[str, str], str] = {
+    ("api-auth-token", "POST"): "public",
+    ("api-me", "GET"): "any",
+    ("api-tiers", "GET"): "any",
+    ("api-partners", "GET"): "manager",
+    ("api-partners", "POST"): "manager",
+    ("api-partner", "GET"): "admin",
+    ("api-partner", "PATCH"): "manager",
+    ("api-partner-users", "GET"): "admin",
+    ("api-partner-users", "POST"): "admin",
+    ("api-partner-user", "DELETE"): "admin",
+    ("api-products", "GET"): "any",
+    ("api-products", "POST"): "manager",
+    ("api-registrations", "GET"): "any",
+    ("api-registrations", "POST"): "partner",
+    ("api-registration", "GET"): "any",
+    ("api-registration", "PATCH"): "partner",
+    ("api-registration-submit", "POST"): "partner",
+    ("api-registration-approve", "POST"): "manager",
+    ("api-registration-reject", "POST"): "manager",
+    ("api-registration-request-info", "POST"): "manager",
+    ("api-registration-withdraw", "POST"): "partner",
+    ("api-registration-close", "POST"): "any",
+    ("api-registration-extension-requests", "POST"): "partner",
+    ("api-registration-comments", "GET"): "any",
+    ("api-registration-comments", "POST"): "any",
+    ("api-registration-history", "GET"): "any",
+    ("api-extension-request-approve", "POST"): "manager",
+    ("api-extension-request-reject", "POST"): "manager",
+    ("api-conflict-check", "POST"): "any",
+    ("api-conflicts", "GET"): "manager",
+    ("api-conflict-resolve", "POST"): "manager_object",
+    ("api-opportunities", "GET"): "manager",
+    ("api-opportunities", "POST"): "manager",
+    ("api-opportunities-bulk", "POST"): "manager",
+    ("api-opportunities-import", "POST"): "manager",
+    ("api-opportunity", "GET"): "manager_object",
+    ("api-opportunity", "PATCH"): "manager_object",
+    ("api-opportunity", "DELETE"): "manager_object",
+    ("api-notifications", "GET"): "any",
+    ("api-notification-read", "POST"): "any",
+    ("api-notifications-read-all", "POST"): "any",
+    # Reports (owned by the reports work): partners get their own partner only.
+    ("api-reports-summary", "GET"): "any",
+    ("api-reports-registrations-csv", "GET"): "any",
+}
+
+
+def today() -> str:
+    return timezone.now().date().isoformat()
+
+
+def body_for(name: str, method: str) -> dict:
+    """A plausible body, so a missing scope check would show as a success, not a 400."""
+    if method in ("GET", "DELETE"):
+        return {}
+    future = (timezone.now().date() + dt.timedelta(days=60)).isoformat()
+    return {
+        "api-auth-token": {"email": "nobody@example.com", "password": "x"},
+        "api-partners": {"name": "Evil Corp", "country": "US", "tier": "gold"},
+        "api-partner": {"name": "Renamed by attacker"},
+        "api-partner-users": {"email": "evil@example.com"},
+        "api-products": {"code": "evil", "name": "Evil", "product_line": "crm"},
+        "api-registrations": {
+            "customer_name": "Matrix Customer",
+            "customer_country": "US",
+            "contact_name": "Pat",
+            "contact_email": "pat@matrix.example.com",
+            "products": ["crm-pro"],
+            "estimated_value": "50000.00",
+            "currency": "USD",
+            "expected_close_date": future,
+        },
+        "api-registration": {"customer_name": "Renamed by attacker"},
+        "api-registration-reject": {"reason": "other", "note": "x"},
+        "api-registration-request-info": {"message": "x"},
+        "api-registration-close": {"outcome": "won", "close_date": today()},
+        "api-registration-extension-requests": {"reason": "x"},
+        "api-registration-comments": {"body": "x"},
+        "api-conflict-check": {"customer_name": "Globex", "customer_country": "US"},
+        "api-conflict-resolve": {"resolution": "co_sell"},
+        "api-opportunities": {
+            "external_id": "EVIL-1",
+            "account_name": "Evil",
+            "country": "US",
+            "amount": "1.00",
+            "currency": "USD",
+        },
+        "api-opportunities-bulk": {"opportunities": []},
+        "api-opportunity": {"amount": "1.00"},
+    }.get(name, {})
+
+
+def api_routes() -> list[tuple[str, str, type, list[str]]]:
+    """(route, name, view class, methods) for every /api/v1/ pattern, by walking the resolver."""
+    found = []
+
+    def walk(patterns, prefix):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                route = prefix + str(p.pattern)
+                if not route.startswith("api/v1/"):
+                    continue
+                view = getattr(p.callback, "view_class", None) or getattr(p.callback, "cls", None)
+                methods = [m.upper() for m in METHODS if view is not None and hasattr(view, m)]
+                found.append((route, p.name, view, methods))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def has_params(route: str) -> bool:
+    return "<" in route

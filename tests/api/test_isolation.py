@@ -1,0 +1,215 @@
+"""ISO-01 (IDOR matrix), ISO-02 (role matrix) and the meta-test that keeps them complete."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.utils import timezone
+
+from conflicts.models import Conflict
+from deals import services
+from deals.models import Notification
+from tests import factories
+from tests.api import matrix
+from tests.api.conftest import changed_tables, client_for, hash_all_tables
+
+MISSING = 999_999_999
+
+
+def test_meta_every_api_route_is_in_the_matrices():
+    routes = matrix.api_routes()
+    assert routes, "the resolver walk found no /api/v1/ routes"
+    in_urlconf = {(name, method) for _, name, _, methods in routes for method in methods}
+    assert in_urlconf == set(matrix.ROLE_MATRIX), (
+        "routes missing from ROLE_MATRIX: "
+        f"{sorted(in_urlconf - set(matrix.ROLE_MATRIX))}; stale entries: "
+        f"{sorted(set(matrix.ROLE_MATRIX) - in_urlconf)}"
+    )
+    with_ids = {name for route, name, _, _ in routes if matrix.has_params(route)}
+    assert with_ids == set(matrix.OBJECT_ROUTES)
+    for route, name, _, _ in routes:
+        params = set(re.findall(r"<(?:\w+:)?(\w+)>", route))
+        assert params == set(matrix.OBJECT_ROUTES.get(name, {})), route
+
+
+def _notification(user, key):
+    return Notification.objects.create(
+        recipient=user, kind="approved", channel="in_app", dedupe_key=key, title="t"
+    )
+
+
+@pytest.fixture
+def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partner_b):
+    """Own objects (partner A) and foreign ones (partner B, or manager-only kinds)."""
+    factories.make_registration(
+        alice, customer_name="Globex Corporation", customer_domain="globex.com"
+    )
+    b_reg = factories.make_registration(
+        bob,
+        customer_name="Globex Corp",
+        customer_domain="globex.com",
+        status="approved",
+        manager=manager,
+    )
+    b_ext = services.extension_request_create(registration=b_reg, actor=bob, reason="time")
+    services.comment_create(registration=b_reg, actor=bob, body="B-CANARY comment")
+    factories.make_registration(bob, customer_name="Initech LLC", customer_domain="initech.com")
+    a_reg = factories.make_registration(
+        alice,
+        customer_name="Initech",
+        customer_domain="initech.com",
+        status="approved",
+        manager=manager,
+    )
+    a_ext = services.extension_request_create(registration=a_reg, actor=alice, reason="time")
+    services.comment_create(registration=a_reg, actor=alice, body="hello")
+    opportunity = factories.make_opportunity()
+    foreign_conflict = Conflict.objects.get(registration_id=b_reg.pk)
+    own_conflict = Conflict.objects.get(registration_id=a_reg.pk)
+    return {
+        "foreign": {
+            "partner": partner_b.pk,
+            "partner_user": bob.pk,
+            "registration": b_reg.pk,
+            "extension_request": b_ext.pk,
+            "conflict": foreign_conflict.pk,
+            "opportunity": opportunity.pk,
+            "notification": _notification(bob, "bob:1").pk,
+        },
+        "own": {
+            "partner": partner_a.pk,
+            "partner_user": alice.pk,
+            "registration": a_reg.pk,
+            "extension_request": a_ext.pk,
+            "conflict": own_conflict.pk,
+            "opportunity": opportunity.pk,
+            "notification": _notification(alice, "alice:1").pk,
+        },
+    }
+
+
+def _url(route: str, values: dict[str, int]) -> str:
+    def sub(match):
+        return str(values[match.group(1)])
+
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", sub, route)
+
+
+def _call(client, method, url, body):
+    return getattr(client, method.lower())(url, body, format="json")
+
+
+def _object_cases():
+    return [
+        (route, name, method)
+        for route, name, _, methods in matrix.api_routes()
+        if name in matrix.OBJECT_ROUTES
+        for method in methods
+    ]
+
+
+@pytest.mark.parametrize("attacker", ["member", "admin"])
+def test_iso01_foreign_objects_are_404_identical_and_change_nothing(
+    world, alice, alice_admin, attacker
+):
+    """Every object route × method × foreign object kind, for a partner member and a partner
+    admin of A: 404, byte-identical to a non-existent id, and no row changed anywhere."""
+    client = client_for(alice if attacker == "member" else alice_admin)
+    client.get("/api/v1/me/")  # token bookkeeping happens once, before the hash
+    cases = _object_cases()
+    assert len(cases) >= 20
+    before = hash_all_tables()
+    failures = []
+    for route, name, method in cases:
+        kinds = matrix.OBJECT_ROUTES[name]
+        pairs = [({p: world["foreign"][k] for p, k in kinds.items()}, {p: MISSING for p in kinds})]
+        if name == "api-partner-user":
+            # Own partner, a user of another partner vs a user id that does not exist.
+            pairs.append(
+                ({"pk": world["own"]["partner"], "user_id": world["foreign"]["partner_user"]},
+                 {"pk": world["own"]["partner"], "user_id": MISSING})
+            )  # fmt: skip
+        body = matrix.body_for(name, method)
+        for foreign_values, missing_values in pairs:
+            foreign = _call(client, method, _url(route, foreign_values), body)
+            missing = _call(client, method, _url(route, missing_values), body)
+            if not (
+                foreign.status_code == missing.status_code == 404
+                and foreign.content == missing.content
+                and b"B-CANARY" not in foreign.content
+            ):
+                failures.append((method, route, foreign.status_code, foreign.content[:200]))
+    assert failures == []
+    assert changed_tables(before, hash_all_tables()) == []
+
+
+def _role_cases():
+    return [
+        pytest.param(route, name, m, id=f"{m} {route}")
+        for route, name, _, methods in matrix.api_routes()
+        for m in methods
+    ]
+
+
+@pytest.mark.parametrize("route,name,method", _role_cases())
+def test_iso02_role_matrix(world, anon, alice, alice_admin, manager, route, name, method):
+    rule = matrix.ROLE_MATRIX[(name, method)]
+    url = _url(route, {p: world["own"][k] for p, k in matrix.OBJECT_ROUTES.get(name, {}).items()})
+    body = matrix.body_for(name, method)
+
+    anonymous = _call(anon, method, url, body)
+    if rule == "public":
+        assert anonymous.status_code not in (401, 403) and anonymous.status_code < 500
+    else:
+        assert anonymous.status_code == 401, anonymous.content
+        assert anonymous.json()["code"] == "not_authenticated"
+
+    expected = {
+        "member": {"manager": 403, "manager_object": 404, "admin": 403},
+        "admin": {"manager": 403, "manager_object": 404},
+        "manager": {"partner": 403},
+    }
+    clients = {"member": alice, "admin": alice_admin, "manager": manager}
+    for role, user in clients.items():
+        if rule == "public":
+            continue
+        if name == "api-notification-read":
+            # Notifications belong to one user: each role reads its own.
+            own = _notification(user, f"{role}:own")
+            url = _url(route, {"pk": own.pk})
+        response = _call(client_for(user), method, url, body)
+        want = expected[role].get(rule)
+        if want is not None:
+            assert response.status_code == want, (role, rule, response.content)
+            assert response.json()["code"] in ("permission_denied", "not_found")
+        else:
+            assert response.status_code not in (401, 403, 404), (role, rule, response.content)
+            assert response.status_code < 500
+
+
+def test_role_check_follows_scoping_for_approve(world, alice):
+    client = client_for(alice)
+    own = client.post(
+        f"/api/v1/registrations/{world['own']['registration']}/approve/", {}, format="json"
+    )
+    foreign = client.post(
+        f"/api/v1/registrations/{world['foreign']['registration']}/approve/", {}, format="json"
+    )
+    assert (own.status_code, foreign.status_code) == (403, 404)
+
+
+def test_lists_never_leak_the_other_tenant(world, alice):
+    client = client_for(alice)
+    for url in (
+        "/api/v1/registrations/?search=Globex",
+        "/api/v1/registrations/?ordering=-customer_name&page_size=200",
+        "/api/v1/notifications/",
+        f"/api/v1/registrations/{world['own']['registration']}/comments/",
+        f"/api/v1/registrations/{world['own']['registration']}/history/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200
+        text = response.content.decode()
+        assert "B-CANARY" not in text and "Bravo" not in text and "bob@" not in text, url
+    assert timezone.now()
