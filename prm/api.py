@@ -125,6 +125,12 @@ class ApiView(APIView):
         rows = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(build(list(rows)))
 
+    def as_list(self, queryset, build, *, limit: int | None = None):
+        """A bare JSON array, for the endpoints API.md shows as arrays (tiers, products,
+        history, conflicts). `limit` bounds a list that could grow without end."""
+        rows = list(queryset[:limit] if limit else queryset)
+        return Response(build(rows))
+
     def initial(self, request, *args, **kwargs):
         limit = self.max_body_bytes or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:

@@ -443,8 +443,6 @@ class CommentListView(ApiView):
 
 
 class HistoryView(ApiView):
-    pagination_class = Pagination
-
     @extend_schema(
         operation_id="registrations_history_list",
         tags=["registrations"],
@@ -456,7 +454,7 @@ class HistoryView(ApiView):
         registration = access.access_registration_for_user(request.user, pk)
         manager = is_manager(request.user)
         queryset = selectors.registration_timeline(registration, user=request.user)
-        return self.paginate(
+        return self.as_list(
             queryset,
             lambda rows: (
                 s.HistoryEntrySerializer(rows, many=True, context={"manager": manager}).data
@@ -518,9 +516,10 @@ def conflicts_data(rows, *, many=True):
     return s.ConflictSerializer(rows, many=many, context={"records": _record_summaries(items)}).data
 
 
-class ConflictListView(ApiView):
-    pagination_class = Pagination
+CONFLICT_LIST_LIMIT = 500
 
+
+class ConflictListView(ApiView):
     @extend_schema(
         operation_id="conflicts_list",
         tags=["conflicts"],
@@ -533,7 +532,8 @@ class ConflictListView(ApiView):
             ordering_parameter(CONFLICT_ORDERING),
         ],
         responses=responses({200: s.ConflictSerializer(many=True)}, 400, 404),
-        description="Managers only.",
+        description=f"Managers only. An array (API.md) of at most {CONFLICT_LIST_LIMIT} "
+        "conflicts in the requested order; narrow it with the filters.",
     )
     def get(self, request):
         _require_manager(request.user)
@@ -547,7 +547,7 @@ class ConflictListView(ApiView):
         if registration_id is not None:
             queryset = queryset.filter(registration_id=registration_id)
         queryset = apply_ordering(queryset, request, CONFLICT_ORDERING, ["-created_at"])
-        return self.paginate(queryset, lambda rows: conflicts_data(rows))
+        return self.as_list(queryset, conflicts_data, limit=CONFLICT_LIST_LIMIT)
 
 
 class ConflictResolveView(ApiView):
@@ -737,8 +737,6 @@ class OpportunityImportView(ApiView):
 
 
 class ProductListView(ApiView):
-    pagination_class = Pagination
-
     @extend_schema(
         operation_id="products_list",
         tags=["products"],
@@ -746,7 +744,7 @@ class ProductListView(ApiView):
     )
     def get(self, request):
         queryset = selectors.products_active().order_by("product_line__code", "code", "id")
-        return self.paginate(queryset, lambda rows: s.ProductSerializer(rows, many=True).data)
+        return self.as_list(queryset, lambda rows: s.ProductSerializer(rows, many=True).data)
 
     @extend_schema(
         operation_id="products_create",

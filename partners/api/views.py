@@ -78,8 +78,6 @@ class MeView(ApiView):
 
 
 class TierListView(ApiView):
-    pagination_class = Pagination
-
     @extend_schema(
         operation_id="tiers_list",
         tags=["partners"],
@@ -91,7 +89,7 @@ class TierListView(ApiView):
         from deals.selectors import policy_current
 
         policy = policy_current()
-        return self.paginate(
+        return self.as_list(
             Tier.objects.order_by("rank", "code"),
             lambda rows: TierSerializer(rows, many=True, context={"policy": policy}).data,
         )

@@ -26,7 +26,8 @@ def test_me_for_each_role(as_alice, as_alice_admin, as_manager, alice, manager):
 def test_tiers_show_effective_values(as_alice, db):
     Tier.objects.filter(code="platinum").update(protection_days=180, max_extensions=3)
     body = as_alice.get("/api/v1/tiers/").json()
-    tiers = {t["code"]: t for t in body["results"]}
+    assert isinstance(body, list)  # API.md: GET /tiers/ → [{...}]
+    tiers = {t["code"]: t for t in body}
     assert {"registered", "silver", "gold", "platinum"} <= set(tiers)
     assert tiers["gold"]["protection_days"] == 90
     assert tiers["gold"]["max_extensions"] == 1
@@ -202,7 +203,7 @@ def test_suspension_by_manager_cuts_tokens(as_manager, alice, partner_a):
 def test_products(as_alice, as_manager, product):
     factories.ProductFactory(code="old", active=False)
     body = as_alice.get("/api/v1/products/").json()
-    assert body["results"] == [
+    assert body == [
         {
             "code": "crm-pro",
             "name": "CRM Pro",
