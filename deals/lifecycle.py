@@ -1,11 +1,11 @@
 """The registration lifecycle as data (PRODUCT.md's diagram) plus one guard. No ORM here.
 
-    draft ──submit──▶ submitted ──approve──▶ approved ──close(won)──▶ won
-                         │  ▲                    │  └──close(lost)──▶ lost
-              request_info│  │resubmit           └──(expires_at passes)──▶ expired
-                         ▼  │
-                   info_requested
-    submitted/info_requested ──reject──▶ rejected    any open state ──withdraw──▶ withdrawn
+draft ──submit──▶ submitted ──approve──▶ approved ──close(won)──▶ won
+                     │  ▲                    │  └──close(lost)──▶ lost
+          request_info│  │resubmit           └──(expires_at passes)──▶ expired
+                     ▼  │
+               info_requested
+submitted/info_requested ──reject──▶ rejected    any open state ──withdraw──▶ withdrawn
 """
 
 from __future__ import annotations

@@ -67,7 +67,9 @@ class RulesOfEngagement(models.Model):
     every decision and conflict outcome records the version it applied."""
 
     version = models.PositiveIntegerField(unique=True)
-    protection_days = models.PositiveSmallIntegerField(default=90, validators=[MinValueValidator(1)])
+    protection_days = models.PositiveSmallIntegerField(
+        default=90, validators=[MinValueValidator(1)]
+    )
     extension_days = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1)])
     max_extensions = models.PositiveSmallIntegerField(default=1)
     reminder_days = models.JSONField(default=default_reminder_days)
@@ -390,6 +392,14 @@ class RegistrationEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.chain}#{self.seq} {self.action}"
 
+    def save(self, *args, **kwargs):
+        if self.pk is not None or not self._state.adding:
+            raise AppendOnlyError("Registration events are append-only: update refused.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Registration events are append-only: delete refused.")
+
     def content_for_hash(self) -> str:
         payload = {
             "chain": self.chain,
@@ -410,14 +420,6 @@ class RegistrationEvent(models.Model):
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.content_for_hash().encode()).hexdigest()
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None or not self._state.adding:
-            raise AppendOnlyError("Registration events are append-only: update refused.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Registration events are append-only: delete refused.")
 
 
 # --- Conversation and work on a registration ----------------------------------------------------
@@ -483,6 +485,9 @@ class ExtensionRequest(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"Extension request #{self.pk} ({self.status})"
+
 
 class ActivityKind(models.TextChoices):
     MEETING = "meeting", "Meeting"
@@ -507,6 +512,9 @@ class ActivityEntry(models.Model):
     class Meta:
         ordering = ["-occurred_on", "-id"]
         verbose_name_plural = "activity entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.occurred_on}"
 
 
 # --- Direct sales pipeline ----------------------------------------------------------------------
@@ -646,6 +654,9 @@ class NotificationPreference(models.Model):
             models.UniqueConstraint(fields=["user", "kind"], name="notification_pref_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind}: e-mail {'on' if self.email_enabled else 'off'}"
+
 
 class ConflictCheckLog(models.Model):
     """Every availability check (an oracle about competitors, OWASP API6): who asked, for which
@@ -661,3 +672,6 @@ class ConflictCheckLog(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["partner_id", "at"], name="conflict_check_partner_at")]
+
+    def __str__(self) -> str:
+        return f"check by {self.user_id} at {self.at:%Y-%m-%d %H:%M} ({self.verdict})"

@@ -394,9 +394,7 @@ def _index_registration(registration: DealRegistration, *, active: bool) -> None
         product_lines=_product_lines(registration.products.select_related("product_line")),
         active=True,
         since=registration.first_submitted_at or registration.submitted_at or timezone_now(),
-        active_until=registration.expires_at
-        if registration.status == lifecycle.APPROVED
-        else None,
+        active_until=registration.expires_at if registration.status == lifecycle.APPROVED else None,
     )
 
 
@@ -440,9 +438,7 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
         _apply(registration, cleaned)
         registration.save()
         registration.reference = f"DR-{registration.created_at.year}-{registration.pk:06d}"
-        DealRegistration.objects.filter(pk=registration.pk).update(
-            reference=registration.reference
-        )
+        DealRegistration.objects.filter(pk=registration.pk).update(reference=registration.reference)
         registration.products.set(cleaned.get("products") or [])
         _registration_event(
             registration,
@@ -532,9 +528,7 @@ def _submit_locked(registration: DealRegistration, actor) -> DealRegistration:
             "conflict_message": message,
             "submitted_at": now,
             "first_submitted_at": registration.first_submitted_at or now,
-            "sla_due_at": add_business_days(
-                now, policy.sla_business_days, _holidays(policy)
-            ),
+            "sla_due_at": add_business_days(now, policy.sla_business_days, _holidays(policy)),
             "policy_version": policy.version,
         },
     )
@@ -1024,7 +1018,10 @@ def conflict_resolve(*, conflict: Conflict, actor, resolution: str, note: str = 
             "Choose a resolution.",
             fields={"resolution": [f"Choose one of: {', '.join(Conflict.Resolution.values)}."]},
         )
-    if resolution == Conflict.Resolution.DIRECT_WINS and conflict.kind != RecordKind.DIRECT_OPPORTUNITY:
+    if (
+        resolution == Conflict.Resolution.DIRECT_WINS
+        and conflict.kind != RecordKind.DIRECT_OPPORTUNITY
+    ):
         raise ValidationFailed(
             "direct_wins applies to conflicts with a direct opportunity.",
             fields={"resolution": ["This conflict is not with a direct opportunity."]},
@@ -1060,7 +1057,10 @@ def conflict_resolve(*, conflict: Conflict, actor, resolution: str, note: str = 
                 note=note,
                 details={"conflict": conflict.pk},
             )
-        elif resolution == Conflict.Resolution.PARTNER_WINS and conflict.kind == RecordKind.REGISTRATION:
+        elif (
+            resolution == Conflict.Resolution.PARTNER_WINS
+            and conflict.kind == RecordKind.REGISTRATION
+        ):
             other = DealRegistration.objects.filter(pk=conflict.other_id).first()
             if other is not None and lifecycle.can("reject", other.status):
                 other = _locked(other)
@@ -1142,7 +1142,9 @@ def opportunity_clean(data: dict, *, partial: bool = False) -> tuple[dict, Error
             errors, "account_name", data.get("account_name"), 200, required=True
         )
     if present("account_domain"):
-        cleaned["account_domain"] = check_domain(errors, "account_domain", data.get("account_domain"))
+        cleaned["account_domain"] = check_domain(
+            errors, "account_domain", data.get("account_domain")
+        )
     if present("country"):
         cleaned["country"] = check_country(errors, "country", data.get("country"))
     if present("owner_email"):
@@ -1293,7 +1295,9 @@ def opportunity_upsert(*, data: dict, actor=None) -> tuple[DirectOpportunity, bo
         return _opportunity_write(cleaned, instance=instance, policy=policy_current())
 
 
-def opportunity_update(*, opportunity: DirectOpportunity, data: dict, actor=None) -> DirectOpportunity:
+def opportunity_update(
+    *, opportunity: DirectOpportunity, data: dict, actor=None
+) -> DirectOpportunity:
     cleaned, errors = opportunity_clean(data, partial=True)
     if "external_id" in cleaned and cleaned["external_id"] != opportunity.external_id:
         if DirectOpportunity.objects.filter(external_id=cleaned["external_id"]).exists():

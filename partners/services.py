@@ -194,7 +194,9 @@ def user_revoke_access(*, user: User, keep_session_key: str | None = None) -> No
     sessions_end_for_user(user, keep_session_key=keep_session_key)
 
 
-def token_create(*, user: User, name: str = "", ttl: dt.timedelta | None = None) -> tuple[ApiToken, str]:
+def token_create(
+    *, user: User, name: str = "", ttl: dt.timedelta | None = None
+) -> tuple[ApiToken, str]:
     """Create an API token; returns (token, raw key). Only the hash is stored."""
     raw = ApiToken.generate_key()
     token = ApiToken.objects.create(

@@ -74,7 +74,7 @@ def product(db):
 
 @pytest.fixture
 def other_line_product(db):
-    return factories.ProductFactory(
-        code="erp-core", name="ERP Core", product_line__code="erp"
-    )
+    return factories.ProductFactory(code="erp-core", name="ERP Core", product_line__code="erp")
+
+
 from tests.security.guard import *  # noqa: E402,F403 - ISO-07 unscoped-query guard (autouse)

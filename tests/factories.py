@@ -127,7 +127,9 @@ def make_registration(actor: User, *, status: str = "submitted", manager=None, *
         actor=actor, data=registration_data(**overrides), submit=status != "draft"
     )
     manager = manager or (
-        manager_user() if status in {"approved", "rejected", "info_requested", "won", "lost"} else None
+        manager_user()
+        if status in {"approved", "rejected", "info_requested", "won", "lost"}
+        else None
     )
     if status in {"approved", "won", "lost"}:
         registration = services.registration_approve(registration=registration, actor=manager)

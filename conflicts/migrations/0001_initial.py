@@ -5,95 +5,213 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='KeyFrequency',
+            name="KeyFrequency",
             fields=[
-                ('key', models.CharField(max_length=200, primary_key=True, serialize=False)),
-                ('df', models.IntegerField(default=0)),
+                ("key", models.CharField(max_length=200, primary_key=True, serialize=False)),
+                ("df", models.IntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Conflict',
+            name="Conflict",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('registration_id', models.BigIntegerField(db_index=True)),
-                ('registration_partner_id', models.BigIntegerField(blank=True, null=True)),
-                ('kind', models.CharField(choices=[('registration', 'Partner registration'), ('direct_opportunity', 'Direct opportunity')], max_length=20)),
-                ('other_id', models.BigIntegerField()),
-                ('other_partner_id', models.BigIntegerField(blank=True, null=True)),
-                ('other_label', models.CharField(max_length=300)),
-                ('score', models.PositiveSmallIntegerField()),
-                ('reasons', models.JSONField(default=list)),
-                ('severity', models.CharField(default='conflict', max_length=20)),
-                ('policy_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved')], default='open', max_length=10)),
-                ('resolution', models.CharField(blank=True, choices=[('first_registration_wins', 'First registration wins'), ('partner_wins', 'Partner wins'), ('direct_wins', 'Direct wins'), ('co_sell', 'Co-sell'), ('not_a_conflict', 'Not a conflict'), ('duplicate', 'Duplicate')], max_length=30)),
-                ('resolution_note', models.TextField(blank=True)),
-                ('resolved_by_id', models.BigIntegerField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("registration_id", models.BigIntegerField(db_index=True)),
+                ("registration_partner_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("registration", "Partner registration"),
+                            ("direct_opportunity", "Direct opportunity"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("other_id", models.BigIntegerField()),
+                ("other_partner_id", models.BigIntegerField(blank=True, null=True)),
+                ("other_label", models.CharField(max_length=300)),
+                ("score", models.PositiveSmallIntegerField()),
+                ("reasons", models.JSONField(default=list)),
+                ("severity", models.CharField(default="conflict", max_length=20)),
+                ("policy_version", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("resolved", "Resolved")],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "resolution",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("first_registration_wins", "First registration wins"),
+                            ("partner_wins", "Partner wins"),
+                            ("direct_wins", "Direct wins"),
+                            ("co_sell", "Co-sell"),
+                            ("not_a_conflict", "Not a conflict"),
+                            ("duplicate", "Duplicate"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("resolution_note", models.TextField(blank=True)),
+                ("resolved_by_id", models.BigIntegerField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['status', '-created_at'], name='conflict_status_created')],
-                'constraints': [models.UniqueConstraint(fields=('registration_id', 'kind', 'other_id'), name='conflict_pair_unique'), models.CheckConstraint(condition=models.Q(('status__in', ['open', 'resolved'])), name='conflict_status_valid'), models.CheckConstraint(condition=models.Q(('score__gte', 0), ('score__lte', 100)), name='conflict_score_range')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["status", "-created_at"], name="conflict_status_created")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("registration_id", "kind", "other_id"), name="conflict_pair_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["open", "resolved"])),
+                        name="conflict_status_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("score__gte", 0), ("score__lte", 100)),
+                        name="conflict_score_range",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='IdentityEntry',
+            name="IdentityEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('registration', 'Partner registration'), ('direct_opportunity', 'Direct opportunity')], max_length=20)),
-                ('record_id', models.BigIntegerField()),
-                ('partner_id', models.BigIntegerField(blank=True, null=True)),
-                ('label', models.CharField(max_length=300)),
-                ('name_raw', models.CharField(max_length=300)),
-                ('name_norm', models.CharField(max_length=300)),
-                ('name_key', models.CharField(db_index=True, max_length=300)),
-                ('domain', models.CharField(blank=True, db_index=True, max_length=253)),
-                ('email_domain', models.CharField(blank=True, db_index=True, max_length=253)),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('product_lines', models.CharField(blank=True, help_text='Product line codes, |-separated and |-wrapped.', max_length=500)),
-                ('active', models.BooleanField(default=True)),
-                ('active_until', models.DateTimeField(blank=True, null=True)),
-                ('since', models.DateTimeField(help_text='When the record started to protect (FCFS order).')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("registration", "Partner registration"),
+                            ("direct_opportunity", "Direct opportunity"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("record_id", models.BigIntegerField()),
+                ("partner_id", models.BigIntegerField(blank=True, null=True)),
+                ("label", models.CharField(max_length=300)),
+                ("name_raw", models.CharField(max_length=300)),
+                ("name_norm", models.CharField(max_length=300)),
+                ("name_key", models.CharField(db_index=True, max_length=300)),
+                ("domain", models.CharField(blank=True, db_index=True, max_length=253)),
+                ("email_domain", models.CharField(blank=True, db_index=True, max_length=253)),
+                ("country", models.CharField(blank=True, max_length=2)),
+                (
+                    "product_lines",
+                    models.CharField(
+                        blank=True,
+                        help_text="Product line codes, |-separated and |-wrapped.",
+                        max_length=500,
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("active_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "since",
+                    models.DateTimeField(
+                        help_text="When the record started to protect (FCFS order)."
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['active', 'kind'], name='identity_active_kind')],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'record_id'), name='identity_entry_record')],
+                "indexes": [models.Index(fields=["active", "kind"], name="identity_active_kind")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "record_id"), name="identity_entry_record"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='IgnoredPair',
+            name="IgnoredPair",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind_a', models.CharField(choices=[('registration', 'Partner registration'), ('direct_opportunity', 'Direct opportunity')], max_length=20)),
-                ('id_a', models.BigIntegerField()),
-                ('kind_b', models.CharField(choices=[('registration', 'Partner registration'), ('direct_opportunity', 'Direct opportunity')], max_length=20)),
-                ('id_b', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind_a",
+                    models.CharField(
+                        choices=[
+                            ("registration", "Partner registration"),
+                            ("direct_opportunity", "Direct opportunity"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("id_a", models.BigIntegerField()),
+                (
+                    "kind_b",
+                    models.CharField(
+                        choices=[
+                            ("registration", "Partner registration"),
+                            ("direct_opportunity", "Direct opportunity"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("id_b", models.BigIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('kind_a', 'id_a', 'kind_b', 'id_b'), name='ignored_pair_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind_a", "id_a", "kind_b", "id_b"), name="ignored_pair_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CandidateKey',
+            name="CandidateKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('entry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='keys', to='conflicts.identityentry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200)),
+                (
+                    "entry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="keys",
+                        to="conflicts.identityentry",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('key', 'entry'), name='candidate_key_entry')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("key", "entry"), name="candidate_key_entry")
+                ],
             },
         ),
     ]

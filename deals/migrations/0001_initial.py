@@ -7,241 +7,533 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ActivityEntry',
+            name="ActivityEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('meeting', 'Meeting'), ('demo', 'Demo'), ('proposal', 'Proposal'), ('call', 'Call'), ('other', 'Other')], max_length=10)),
-                ('occurred_on', models.DateField()),
-                ('summary', models.CharField(max_length=1000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("meeting", "Meeting"),
+                            ("demo", "Demo"),
+                            ("proposal", "Proposal"),
+                            ("call", "Call"),
+                            ("other", "Other"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("occurred_on", models.DateField()),
+                ("summary", models.CharField(max_length=1000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'activity entries',
-                'ordering': ['-occurred_on', '-id'],
+                "verbose_name_plural": "activity entries",
+                "ordering": ["-occurred_on", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Comment',
+            name="Comment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField(max_length=5000)),
-                ('internal', models.BooleanField(default=False, help_text='Manager-only note.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField(max_length=5000)),
+                ("internal", models.BooleanField(default=False, help_text="Manager-only note.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ConflictCheckLog',
+            name="ConflictCheckLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('partner_id', models.BigIntegerField(blank=True, null=True)),
-                ('customer_key_hash', models.CharField(max_length=64)),
-                ('verdict', models.CharField(max_length=20)),
-                ('source', models.CharField(default='api', max_length=10)),
-                ('at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("partner_id", models.BigIntegerField(blank=True, null=True)),
+                ("customer_key_hash", models.CharField(max_length=64)),
+                ("verdict", models.CharField(max_length=20)),
+                ("source", models.CharField(default="api", max_length=10)),
+                ("at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-at'],
+                "ordering": ["-at"],
             },
         ),
         migrations.CreateModel(
-            name='DealRegistration',
+            name="DealRegistration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(blank=True, max_length=20, null=True, unique=True)),
-                ('customer_name', models.CharField(max_length=200)),
-                ('customer_domain', models.CharField(blank=True, max_length=253)),
-                ('customer_country', models.CharField(max_length=2)),
-                ('customer_address', models.CharField(blank=True, max_length=500)),
-                ('contact_name', models.CharField(blank=True, max_length=150)),
-                ('contact_email', models.EmailField(blank=True, max_length=254)),
-                ('contact_phone', models.CharField(blank=True, max_length=40)),
-                ('estimated_value', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('currency', models.CharField(max_length=3)),
-                ('expected_close_date', models.DateField()),
-                ('stage', models.CharField(choices=[('qualification', 'Qualification'), ('proposal', 'Proposal'), ('negotiation', 'Negotiation')], default='qualification', max_length=20)),
-                ('description', models.TextField(blank=True, max_length=5000)),
-                ('competitors', models.CharField(blank=True, max_length=500)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('submitted', 'Submitted'), ('info_requested', 'Info requested'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('withdrawn', 'Withdrawn'), ('won', 'Won'), ('lost', 'Lost'), ('expired', 'Expired')], default='draft', max_length=20)),
-                ('conflict_status', models.CharField(blank=True, choices=[('clear', 'Clear'), ('potential_conflict', 'Potential conflict'), ('conflict', 'Conflict')], max_length=20, null=True)),
-                ('conflict_message', models.CharField(blank=True, max_length=300)),
-                ('policy_version', models.PositiveIntegerField(blank=True, help_text='Policy version applied at the last submission.', null=True)),
-                ('decision_policy_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('first_submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('sla_due_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('extensions_used', models.PositiveSmallIntegerField(default=0)),
-                ('rejection_reason', models.CharField(blank=True, choices=[('duplicate', 'Duplicate'), ('direct_opportunity', 'Existing direct opportunity'), ('partner_registration', 'Existing partner registration'), ('insufficient_information', 'Insufficient information'), ('not_qualified', 'Not qualified'), ('outside_territory', 'Outside territory'), ('below_minimum', 'Below minimum deal size'), ('other', 'Other')], max_length=30)),
-                ('decision_note', models.TextField(blank=True, max_length=2000)),
-                ('co_sell', models.BooleanField(default=False)),
-                ('outcome', models.CharField(blank=True, choices=[('won', 'Won'), ('lost', 'Lost')], max_length=4, null=True)),
-                ('actual_value', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('close_date', models.DateField(blank=True, null=True)),
-                ('lost_reason', models.CharField(blank=True, max_length=500)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reference", models.CharField(blank=True, max_length=20, null=True, unique=True)),
+                ("customer_name", models.CharField(max_length=200)),
+                ("customer_domain", models.CharField(blank=True, max_length=253)),
+                ("customer_country", models.CharField(max_length=2)),
+                ("customer_address", models.CharField(blank=True, max_length=500)),
+                ("contact_name", models.CharField(blank=True, max_length=150)),
+                ("contact_email", models.EmailField(blank=True, max_length=254)),
+                ("contact_phone", models.CharField(blank=True, max_length=40)),
+                ("estimated_value", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("currency", models.CharField(max_length=3)),
+                ("expected_close_date", models.DateField()),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("qualification", "Qualification"),
+                            ("proposal", "Proposal"),
+                            ("negotiation", "Negotiation"),
+                        ],
+                        default="qualification",
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.TextField(blank=True, max_length=5000)),
+                ("competitors", models.CharField(blank=True, max_length=500)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("submitted", "Submitted"),
+                            ("info_requested", "Info requested"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("withdrawn", "Withdrawn"),
+                            ("won", "Won"),
+                            ("lost", "Lost"),
+                            ("expired", "Expired"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "conflict_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("clear", "Clear"),
+                            ("potential_conflict", "Potential conflict"),
+                            ("conflict", "Conflict"),
+                        ],
+                        max_length=20,
+                        null=True,
+                    ),
+                ),
+                ("conflict_message", models.CharField(blank=True, max_length=300)),
+                (
+                    "policy_version",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Policy version applied at the last submission.",
+                        null=True,
+                    ),
+                ),
+                ("decision_policy_version", models.PositiveIntegerField(blank=True, null=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("first_submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("sla_due_at", models.DateTimeField(blank=True, null=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("extensions_used", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "rejection_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("duplicate", "Duplicate"),
+                            ("direct_opportunity", "Existing direct opportunity"),
+                            ("partner_registration", "Existing partner registration"),
+                            ("insufficient_information", "Insufficient information"),
+                            ("not_qualified", "Not qualified"),
+                            ("outside_territory", "Outside territory"),
+                            ("below_minimum", "Below minimum deal size"),
+                            ("other", "Other"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("decision_note", models.TextField(blank=True, max_length=2000)),
+                ("co_sell", models.BooleanField(default=False)),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[("won", "Won"), ("lost", "Lost")],
+                        max_length=4,
+                        null=True,
+                    ),
+                ),
+                (
+                    "actual_value",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True),
+                ),
+                ("close_date", models.DateField(blank=True, null=True)),
+                ("lost_reason", models.CharField(blank=True, max_length=500)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('review_registration', 'Can review deal registrations')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("review_registration", "Can review deal registrations")],
             },
         ),
         migrations.CreateModel(
-            name='DirectOpportunity',
+            name="DirectOpportunity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=100, unique=True)),
-                ('account_name', models.CharField(max_length=200)),
-                ('account_domain', models.CharField(blank=True, max_length=253)),
-                ('country', models.CharField(max_length=2)),
-                ('owner_email', models.EmailField(blank=True, max_length=254)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('currency', models.CharField(max_length=3)),
-                ('stage', models.CharField(blank=True, max_length=60)),
-                ('close_date', models.DateField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('won', 'Won'), ('lost', 'Lost')], default='open', max_length=10)),
-                ('won_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=100, unique=True)),
+                ("account_name", models.CharField(max_length=200)),
+                ("account_domain", models.CharField(blank=True, max_length=253)),
+                ("country", models.CharField(max_length=2)),
+                ("owner_email", models.EmailField(blank=True, max_length=254)),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("currency", models.CharField(max_length=3)),
+                ("stage", models.CharField(blank=True, max_length=60)),
+                ("close_date", models.DateField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("won", "Won"), ("lost", "Lost")],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("won_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'direct opportunities',
-                'ordering': ['-updated_at', '-id'],
+                "verbose_name_plural": "direct opportunities",
+                "ordering": ["-updated_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ExtensionRequest',
+            name="ExtensionRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField(max_length=2000)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='pending', max_length=10)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_note', models.TextField(blank=True, max_length=2000)),
-                ('previous_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('new_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField(max_length=2000)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_note", models.TextField(blank=True, max_length=2000)),
+                ("previous_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("new_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('submission_received', 'Submission received'), ('approved', 'Registration approved'), ('rejected', 'Registration rejected'), ('info_requested', 'Information requested'), ('resubmitted', 'Partner resubmitted'), ('comment', 'New comment'), ('conflict_detected', 'Conflict detected'), ('extension_requested', 'Extension requested'), ('extension_decided', 'Extension decided'), ('expiry_reminder', 'Expiry reminder'), ('expired', 'Registration expired'), ('sla_overdue', 'Review overdue'), ('user_invited', 'Invitation')], max_length=30)),
-                ('channel', models.CharField(choices=[('in_app', 'In-app'), ('email', 'E-mail')], max_length=10)),
-                ('dedupe_key', models.CharField(max_length=200, unique=True)),
-                ('title', models.CharField(max_length=300)),
-                ('body', models.TextField(blank=True)),
-                ('url', models.CharField(blank=True, max_length=500)),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('message_id', models.CharField(blank=True, max_length=200)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("submission_received", "Submission received"),
+                            ("approved", "Registration approved"),
+                            ("rejected", "Registration rejected"),
+                            ("info_requested", "Information requested"),
+                            ("resubmitted", "Partner resubmitted"),
+                            ("comment", "New comment"),
+                            ("conflict_detected", "Conflict detected"),
+                            ("extension_requested", "Extension requested"),
+                            ("extension_decided", "Extension decided"),
+                            ("expiry_reminder", "Expiry reminder"),
+                            ("expired", "Registration expired"),
+                            ("sla_overdue", "Review overdue"),
+                            ("user_invited", "Invitation"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("in_app", "In-app"), ("email", "E-mail")], max_length=10
+                    ),
+                ),
+                ("dedupe_key", models.CharField(max_length=200, unique=True)),
+                ("title", models.CharField(max_length=300)),
+                ("body", models.TextField(blank=True)),
+                ("url", models.CharField(blank=True, max_length=500)),
+                ("context", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("message_id", models.CharField(blank=True, max_length=200)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='NotificationPreference',
+            name="NotificationPreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('submission_received', 'Submission received'), ('approved', 'Registration approved'), ('rejected', 'Registration rejected'), ('info_requested', 'Information requested'), ('resubmitted', 'Partner resubmitted'), ('comment', 'New comment'), ('conflict_detected', 'Conflict detected'), ('extension_requested', 'Extension requested'), ('extension_decided', 'Extension decided'), ('expiry_reminder', 'Expiry reminder'), ('expired', 'Registration expired'), ('sla_overdue', 'Review overdue'), ('user_invited', 'Invitation')], max_length=30)),
-                ('email_enabled', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("submission_received", "Submission received"),
+                            ("approved", "Registration approved"),
+                            ("rejected", "Registration rejected"),
+                            ("info_requested", "Information requested"),
+                            ("resubmitted", "Partner resubmitted"),
+                            ("comment", "New comment"),
+                            ("conflict_detected", "Conflict detected"),
+                            ("extension_requested", "Extension requested"),
+                            ("extension_decided", "Extension decided"),
+                            ("expiry_reminder", "Expiry reminder"),
+                            ("expired", "Registration expired"),
+                            ("sla_overdue", "Review overdue"),
+                            ("user_invited", "Invitation"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("email_enabled", models.BooleanField(default=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=120)),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['product_line__name', 'name'],
+                "ordering": ["product_line__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ProductLine',
+            name="ProductLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=100)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='RegistrationEvent',
+            name="RegistrationEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chain', models.CharField(db_index=True, max_length=40)),
-                ('seq', models.PositiveIntegerField()),
-                ('at', models.DateTimeField()),
-                ('actor_label', models.CharField(help_text="E-mail or 'system'.", max_length=254)),
-                ('action', models.CharField(choices=[('created', 'Created'), ('edited', 'Edited'), ('submitted', 'Submitted'), ('resubmitted', 'Resubmitted'), ('conflict_detected', 'Conflict detected'), ('approved', 'Approved'), ('auto_approved', 'Auto-approved'), ('rejected', 'Rejected'), ('info_requested', 'Info requested'), ('withdrawn', 'Withdrawn'), ('closed_won', 'Closed won'), ('closed_lost', 'Closed lost'), ('expired', 'Expired'), ('extension_requested', 'Extension requested'), ('extension_approved', 'Extension approved'), ('extension_rejected', 'Extension rejected'), ('commented', 'Commented'), ('internal_note', 'Internal note'), ('activity_logged', 'Activity logged'), ('conflict_resolved', 'Conflict resolved'), ('reminder_due', 'Expiry reminder'), ('sla_breached', 'SLA breached'), ('opportunity_deleted', 'Direct opportunity deleted')], max_length=30)),
-                ('from_status', models.CharField(blank=True, max_length=20)),
-                ('to_status', models.CharField(blank=True, max_length=20)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('internal', models.BooleanField(default=False, help_text='Hidden from partners.')),
-                ('policy_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('prev_hash', models.CharField(blank=True, max_length=64)),
-                ('hash', models.CharField(max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("chain", models.CharField(db_index=True, max_length=40)),
+                ("seq", models.PositiveIntegerField()),
+                ("at", models.DateTimeField()),
+                ("actor_label", models.CharField(help_text="E-mail or 'system'.", max_length=254)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("edited", "Edited"),
+                            ("submitted", "Submitted"),
+                            ("resubmitted", "Resubmitted"),
+                            ("conflict_detected", "Conflict detected"),
+                            ("approved", "Approved"),
+                            ("auto_approved", "Auto-approved"),
+                            ("rejected", "Rejected"),
+                            ("info_requested", "Info requested"),
+                            ("withdrawn", "Withdrawn"),
+                            ("closed_won", "Closed won"),
+                            ("closed_lost", "Closed lost"),
+                            ("expired", "Expired"),
+                            ("extension_requested", "Extension requested"),
+                            ("extension_approved", "Extension approved"),
+                            ("extension_rejected", "Extension rejected"),
+                            ("commented", "Commented"),
+                            ("internal_note", "Internal note"),
+                            ("activity_logged", "Activity logged"),
+                            ("conflict_resolved", "Conflict resolved"),
+                            ("reminder_due", "Expiry reminder"),
+                            ("sla_breached", "SLA breached"),
+                            ("opportunity_deleted", "Direct opportunity deleted"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("from_status", models.CharField(blank=True, max_length=20)),
+                ("to_status", models.CharField(blank=True, max_length=20)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("internal", models.BooleanField(default=False, help_text="Hidden from partners.")),
+                ("policy_version", models.PositiveIntegerField(blank=True, null=True)),
+                ("prev_hash", models.CharField(blank=True, max_length=64)),
+                ("hash", models.CharField(max_length=64)),
             ],
             options={
-                'ordering': ['chain', 'seq'],
+                "ordering": ["chain", "seq"],
             },
         ),
         migrations.CreateModel(
-            name='RulesOfEngagement',
+            name="RulesOfEngagement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(unique=True)),
-                ('protection_days', models.PositiveSmallIntegerField(default=90, validators=[django.core.validators.MinValueValidator(1)])),
-                ('extension_days', models.PositiveSmallIntegerField(default=30, validators=[django.core.validators.MinValueValidator(1)])),
-                ('max_extensions', models.PositiveSmallIntegerField(default=1)),
-                ('reminder_days', models.JSONField(default=deals.models.default_reminder_days)),
-                ('sla_business_days', models.PositiveSmallIntegerField(default=2)),
-                ('holidays', models.JSONField(blank=True, default=list, help_text='ISO dates skipped by the SLA.')),
-                ('min_deal_values', models.JSONField(default=deals.models.default_min_deal_values, help_text='Per currency, e.g. {"USD": "5000.00"}.')),
-                ('required_fields', models.JSONField(default=deals.models.default_required_fields)),
-                ('conflict_scope', models.CharField(choices=[('product_line', 'Overlapping product lines'), ('any_product', 'Any product')], default='product_line', max_length=20)),
-                ('review_threshold', models.PositiveSmallIntegerField(default=85)),
-                ('certain_threshold', models.PositiveSmallIntegerField(default=95)),
-                ('direct_won_lookback_days', models.PositiveSmallIntegerField(default=90)),
-                ('reveal_conflict_kind', models.BooleanField(default=False, help_text='Tell partners whether a conflict is with direct sales or another registration.')),
-                ('auto_approve_enabled', models.BooleanField(default=True, help_text="Master switch for the tiers' auto-approve ceilings.")),
-                ('change_note', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(unique=True)),
+                (
+                    "protection_days",
+                    models.PositiveSmallIntegerField(
+                        default=90, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                (
+                    "extension_days",
+                    models.PositiveSmallIntegerField(
+                        default=30, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("max_extensions", models.PositiveSmallIntegerField(default=1)),
+                ("reminder_days", models.JSONField(default=deals.models.default_reminder_days)),
+                ("sla_business_days", models.PositiveSmallIntegerField(default=2)),
+                (
+                    "holidays",
+                    models.JSONField(
+                        blank=True, default=list, help_text="ISO dates skipped by the SLA."
+                    ),
+                ),
+                (
+                    "min_deal_values",
+                    models.JSONField(
+                        default=deals.models.default_min_deal_values,
+                        help_text='Per currency, e.g. {"USD": "5000.00"}.',
+                    ),
+                ),
+                ("required_fields", models.JSONField(default=deals.models.default_required_fields)),
+                (
+                    "conflict_scope",
+                    models.CharField(
+                        choices=[
+                            ("product_line", "Overlapping product lines"),
+                            ("any_product", "Any product"),
+                        ],
+                        default="product_line",
+                        max_length=20,
+                    ),
+                ),
+                ("review_threshold", models.PositiveSmallIntegerField(default=85)),
+                ("certain_threshold", models.PositiveSmallIntegerField(default=95)),
+                ("direct_won_lookback_days", models.PositiveSmallIntegerField(default=90)),
+                (
+                    "reveal_conflict_kind",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Tell partners whether a conflict is with direct sales or another registration.",
+                    ),
+                ),
+                (
+                    "auto_approve_enabled",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Master switch for the tiers' auto-approve ceilings.",
+                    ),
+                ),
+                ("change_note", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'rules of engagement version',
-                'verbose_name_plural': 'rules of engagement',
-                'ordering': ['-version'],
+                "verbose_name": "rules of engagement version",
+                "verbose_name_plural": "rules of engagement",
+                "ordering": ["-version"],
             },
         ),
     ]

@@ -6,203 +6,365 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('deals', '0001_initial'),
-        ('partners', '0001_initial'),
+        ("deals", "0001_initial"),
+        ("partners", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='activityentry',
-            name='author',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="activityentry",
+            name="author",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='comment',
-            name='author',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="comment",
+            name="author",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='conflictchecklog',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="conflictchecklog",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='dealregistration',
-            name='decided_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="dealregistration",
+            name="decided_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='dealregistration',
-            name='partner',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='registrations', to='partners.partner'),
+            model_name="dealregistration",
+            name="partner",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="registrations",
+                to="partners.partner",
+            ),
         ),
         migrations.AddField(
-            model_name='dealregistration',
-            name='submitted_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='registrations', to=settings.AUTH_USER_MODEL),
+            model_name="dealregistration",
+            name="submitted_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="registrations",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='comment',
-            name='registration',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='comments', to='deals.dealregistration'),
+            model_name="comment",
+            name="registration",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="comments",
+                to="deals.dealregistration",
+            ),
         ),
         migrations.AddField(
-            model_name='activityentry',
-            name='registration',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='activities', to='deals.dealregistration'),
+            model_name="activityentry",
+            name="registration",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="activities",
+                to="deals.dealregistration",
+            ),
         ),
         migrations.AddField(
-            model_name='extensionrequest',
-            name='decided_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="extensionrequest",
+            name="decided_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='extensionrequest',
-            name='registration',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='extension_requests', to='deals.dealregistration'),
+            model_name="extensionrequest",
+            name="registration",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="extension_requests",
+                to="deals.dealregistration",
+            ),
         ),
         migrations.AddField(
-            model_name='extensionrequest',
-            name='requested_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="extensionrequest",
+            name="requested_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='recipient',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL),
+            model_name="notification",
+            name="recipient",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="notifications",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='registration',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='notifications', to='deals.dealregistration'),
+            model_name="notification",
+            name="registration",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="notifications",
+                to="deals.dealregistration",
+            ),
         ),
         migrations.AddField(
-            model_name='notificationpreference',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notification_preferences', to=settings.AUTH_USER_MODEL),
+            model_name="notificationpreference",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="notification_preferences",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='directopportunity',
-            name='products',
-            field=models.ManyToManyField(blank=True, related_name='opportunities', to='deals.product'),
+            model_name="directopportunity",
+            name="products",
+            field=models.ManyToManyField(
+                blank=True, related_name="opportunities", to="deals.product"
+            ),
         ),
         migrations.AddField(
-            model_name='dealregistration',
-            name='products',
-            field=models.ManyToManyField(related_name='registrations', to='deals.product'),
+            model_name="dealregistration",
+            name="products",
+            field=models.ManyToManyField(related_name="registrations", to="deals.product"),
         ),
         migrations.AddField(
-            model_name='product',
-            name='product_line',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='products', to='deals.productline'),
+            model_name="product",
+            name="product_line",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="products",
+                to="deals.productline",
+            ),
         ),
         migrations.AddField(
-            model_name='registrationevent',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="registrationevent",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='registrationevent',
-            name='registration',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='deals.dealregistration'),
+            model_name="registrationevent",
+            name="registration",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="events",
+                to="deals.dealregistration",
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='event',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='deals.registrationevent'),
+            model_name="notification",
+            name="event",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="deals.registrationevent",
+            ),
         ),
         migrations.AddField(
-            model_name='rulesofengagement',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="rulesofengagement",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='conflictchecklog',
-            index=models.Index(fields=['partner_id', 'at'], name='conflict_check_partner_at'),
+            model_name="conflictchecklog",
+            index=models.Index(fields=["partner_id", "at"], name="conflict_check_partner_at"),
         ),
         migrations.AddConstraint(
-            model_name='extensionrequest',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('registration',), name='extension_one_pending_per_registration'),
+            model_name="extensionrequest",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "pending")),
+                fields=("registration",),
+                name="extension_one_pending_per_registration",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='extensionrequest',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'approved', 'rejected'])), name='extension_status_valid'),
+            model_name="extensionrequest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "approved", "rejected"])),
+                name="extension_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notificationpreference',
-            constraint=models.UniqueConstraint(fields=('user', 'kind'), name='notification_pref_unique'),
+            model_name="notificationpreference",
+            constraint=models.UniqueConstraint(
+                fields=("user", "kind"), name="notification_pref_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='directopportunity',
-            index=models.Index(fields=['status', 'owner_email'], name='opportunity_status_owner'),
+            model_name="directopportunity",
+            index=models.Index(fields=["status", "owner_email"], name="opportunity_status_owner"),
         ),
         migrations.AddConstraint(
-            model_name='directopportunity',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['open', 'won', 'lost'])), name='opportunity_status_valid'),
+            model_name="directopportunity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["open", "won", "lost"])),
+                name="opportunity_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='directopportunity',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='opportunity_amount_non_negative'),
+            model_name="directopportunity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="opportunity_amount_non_negative"
+            ),
         ),
         migrations.AddIndex(
-            model_name='dealregistration',
-            index=models.Index(fields=['partner', 'status'], name='registration_partner_status'),
+            model_name="dealregistration",
+            index=models.Index(fields=["partner", "status"], name="registration_partner_status"),
         ),
         migrations.AddIndex(
-            model_name='dealregistration',
-            index=models.Index(fields=['status', 'sla_due_at'], name='registration_queue'),
+            model_name="dealregistration",
+            index=models.Index(fields=["status", "sla_due_at"], name="registration_queue"),
         ),
         migrations.AddIndex(
-            model_name='dealregistration',
-            index=models.Index(fields=['status', 'expires_at'], name='registration_expiry'),
+            model_name="dealregistration",
+            index=models.Index(fields=["status", "expires_at"], name="registration_expiry"),
         ),
         migrations.AddIndex(
-            model_name='dealregistration',
-            index=models.Index(fields=['submitted_at'], name='registration_submitted'),
+            model_name="dealregistration",
+            index=models.Index(fields=["submitted_at"], name="registration_submitted"),
         ),
         migrations.AddConstraint(
-            model_name='dealregistration',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'submitted', 'info_requested', 'approved', 'rejected', 'withdrawn', 'won', 'lost', 'expired'])), name='registration_status_valid'),
+            model_name="dealregistration",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "draft",
+                            "submitted",
+                            "info_requested",
+                            "approved",
+                            "rejected",
+                            "withdrawn",
+                            "won",
+                            "lost",
+                            "expired",
+                        ],
+                    )
+                ),
+                name="registration_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dealregistration',
-            constraint=models.CheckConstraint(condition=models.Q(('conflict_status__isnull', True), ('conflict_status__in', ['clear', 'potential_conflict', 'conflict']), _connector='OR'), name='registration_conflict_status_valid'),
+            model_name="dealregistration",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("conflict_status__isnull", True),
+                    ("conflict_status__in", ["clear", "potential_conflict", "conflict"]),
+                    _connector="OR",
+                ),
+                name="registration_conflict_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dealregistration',
-            constraint=models.CheckConstraint(condition=models.Q(('estimated_value__gte', 0)), name='registration_value_non_negative'),
+            model_name="dealregistration",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("estimated_value__gte", 0)),
+                name="registration_value_non_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dealregistration',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_at__isnull', True), ('expires_at__isnull', True), ('expires_at__gt', models.F('approved_at')), _connector='OR'), name='registration_expires_after_approval'),
+            model_name="dealregistration",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("approved_at__isnull", True),
+                    ("expires_at__isnull", True),
+                    ("expires_at__gt", models.F("approved_at")),
+                    _connector="OR",
+                ),
+                name="registration_expires_after_approval",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dealregistration',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('approved_at__isnull', False), ('expires_at__isnull', False), ('status', 'approved')), models.Q(('status', 'approved'), _negated=True), _connector='OR'), name='registration_approved_has_window'),
+            model_name="dealregistration",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("approved_at__isnull", False),
+                        ("expires_at__isnull", False),
+                        ("status", "approved"),
+                    ),
+                    models.Q(("status", "approved"), _negated=True),
+                    _connector="OR",
+                ),
+                name="registration_approved_has_window",
+            ),
         ),
         migrations.AddIndex(
-            model_name='registrationevent',
-            index=models.Index(fields=['registration', 'seq'], name='event_registration_seq'),
+            model_name="registrationevent",
+            index=models.Index(fields=["registration", "seq"], name="event_registration_seq"),
         ),
         migrations.AddConstraint(
-            model_name='registrationevent',
-            constraint=models.UniqueConstraint(fields=('chain', 'seq'), name='event_chain_seq_unique'),
+            model_name="registrationevent",
+            constraint=models.UniqueConstraint(
+                fields=("chain", "seq"), name="event_chain_seq_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='notification_due'),
+            model_name="notification",
+            index=models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['recipient', 'channel', 'read_at'], name='notification_inbox'),
+            model_name="notification",
+            index=models.Index(
+                fields=["recipient", "channel", "read_at"], name="notification_inbox"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rulesofengagement',
-            constraint=models.CheckConstraint(condition=models.Q(('review_threshold__lt', models.F('certain_threshold')), ('certain_threshold__lte', 100)), name='policy_thresholds_ordered'),
+            model_name="rulesofengagement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("review_threshold__lt", models.F("certain_threshold")),
+                    ("certain_threshold__lte", 100),
+                ),
+                name="policy_thresholds_ordered",
+            ),
         ),
     ]

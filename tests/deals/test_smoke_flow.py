@@ -4,7 +4,9 @@ from tests import factories
 
 
 def test_first_come_first_served_conflict_flow(alice, bob, manager, product):
-    first = factories.make_registration(alice, customer_name="Globex Corporation", customer_domain="globex.com")
+    first = factories.make_registration(
+        alice, customer_name="Globex Corporation", customer_domain="globex.com"
+    )
     second = factories.make_registration(
         bob, customer_name="GLOBEX Corp., Inc.", customer_domain="https://www.globex.com/"
     )
@@ -12,7 +14,9 @@ def test_first_come_first_served_conflict_flow(alice, bob, manager, product):
     assert second.conflict_status == "conflict"
     conflict = Conflict.objects.get(registration_id=second.pk)
     assert conflict.other_id == first.pk
-    services.conflict_resolve(conflict=conflict, actor=manager, resolution="first_registration_wins")
+    services.conflict_resolve(
+        conflict=conflict, actor=manager, resolution="first_registration_wins"
+    )
     second.refresh_from_db()
     assert second.status == "rejected"
     assert second.rejection_reason == "partner_registration"

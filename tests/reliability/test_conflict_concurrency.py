@@ -216,9 +216,12 @@ def test_registration_racing_crm_sync_always_records_the_conflict(transactional_
         )
         assert all(r[0] == "ok" for r in results), results
         registration = DealRegistration.objects.get(pk=results[0][1].pk)
+        opportunity = DirectOpportunity.objects.get(external_id=row["external_id"])
         assert (
             Conflict.objects.filter(
-                registration_id=registration.pk, kind="direct_opportunity"
+                registration_id=registration.pk,
+                kind="direct_opportunity",
+                other_id=opportunity.pk,
             ).count()
             == 1
         ), f"round {round_no}: conflict missing ({registration.conflict_status})"
