@@ -134,24 +134,32 @@ CANDIDATE_FIELDS = [f for f in Candidate.__dataclass_fields__]
 
 
 def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[Candidate]:
-    """Active index entries that could be the same customer (index lookups only)."""
+    """Active index entries that could be the same customer (index lookups only).
+
+    Each probe is its own query on its own B-tree (domain, e-mail domain, exact name key,
+    blocking-key postings), and the entries are then fetched by primary key. One query with
+    an OR of the probes lets SQLite's planner fall back to a scan of the whole index table.
+    """
     now = now or timezone.now()
-    probe = Q()
-    if identity.domain:
-        probe |= Q(domain=identity.domain) | Q(email_domain=identity.domain)
-    if identity.email_domain:
-        probe |= Q(domain=identity.email_domain) | Q(email_domain=identity.email_domain)
+    entries = IdentityEntry.objects
+    ids: set[int] = set()
+    domains = sorted({d for d in (identity.domain, identity.email_domain) if d})
+    if domains:
+        ids.update(entries.filter(domain__in=domains).values_list("id", flat=True)[:CANDIDATE_CAP])
+        ids.update(
+            entries.filter(email_domain__in=domains).values_list("id", flat=True)[:CANDIDATE_CAP]
+        )
     if identity.name:
-        probe |= Q(name_key=name_key(identity.name))
-        ids = _candidate_ids_by_keys(sorted(blocking_keys(identity.name)))
-        if ids:
-            probe |= Q(id__in=ids)
-    if not probe:
+        ids.update(
+            entries.filter(name_key=name_key(identity.name)).values_list("id", flat=True)[
+                :CANDIDATE_CAP
+            ]
+        )
+        ids.update(_candidate_ids_by_keys(sorted(blocking_keys(identity.name))))
+    if not ids:
         return []
     rows = (
-        IdentityEntry.objects.filter(probe)
-        .filter(active_filter(now))
-        .values_list(*CANDIDATE_FIELDS)
+        entries.filter(id__in=sorted(ids)).filter(active_filter(now)).values_list(*CANDIDATE_FIELDS)
     )
     return [Candidate(*row) for row in rows]
 
