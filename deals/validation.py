@@ -49,6 +49,9 @@ def check_text(errors: Errors, field: str, value, limit: int, *, required: bool 
     if "\x00" in value:
         errors.add(field, "Must not contain NUL characters.")
         return ""
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        errors.add(field, "Must be valid Unicode text.")
+        return ""
     value = value.strip()
     if required and not value:
         errors.add(field, "This field is required.")

@@ -258,3 +258,33 @@ def _token_user(request):
         .first()
     )
     return token.user if token is not None and token.user.is_active else None
+
+
+def _unstorable(value: str) -> bool:
+    """NUL and lone surrogates: no database stores them (PostgreSQL refuses NUL, the drivers
+    refuse surrogates), so any filter built from them would end in a 500."""
+    return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
+
+
+class RejectUnstorableQueryMiddleware:
+    """A query string carrying characters no database can hold answers 400 before any view."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for key, values in request.GET.lists():
+            if _unstorable(key) or any(_unstorable(v) for v in values):
+                if request.path.startswith("/api/"):
+                    return JsonResponse(
+                        {
+                            "code": "validation_error",
+                            "detail": "Query parameters must not contain NUL characters.",
+                            "fields": {key.replace("\x00", ""): ["Invalid characters."]},
+                        },
+                        status=400,
+                    )
+                from django.http import HttpResponseBadRequest
+
+                return HttpResponseBadRequest("Query parameters must not contain NUL characters.")
+        return self.get_response(request)

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "prm.middleware.SecurityHeadersMiddleware",
+    "prm.middleware.RejectUnstorableQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "prm.middleware.SessionLifetimeMiddleware",
     "django.middleware.common.CommonMiddleware",
