@@ -318,25 +318,31 @@ def _clean_products(errors: Errors, value) -> list[Product]:
 
 def _check_policy_rules(registration: DealRegistration, policy: RulesOfEngagement) -> None:
     """Rules that make a registration submittable: required fields, minimum value, dates."""
+    _policy_errors(registration, policy, list(registration.products.all())).raise_if_any()
+
+
+def _policy_errors(
+    registration: DealRegistration, policy: RulesOfEngagement, products: list
+) -> Errors:
     errors = Errors()
     for name in policy.required_fields or []:
         if name == "products":
-            if not registration.products.exists():
-                errors.add("products", "Choose at least one product.")
             continue
-        if hasattr(registration, name) and getattr(registration, name) in (None, ""):
+        value = getattr(registration, name, None)
+        if hasattr(registration, name) and value in (None, ""):
             errors.add(name, "This field is required.")
-    if not registration.products.exists() and "products" not in errors:
+    if not products:
         errors.add("products", "Choose at least one product.")
-    minimum = policy.min_deal_value(registration.currency)
-    if minimum is not None and registration.estimated_value < minimum:
+    minimum = policy.min_deal_value(registration.currency) if registration.currency else None
+    value = registration.estimated_value
+    if minimum is not None and value is not None and value < minimum:
         errors.add(
             "estimated_value",
             f"The minimum deal value is {minimum:,.2f} {registration.currency}.",
         )
     if registration.expected_close_date and registration.expected_close_date < today():
         errors.add("expected_close_date", "The expected close date cannot be in the past.")
-    errors.raise_if_any()
+    return errors
 
 
 def _apply(registration: DealRegistration, cleaned: dict) -> list[str]:
@@ -432,6 +438,15 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
     A failed validation or a duplicate leaves nothing behind (one transaction)."""
     partner = _require_partner_user(actor)
     cleaned, errors = _clean_registration_fields(data, partial=False)
+    if submit:
+        # Report the policy's rules together with the field errors, in one answer.
+        draft = DealRegistration(partner=partner, submitted_by=actor)
+        _apply(draft, {k: v for k, v in cleaned.items() if k not in errors})
+        for field, messages in _policy_errors(
+            draft, policy_current(), cleaned.get("products") or []
+        ).items():
+            if field not in errors:
+                errors[field] = messages
     errors.raise_if_any()
     with transaction.atomic(durable=True):
         registration = DealRegistration(partner=partner, submitted_by=actor)
