@@ -67,6 +67,10 @@ def test_keyboard_skip_link_and_focus(open_session, partner_a, product):
     session = open_session()
     page = session.page
     sign_in(session, alice.email)
+    # A fresh navigation, so focus starts at the document (not where the sign-in form left it).
+    page.goto("/")
+    page.wait_for_load_state("load")
+    expect(page.locator(".skip-link")).to_be_attached()
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent.trim()")
     assert focused == "Skip to main content"
