@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import re
 
-from django.core.cache import cache as default_cache
+from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
 from django.utils import timezone
@@ -74,7 +74,8 @@ def _log_refusal(key: str, limit: int, window_seconds: int) -> None:
 
 def count(key: str, window_seconds: int, *, delta: int = 1, cache=None) -> int:
     """Atomically add `delta` to the counter of `key` and return the new value."""
-    cache = cache or default_cache
+    # The real backend, not django.core.cache.cache (a proxy that no isinstance() matches).
+    cache = cache or caches["default"]
     ckey = _cache_key(key)
     if isinstance(cache, DatabaseCache):
         return _db_incr(cache, ckey, window_seconds, delta)
@@ -89,7 +90,7 @@ def count(key: str, window_seconds: int, *, delta: int = 1, cache=None) -> int:
 
 def refund(key: str, window_seconds: int, *, cache=None) -> None:
     """Give back one hit (e.g. a login that turned out to be correct)."""
-    cache = cache or default_cache
+    cache = cache or caches["default"]
     ckey = _cache_key(key)
     if isinstance(cache, DatabaseCache):
         _db_incr(cache, ckey, window_seconds, -1, create=False)
@@ -102,7 +103,7 @@ def refund(key: str, window_seconds: int, *, cache=None) -> None:
 
 
 def reset(key: str, *, cache=None) -> None:
-    (cache or default_cache).delete(_cache_key(key))
+    (cache or caches["default"]).delete(_cache_key(key))
 
 
 def _db_incr(cache: DatabaseCache, ckey: str, window_seconds: int, delta: int, create=True) -> int:

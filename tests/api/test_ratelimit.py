@@ -137,3 +137,26 @@ def test_redis_is_atomic_under_concurrency():
         assert sum(_race(cache)) == 7
     finally:
         cache.delete(ratelimit._cache_key("race"))
+
+
+def test_the_default_database_cache_keeps_the_window(settings, db):
+    """With no CACHE_URL the project default is the database cache: the window must end on
+    time (a generic get+set incr would restart the expiry on every hit)."""
+    import time
+
+    from django.core.cache import caches
+    from django.core.management import call_command
+
+    from prm import ratelimit
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "prm_cache",
+        }
+    }
+    call_command("createcachetable", verbosity=0)
+    assert type(caches["default"]).__name__ == "DatabaseCache"
+    assert [ratelimit.count("window-test", 2) for _ in range(3)] == [1, 2, 3]
+    time.sleep(2.2)
+    assert ratelimit.count("window-test", 2) == 1, "the window did not end"
