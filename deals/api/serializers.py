@@ -47,6 +47,18 @@ class ProductInputSerializer(StrictInputSerializer):
     product_line_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
+class BlankAsNullField(serializers.CharField):
+    """A text value that is absent answers null (API.md writes unset values as null)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+
 # --- Registrations ------------------------------------------------------------------------------
 
 
@@ -58,7 +70,7 @@ class RegistrationConflictSerializer(serializers.Serializer):
     score = serializers.IntegerField()
     reasons = serializers.ListField(child=serializers.CharField())
     status = serializers.ChoiceField(choices=Conflict.Status.choices)
-    resolution = serializers.CharField(allow_blank=True)
+    resolution = BlankAsNullField()
 
 
 PARTNER_REGISTRATION_FIELDS = (
@@ -135,7 +147,7 @@ class RegistrationSerializer(OptionalKeysSerializer):
     approved_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
     extensions_used = serializers.IntegerField()
-    rejection_reason = serializers.CharField(allow_blank=True)
+    rejection_reason = BlankAsNullField()
     decision_note = serializers.CharField(allow_blank=True)
     outcome = serializers.ChoiceField(choices=Outcome.choices, allow_null=True)
     actual_value = serializers.DecimalField(**MONEY, allow_null=True)
@@ -313,7 +325,7 @@ class HistoryEntrySerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     actor = serializers.CharField(source="actor_label")
     action = serializers.CharField()
-    from_status = serializers.CharField(allow_blank=True)
+    from_status = BlankAsNullField()
     to_status = serializers.CharField(allow_blank=True)
     details = serializers.SerializerMethodField()
 
@@ -377,7 +389,7 @@ class ConflictSerializer(serializers.Serializer):
     severity = serializers.CharField()
     reasons = serializers.ListField(child=serializers.CharField())
     status = serializers.ChoiceField(choices=Conflict.Status.choices)
-    resolution = serializers.CharField(allow_blank=True)
+    resolution = BlankAsNullField()
     resolution_note = serializers.CharField(allow_blank=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
     registration = serializers.SerializerMethodField()

@@ -406,7 +406,7 @@ class CommentListView(ApiView):
     @extend_schema(
         operation_id="registrations_comments_list",
         tags=["registrations"],
-        responses=responses({200: s.CommentSerializer(many=True)}, 404),
+        responses=responses({200: s.CommentSerializer(many=True)}, 400, 404),
         description="Partners never see internal notes.",
     )
     def get(self, request, pk):
@@ -420,18 +420,13 @@ class CommentListView(ApiView):
         operation_id="registrations_comments_create",
         tags=["registrations"],
         request=s.CommentInputSerializer,
-        responses=responses({201: s.CommentSerializer}, 400, 404, 409),
+        responses=responses({201: s.CommentSerializer}, 400, 403, 404, 409),
         description="`internal: true` (a note partners never see) is for managers only; a "
-        "partner sending it gets 400.",
+        "partner sending it gets 403.",
     )
     def post(self, request, pk):
         registration = access.access_registration_for_user(request.user, pk)
         data = _validated(s.CommentInputSerializer, request.data)
-        if data.get("internal") and not is_manager(request.user):
-            raise ValidationFailed(
-                "Only channel managers can write internal notes.",
-                fields={"internal": ["Only channel managers can write internal notes."]},
-            )
         comment = services.comment_create(
             registration=registration,
             actor=request.user,
@@ -776,7 +771,7 @@ class NotificationListView(ApiView):
         operation_id="notifications_list",
         tags=["notifications"],
         parameters=[OpenApiParameter("unread", str, enum=["true", "false"], required=False)],
-        responses=responses({200: s.NotificationSerializer(many=True)}, 404),
+        responses=responses({200: s.NotificationSerializer(many=True)}, 400, 404),
     )
     def get(self, request):
         queryset = selectors.notifications_visible_to(request.user)

@@ -107,11 +107,12 @@ class PartnerListView(ApiView):
             OpenApiParameter("search", str, required=False, description="Name contains."),
             ordering_parameter(PARTNER_ORDERING),
         ],
-        responses=responses({200: PartnerSerializer(many=True)}, 400, 404),
-        description="Managers only.",
+        responses=responses({200: PartnerSerializer(many=True)}, 400, 403, 404),
+        description="Managers: every partner. Partner admins: a list holding their own partner.",
     )
     def get(self, request):
-        self.require_manager()
+        if not is_partner_admin(request.user):
+            self.require_manager()
         queryset = access.partners_visible_to(request.user)
         params = request.query_params
         if params.get("status"):
@@ -182,7 +183,7 @@ class PartnerUserListView(ApiView):
     @extend_schema(
         operation_id="partners_users_list",
         tags=["partners"],
-        responses=responses({200: PartnerUserSerializer(many=True)}, 404),
+        responses=responses({200: PartnerUserSerializer(many=True)}, 400, 404),
         description="Managers; partner admins for their own partner.",
     )
     def get(self, request, pk):

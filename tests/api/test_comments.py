@@ -32,12 +32,12 @@ def test_comment_thread_and_internal_notes(as_alice, as_manager, alice, product)
     assert manager_view["count"] == 3
 
 
-def test_partner_sending_internal_is_400_and_writes_nothing(as_alice, alice, product):
+def test_partner_sending_internal_is_403_and_writes_nothing(as_alice, alice, product):
     registration = factories.make_registration(alice)
     before = hash_all_tables()
     response = as_alice.post(curl(registration), {"body": "x", "internal": True}, format="json")
-    assert response.status_code == 400
-    assert "internal" in response.json()["fields"]
+    assert response.status_code == 403  # authenticated, but the role may not (API.md)
+    assert response.json()["code"] == "permission_denied"
     assert changed_tables(before, hash_all_tables()) == []
 
 

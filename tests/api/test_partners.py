@@ -87,7 +87,9 @@ def test_partner_validation(as_manager, partner_a):
 
 def test_partner_roles(as_alice, as_alice_admin, as_bob, partner_a, partner_b):
     assert as_alice.get("/api/v1/partners/").status_code == 403
-    assert as_alice_admin.get("/api/v1/partners/").status_code == 403
+    own_list = as_alice_admin.get("/api/v1/partners/")
+    assert own_list.status_code == 200
+    assert [p["id"] for p in own_list.json()["results"]] == [partner_a.pk]
     assert as_alice_admin.get(f"/api/v1/partners/{partner_a.pk}/").status_code == 200
     assert as_alice.get(f"/api/v1/partners/{partner_a.pk}/").status_code == 403
     assert (
