@@ -17,7 +17,7 @@ from django.utils import timezone
 from conflicts.models import Conflict, RecordKind
 from deals import selectors
 from deals.models import ActivityEntry, DealRegistration, DirectOpportunity, Product
-from partners.models import Membership, Partner
+from partners.models import Partner
 
 EXPIRING_WITHIN_DAYS = 30
 DECIDED_STATUSES = ("approved", "rejected", "won", "lost", "expired")
@@ -201,10 +201,6 @@ def partners_with_figures() -> QuerySet[Partner]:
         )
         .order_by("name")
     )
-
-
-def partner_members(partner: Partner) -> QuerySet[Membership]:
-    return Membership.objects.filter(partner=partner).select_related("user").order_by("user__email")
 
 
 def product_lines_in_use() -> list[tuple[str, str]]:

@@ -46,6 +46,7 @@ from deals.models import (
 )
 from partners.models import Partner, Tier
 from partners.roles import is_manager, partner_of
+from partners.selectors import partner_members
 from prm.exceptions import (
     DomainError,
     DuplicateRegistration,
@@ -828,7 +829,7 @@ def manage_partner_detail(request, pk):
         "manage/partner_detail.html",
         {
             "partner": partner,
-            "members": list(selectors_portal.partner_members(partner)),
+            "members": list(partner_members(partner)),
             "registrations": list(registrations.order_by("-created_at", "-id")[:20]),
             "registration_total": registrations.count(),
             "scorecard": selectors_portal.scorecard_figures(registrations),

@@ -20,6 +20,7 @@ from partners import services
 from partners.forms import InviteForm, TokenForm
 from partners.models import ApiToken, Membership
 from partners.roles import is_partner_admin, partner_of
+from partners.selectors import partner_members
 from prm.exceptions import DomainError, PermissionDeniedError, StateConflict, ValidationFailed
 
 
@@ -37,13 +38,9 @@ def partner_admin_required(view):
     return wrapper
 
 
-def _company_members(partner):
-    return Membership.objects.filter(partner=partner).select_related("user").order_by("user__email")
-
-
 def _company_member(partner, pk) -> Membership:
     """A member of the admin's own company, or 404 (another company's user never leaks)."""
-    membership = _company_members(partner).filter(user_id=pk).first() if str(pk).isdigit() else None
+    membership = partner_members(partner).filter(user_id=pk).first() if str(pk).isdigit() else None
     if membership is None:
         raise Http404
     return membership
@@ -56,7 +53,7 @@ def _render_users(request, form, *, status=200):
         "partners/users.html",
         {
             "partner": partner,
-            "members": list(_company_members(partner)),
+            "members": list(partner_members(partner)),
             "form": form,
             "roles": Membership.Role.choices,
             "section": "company",
