@@ -138,33 +138,6 @@ def partner_user_create(
     return user
 
 
-def invitation_send(*, invitation_id: int) -> None:
-    """E-mail the invitation with a set-password link (allauth's password-reset key)."""
-    from allauth.account.forms import default_token_generator
-    from allauth.account.utils import user_pk_to_url_str
-    from django.core.mail import send_mail
-    from django.urls import reverse
-
-    invitation = Invitation.objects.select_related("user", "partner").get(pk=invitation_id)
-    user = invitation.user
-    key = default_token_generator.make_token(user)
-    path = reverse(
-        "account_reset_password_from_key",
-        kwargs={"uidb36": user_pk_to_url_str(user), "key": key},
-    )
-    link = f"{settings.SITE_URL}{path}"
-    send_mail(
-        subject=f"You're invited to Dealbridge for {invitation.partner.name}",
-        message=(
-            f"Hello{(' ' + user.name) if user.name else ''},\n\n"
-            f"You have been invited to register deals for {invitation.partner.name}.\n"
-            f"Set your password here: {link}\n\nThe link works once."
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[user.email],
-    )
-
-
 def partner_user_deactivate(*, actor, partner: Partner, user: User) -> User:
     _require_partner_admin_or_manager(actor, partner)
     if user.pk == actor.pk:
