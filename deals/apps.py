@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class DealsConfig(AppConfig):
@@ -9,5 +10,15 @@ class DealsConfig(AppConfig):
 
     def ready(self):
         from deals.db import register_sqlite_functions
+        from deals.rollup import sqlite_triggers_after_migrate, sqlite_triggers_before_migrate
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="prm_sqlite_functions")
+        # SQLite rebuilds a table to alter it, which drops its triggers (and a trigger naming
+        # the table breaks the rebuild): the rollup triggers come off before migrating and go
+        # back on, with the cells recomputed, after (PostgreSQL alters in place).
+        pre_migrate.connect(
+            sqlite_triggers_before_migrate, sender=self, dispatch_uid="prm_rollup_pre_migrate"
+        )
+        post_migrate.connect(
+            sqlite_triggers_after_migrate, sender=self, dispatch_uid="prm_rollup_post_migrate"
+        )

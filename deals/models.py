@@ -221,6 +221,12 @@ class DealRegistration(models.Model):
         blank=True,
         related_name="+",
     )
+    decision_hours = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Business hours from first submission to the decision, under the holidays "
+        "of the policy in force at the decision (set with decided_at, never after).",
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     extensions_used = models.PositiveSmallIntegerField(default=0)
@@ -265,6 +271,11 @@ class DealRegistration(models.Model):
                 | ~Q(status="approved"),
                 name="registration_approved_has_window",
             ),
+            models.CheckConstraint(
+                condition=Q(decided_at__isnull=True, decision_hours__isnull=True)
+                | Q(decided_at__isnull=False, decision_hours__isnull=False, decision_hours__gte=0),
+                name="registration_decision_hours_with_decision",
+            ),
         ]
         indexes = [
             models.Index(fields=["partner", "status"], name="registration_partner_status"),
@@ -275,6 +286,19 @@ class DealRegistration(models.Model):
             models.Index(fields=["first_submitted_at"], name="registration_first_submitted"),
             models.Index(
                 fields=["partner", "first_submitted_at"], name="registration_partner_first_sub"
+            ),
+            # The summary's "overdue" count reads this index alone (status is in its condition).
+            models.Index(
+                fields=["sla_due_at", "first_submitted_at", "partner"],
+                name="registration_awaiting_sla",
+                condition=Q(status__in=["submitted", "info_requested"]),
+            ),
+            # Percentiles of time to decision read values in order from this index alone
+            # (deals.reports.percentiles_by_rank), filtered by period and partner inside it.
+            models.Index(
+                fields=["decision_hours", "first_submitted_at", "partner"],
+                name="registration_decision_hours",
+                condition=Q(decision_hours__isnull=False),
             ),
         ]
 
@@ -675,3 +699,54 @@ class ConflictCheckLog(models.Model):
 
     def __str__(self) -> str:
         return f"check by {self.user_id} at {self.at:%Y-%m-%d %H:%M} ({self.verdict})"
+
+
+class ReportCell(models.Model):
+    """Counts and sums of submitted registrations per first-submission day and report key.
+
+    Written only by database triggers on deals_dealregistration and partners_partner (migration
+    0005, SQL in deals/rollup.py): every change to a registration's report key inserts a
+    delta row (-1 for the old key, +1 for the new one; nothing for changes reports ignore), so
+    concurrent writers never wait on each other here. `deals.rollup.report_cells_compact`
+    (a periodic job) folds deltas into one row per key. The reports read these rows instead of
+    scanning a million registrations when no partner or product-line filter is set; the live
+    registrations stay the definition (tests assert both give the same figures)."""
+
+    day = models.DateField()
+    tier_id = models.BigIntegerField(null=True)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20)
+    rejection_reason = models.CharField(max_length=30, blank=True)
+    decided = models.BooleanField()
+    approved = models.BooleanField()
+    late = models.BooleanField(help_text="Decided after the SLA was due.")
+    extended = models.BooleanField(help_text="Approved and extended at least once.")
+    co_sell = models.BooleanField()
+    n = models.IntegerField()
+    estimated = models.DecimalField(max_digits=20, decimal_places=2)
+    actual = models.DecimalField(max_digits=20, decimal_places=2)
+    actual_n = models.IntegerField(help_text="How many of the n have an actual value.")
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_cell_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status} {self.currency} n={self.n}"
+
+
+class ReportHoursCell(models.Model):
+    """How many decisions took hours in [8·bucket, 8·bucket + 8) business hours, per
+    first-submission day and tier: the histogram the summary's percentiles start from (it
+    finds the bucket holding a rank here, then reads the exact value from the registrations'
+    decision-hours index). Kept by the same triggers as ReportCell (deals/rollup.py)."""
+
+    day = models.DateField()
+    tier_id = models.BigIntegerField(null=True)
+    bucket = models.IntegerField()
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_hours_cell_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} bucket {self.bucket} n={self.n}"

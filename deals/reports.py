@@ -13,11 +13,13 @@ Definitions (the README/report documents them too):
 - **Approval rate** = registrations approved at some point (`approved_at` set: approved, won,
   lost, expired, or withdrawn after approval) ÷ registrations decided (`decided_at` set:
   approved or rejected). `null` when nothing was decided.
-- **Time to decision** = business hours (Mon–Fri, 24 h a day, minus the current policy's
-  holidays; `prm.lib.time.business_hours_between` semantics) from first submission to the
-  decision. Median and p90 use linear interpolation between the closest ranks
-  (PostgreSQL's `percentile_cont`); other backends use window functions (ROW_NUMBER/COUNT)
-  and fetch at most two rows per percentile. Auto-approvals count as decisions (0 hours).
+- **Time to decision** = business hours (Mon–Fri, 24 h a day, minus the holidays of the
+  policy in force at the decision; `prm.lib.time.business_hours_between`) from first
+  submission to the decision, stored on the registration when it is decided
+  (`decision_hours`). Median and p90 use linear interpolation between the closest ranks (as
+  PostgreSQL's `percentile_cont`): the summary reads the one or two values around each rank
+  in order from an index (`percentiles_by_rank`), the weekly series uses `percentile_cont`
+  on PostgreSQL and window functions elsewhere. Auto-approvals count as decisions (0 hours).
 - **Overdue** = awaiting a decision (submitted / info_requested) with `sla_due_at` in the
   past, now. **Decided late** = decided after `sla_due_at`. **SLA breaches** = both.
 - **Conflict rate** = submitted registrations that were ever flagged (they have at least one
@@ -69,8 +71,16 @@ from django.utils import timezone
 
 from conflicts.models import Conflict
 from deals import lifecycle
-from deals.models import DealRegistration, ProductLine, RegistrationStatus, RejectionReason
-from deals.selectors import policy_current, registrations_visible_to
+from deals.models import (
+    DealRegistration,
+    ProductLine,
+    RegistrationStatus,
+    RejectionReason,
+    ReportCell,
+    ReportHoursCell,
+)
+from deals.rollup import HOURS_BUCKET
+from deals.selectors import registrations_visible_to
 from partners.models import Partner, Tier
 from partners.roles import is_manager, partner_of
 from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed
@@ -186,7 +196,10 @@ def _apply(queryset: QuerySet, filters: ReportFilters) -> QuerySet:
     if filters.partner_id:
         queryset = queryset.filter(partner_id=filters.partner_id)
     if filters.tier:
-        queryset = queryset.filter(partner__tier__code=filters.tier)
+        # A partner-id subquery, not a join: the percentile index scan filters on partner_id.
+        queryset = queryset.filter(
+            partner_id__in=Partner.objects.filter(tier__code=filters.tier).values("pk")
+        )
     if filters.product_line:
         # EXISTS, not a join: a registration with two products in the line counts once.
         queryset = queryset.filter(
@@ -239,18 +252,6 @@ def _business_seconds_since_monday(epoch):
     weeks = Floor(shifted / Value(float(_WEEK)))
     remainder = shifted - weeks * Value(float(_WEEK))
     return weeks * Value(float(_WORKWEEK)) + Least(remainder, Value(float(_WORKWEEK)))
-
-
-def _holidays() -> list[dt.date]:
-    days = []
-    for value in policy_current().holidays or []:
-        try:
-            day = dt.date.fromisoformat(str(value))
-        except ValueError:
-            continue
-        if day.weekday() < 5:
-            days.append(day)
-    return sorted(set(days))
 
 
 def business_hours_expression(start_field, end_field, holidays: Iterable[dt.date] = ()):
@@ -335,6 +336,72 @@ def percentiles(queryset: QuerySet, expression, fractions: tuple[float, ...], gr
     return {row["_g"]: dict(zip(fractions, row["p"], strict=True)) for row in rows if row["p"]}
 
 
+def percentiles_by_rank(
+    queryset: QuerySet, field: str, count: int, fractions: tuple[float, ...]
+) -> dict[float, float]:
+    """Percentiles of `field` over `queryset`, which holds exactly `count` rows with a value:
+    for each fraction, the one or two values around its rank, read in order (from the top for
+    upper fractions), interpolated linearly as percentile_cont does. With an index on the field
+    this reads a slice of the index instead of sorting every row."""
+    result: dict[float, float] = {}
+    if count <= 0:
+        return result
+    ordered = queryset.order_by().filter(**{f"{field}__isnull": False})
+    for fraction in fractions:
+        position = fraction * (count - 1)
+        low, high = math.floor(position), math.ceil(position)
+        if position <= (count - 1) / 2:
+            values = list(ordered.order_by(field).values_list(field, flat=True)[low : high + 1])
+        else:
+            top = ordered.order_by(F(field).desc()).values_list(field, flat=True)
+            values = list(top[count - 1 - high : count - low])[::-1]
+        if (
+            not values
+        ):  # count was stale (rows changed in between): no figure rather than a wrong one
+            continue
+        result[fraction] = values[0] + (values[-1] - values[0]) * (position - low)
+    return result
+
+
+def _bucket_of(rank: int, histogram: list[tuple[int, int]]) -> tuple[int, int]:
+    """(bucket holding the 0-based `rank`, how many values lie in earlier buckets)."""
+    before = 0
+    for bucket, n in histogram:
+        if rank < before + n:
+            return bucket, before
+        before += n
+    return histogram[-1][0], before - histogram[-1][1]
+
+
+def percentiles_from_histogram(
+    queryset: QuerySet, field: str, histogram: list[tuple[int, int]], width: int, fractions
+) -> dict[float, float]:
+    """Exact percentiles (as percentiles_by_rank) of `field` over `queryset`, given the
+    histogram [(bucket, count)] of its values in buckets [width·b, width·b + width): each rank is
+    found in its bucket here, then read from the rows of that bucket only, in order (an index
+    on the field makes that a short range scan instead of a walk over half the rows)."""
+    histogram = sorted((b, c) for b, c in histogram if c > 0)
+    count = sum(c for _, c in histogram)
+    result: dict[float, float] = {}
+    if count <= 0:
+        return result
+    ordered = queryset.order_by(field).values_list(field, flat=True)
+    for fraction in fractions:  # one short index range read per fraction
+        position = fraction * (count - 1)
+        low_rank = math.floor(position)
+        bucket, before = _bucket_of(low_rank, histogram)
+        # From the start of the low rank's bucket: its value and the next one (which may be
+        # the first of a later bucket, hence no upper bound).
+        offset = low_rank - before
+        values = list(ordered.filter(**{f"{field}__gte": bucket * width})[offset : offset + 2])
+        if not values:  # rows changed since the histogram was read: no figure, not a wrong one
+            continue
+        low = values[0]
+        high = values[-1] if position > low_rank else low
+        result[fraction] = low + (high - low) * (position - low_rank)
+    return result
+
+
 # --- Summary --------------------------------------------------------------------------------------
 
 
@@ -351,21 +418,29 @@ def _hours(value: float | None) -> float | None:
 
 
 def _decided(queryset: QuerySet) -> QuerySet:
-    return queryset.filter(decided_at__isnull=False, first_submitted_at__isnull=False)
+    # decision_hours is set exactly when decided_at is (a constraint): filtering on it alone
+    # lets the decision-hours index answer without visiting the table.
+    return queryset.filter(first_submitted_at__isnull=False, decision_hours__isnull=False)
 
 
-def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = None) -> dict:
-    """The figures of API.md's summary (plus a few extra fields) in four queries: the
-    registrations grouped by currency × status × reason, the conflicts, the policy (holidays),
-    and the percentiles."""
-    now = now or timezone.now()
-    registrations = registrations_for_report(user, filters)
+# The summary's figures are folded from "group rows", one per (currency, status, rejection
+# reason), carrying counts and sums. Two sources give the same rows: the registrations
+# themselves (any filter), and the rollup cells (deals.rollup) when the selection is program-wide
+# (a manager without a partner or product-line filter), which is what keeps the unfiltered
+# summary fast at a million registrations. tests/reports/test_rollup.py asserts they agree.
 
+_GROUP_KEY = ("currency", "status", "rejection_reason")
+
+
+def uses_report_cells(user, filters: ReportFilters) -> bool:
+    return is_manager(user) and not filters.partner_id and not filters.product_line
+
+
+def _groups_live(registrations: QuerySet, now: dt.datetime) -> list[dict]:
     # One pass over the registrations, grouped by (currency, status, rejection reason): a few
-    # dozen group rows at most, folded below. Fewer FILTER clauses than one aggregate per
-    # status and per reason, which matters at a million rows.
-    groups = list(
-        registrations.values("currency", "status", "rejection_reason")
+    # dozen group rows at most, folded by the caller.
+    return list(
+        registrations.values(*_GROUP_KEY)
         .annotate(
             n=Count("pk"),
             decided=Count("pk", filter=Q(decided_at__isnull=False)),
@@ -379,6 +454,88 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
         )
         .order_by()
     )
+
+
+def _cells_for(filters: ReportFilters, model=ReportCell) -> QuerySet:
+    cells = model.objects.order_by()
+    if filters.date_from:
+        cells = cells.filter(day__gte=filters.date_from)
+    if filters.date_to:
+        cells = cells.filter(day__lte=filters.date_to)
+    if filters.tier:
+        cells = cells.filter(tier_id__in=Tier.objects.filter(code=filters.tier).values("pk"))
+    return cells
+
+
+def _groups_from_cells(filters: ReportFilters) -> list[dict]:
+    rows = (
+        _cells_for(filters)
+        .values(*_GROUP_KEY)
+        .annotate(
+            count=Sum("n"),
+            decided_n=Sum("n", filter=Q(decided=True)),
+            approved_n=Sum("n", filter=Q(approved=True)),
+            late_n=Sum("n", filter=Q(late=True)),
+            extended_n=Sum("n", filter=Q(extended=True)),
+            estimated_sum=Sum("estimated"),
+            actual_sum=Sum("actual"),
+            actual_count=Sum("actual_n"),
+            co_sell_sum=Sum("actual", filter=Q(co_sell=True)),
+            co_sell_count=Sum("actual_n", filter=Q(co_sell=True)),
+        )
+        .order_by()
+    )
+    groups = []
+    for row in rows:
+        if not row["count"]:  # deltas that cancelled out: no registration has this key now
+            continue
+        key = tuple(row[k] for k in _GROUP_KEY)
+        groups.append(
+            {
+                **dict(zip(_GROUP_KEY, key, strict=True)),
+                "n": row["count"],
+                "decided": row["decided_n"] or 0,
+                "approved": row["approved_n"] or 0,
+                "decided_late": row["late_n"] or 0,
+                "extended": row["extended_n"] or 0,
+                "estimated": row["estimated_sum"],
+                "actual": row["actual_sum"] if row["actual_count"] else None,
+                "actual_co_sell": row["co_sell_sum"] if row["co_sell_count"] else None,
+            }
+        )
+    return groups
+
+
+def _conflicts_for(registrations: QuerySet, filters: ReportFilters) -> QuerySet[Conflict]:
+    """Conflict rows of the selected registrations. A partner or tier selection reads the
+    conflicts' own copy of the registration's partner (no registration scan); a period or
+    product line needs the registrations. A partner user's filters always name their partner."""
+    if filters.date_from or filters.date_to or filters.product_line:
+        return Conflict.objects.filter(registration_id__in=registrations.values("pk"))
+    conflicts = Conflict.objects.filter(registration_id__isnull=False)
+    if filters.partner_id:
+        conflicts = conflicts.filter(registration_partner_id=filters.partner_id)
+    if filters.tier:
+        conflicts = conflicts.filter(
+            registration_partner_id__in=Partner.objects.filter(tier__code=filters.tier).values("pk")
+        )
+    return conflicts
+
+
+def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = None) -> dict:
+    """The figures of API.md's summary (plus a few extra fields) in four queries: the
+    registrations grouped by currency × status × reason, the conflicts, the policy (holidays),
+    and the percentiles."""
+    now = now or timezone.now()
+    registrations = registrations_for_report(user, filters)
+    if uses_report_cells(user, filters):
+        groups = _groups_from_cells(filters)
+        # "Overdue" depends on the clock: counted on the registrations awaiting a decision
+        # (a small set, read from the queue index).
+        overdue = registrations.filter(status__in=AWAITING, sla_due_at__lt=now).count()
+    else:
+        groups = _groups_live(registrations, now)
+        overdue = None
 
     def total(key: str, *, statuses=None, reason=None) -> int:
         # Sums over group rows (a few per currency × status), never over registrations.
@@ -396,9 +553,7 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
                 money[g["currency"]] = money.get(g["currency"], Decimal(0)) + Decimal(str(g[key]))
         return {currency: _money(value) for currency, value in sorted(money.items())}
 
-    conflicts = Conflict.objects.all()
-    if not (is_manager(user) and filters == ReportFilters()):
-        conflicts = conflicts.filter(registration_id__in=registrations.values("pk"))
+    conflicts = _conflicts_for(registrations, filters)
     resolved = Q(status=Conflict.Status.RESOLVED)
     conflict_counts = conflicts.aggregate(
         flagged=Count("registration_id", distinct=True),
@@ -412,13 +567,24 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
     by_resolution = {value: conflict_counts[value] for value in Conflict.Resolution.values}
     by_resolution["open"] = conflict_counts["open"]
 
-    hours = business_hours_expression("first_submitted_at", "decided_at", _holidays())
-    pct = percentiles(_decided(registrations), hours, (0.5, 0.9)).get(None, {})
-
     submitted = total("n")
     decided, approved = total("decided"), total("approved")
+    if uses_report_cells(user, filters):
+        histogram = list(
+            _cells_for(filters, ReportHoursCell)
+            .values("bucket")
+            .annotate(count=Sum("n"))
+            .values_list("bucket", "count")
+        )
+        pct = percentiles_from_histogram(
+            _decided(registrations), "decision_hours", histogram, HOURS_BUCKET, (0.5, 0.9)
+        )
+    else:
+        pct = percentiles_by_rank(_decided(registrations), "decision_hours", decided, (0.5, 0.9))
     won, lost = total("n", statuses={"won"}), total("n", statuses={"lost"})
-    overdue, decided_late = total("overdue", statuses=set(AWAITING)), total("decided_late")
+    if overdue is None:
+        overdue = total("overdue", statuses=set(AWAITING))
+    decided_late = total("decided_late")
     reasons = sorted(
         ((r, total("n", statuses={"rejected"}, reason=r)) for r in RejectionReason.values),
         key=lambda item: (-item[1], item[0]),
@@ -456,16 +622,15 @@ def program_median_hours_to_decision(filters: ReportFilters) -> float | None:
     """The program-wide median time to decision over the period (all partners). An aggregate
     over every partner, shown to partners on their scorecard; nothing else crosses tenants."""
     program = ReportFilters(date_from=filters.date_from, date_to=filters.date_to)
-    queryset = _apply(DealRegistration.objects.order_by(), program)
-    hours = business_hours_expression("first_submitted_at", "decided_at", _holidays())
+    queryset = _decided(_apply(DealRegistration.objects.order_by(), program))
     # A deliberate cross-tenant read: only one number leaves it (the unscoped-query guard of
     # the test suite honours this flag).
     token = unscoped_read.set(True)
     try:
-        result = percentiles(_decided(queryset), hours, (0.5,))
+        result = percentiles_by_rank(queryset, "decision_hours", queryset.count(), (0.5,))
     finally:
         unscoped_read.reset(token)
-    return _hours(result.get(None, {}).get(0.5))
+    return _hours(result.get(0.5))
 
 
 # --- Time series and breakdowns (dashboard / scorecard) ------------------------------------------
@@ -483,15 +648,25 @@ def report_weekly(user, filters: ReportFilters) -> dict:
     """Per ISO week: registrations by status (week of first submission), and decisions
     (week of decision, within the selected cohort): count, approval rate, median hours."""
     registrations = registrations_for_report(user, filters)
-    submitted = (
-        registrations.annotate(week=_week("first_submitted_at"))
-        .values("week", "status")
-        .annotate(n=Count("pk"))
-        .order_by("week", "status")
-    )
+    if uses_report_cells(user, filters):
+        submitted = (
+            _cells_for(filters)
+            .annotate(week=TruncWeek("day"))
+            .values("week", "status")
+            .annotate(count=Sum("n"))
+            .order_by("week", "status")
+        )
+    else:
+        submitted = (
+            registrations.annotate(week=_week("first_submitted_at"))
+            .values("week", "status")
+            .annotate(count=Count("pk"))
+            .order_by("week", "status")
+        )
     by_week: dict[dt.date, dict[str, int]] = {}
     for row in submitted:
-        by_week.setdefault(_as_date(row["week"]), {})[row["status"]] = row["n"]
+        if row["count"]:
+            by_week.setdefault(_as_date(row["week"]), {})[row["status"]] = row["count"]
 
     decided = _decided(registrations)
     decisions = (
@@ -503,8 +678,7 @@ def report_weekly(user, filters: ReportFilters) -> dict:
         )
         .order_by("week")
     )
-    hours = business_hours_expression("first_submitted_at", "decided_at", _holidays())
-    medians = percentiles(decided, hours, (0.5,), group=_week("decided_at"))
+    medians = percentiles(decided, F("decision_hours"), (0.5,), group=_week("decided_at"))
     medians = {_as_date(k): v for k, v in medians.items()}
     decision_rows = []
     for row in decisions:

@@ -15,6 +15,7 @@ DRAIN = "notifications-drain"
 EXPIRE = "registrations-expire"
 REMINDERS = "reminders-send"
 SLA = "sla-escalate"
+ROLLUP = "report-cells-compact"
 
 
 def _defaults() -> list[dict]:
@@ -42,6 +43,13 @@ def _defaults() -> list[dict]:
             "task": "deals.tasks.sla_escalate",
             "crontab": {"minute": "*/15"},  # */15 * * * *  every 15 minutes
             "description": "Escalate reviews past their SLA (business days), once per breach.",
+        },
+        {
+            "name": ROLLUP,
+            "task": "deals.tasks.report_cells_compact",
+            "crontab": {"minute": "*/10"},  # */10 * * * *  every 10 minutes
+            "description": "Fold the report rollup's deltas into one row per key (speed only: "
+            "reports are exact either way).",
         },
     ]
 

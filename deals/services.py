@@ -59,7 +59,7 @@ from prm.exceptions import (
     StateConflict,
     ValidationFailed,
 )
-from prm.lib.time import add_business_days, timezone_now
+from prm.lib.time import add_business_days, business_hours_between, timezone_now
 
 CONFLICT_MESSAGES = {
     "clear": "No other active registration or opportunity was found for this customer.",
@@ -424,9 +424,12 @@ def _transition(
 
 
 def _locked(registration: DealRegistration) -> DealRegistration:
-    """Re-read the registration under a row lock (PostgreSQL); SQLite serialises at BEGIN."""
+    """Re-read the registration under a row lock (PostgreSQL); SQLite serialises at BEGIN.
+    Only the registration's row: locking the joined partner row too would serialise every
+    transition of a partner's registrations (and deadlock with the report triggers, which
+    share-lock the partner row after the identity locks)."""
     return (
-        DealRegistration.objects.select_for_update()
+        DealRegistration.objects.select_for_update(of=("self",))
         .select_related("partner", "partner__tier", "submitted_by")
         .get(pk=registration.pk)
     )
@@ -589,6 +592,12 @@ def _submit_locked(registration: DealRegistration, actor) -> DealRegistration:
     return registration
 
 
+def _decision_hours(registration: DealRegistration, now: dt.datetime, policy) -> float:
+    """Time to decision for the reports: business hours since the first submission."""
+    start = registration.first_submitted_at or now
+    return round(business_hours_between(start, now, _holidays(policy)), 6)
+
+
 def _holidays(policy: RulesOfEngagement) -> list[dt.date]:
     days = []
     for value in policy.holidays or []:
@@ -649,6 +658,7 @@ def _approve_locked(registration, actor, *, policy, note="", protection_days=Non
             "approved_at": now,
             "expires_at": now + dt.timedelta(days=days),
             "decided_at": now,
+            "decision_hours": _decision_hours(registration, now, policy),
             "decided_by": actor,
             "decision_note": note,
             "rejection_reason": "",
@@ -703,6 +713,7 @@ def _reject_locked(registration, actor, *, reason, note="", details=None):
         "reject",
         updates={
             "decided_at": now,
+            "decision_hours": _decision_hours(registration, now, policy),
             "decided_by": actor,
             "rejection_reason": reason,
             "decision_note": note,

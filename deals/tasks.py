@@ -91,3 +91,12 @@ def sla_escalate() -> int:
     from deals.notifications import sla_escalate_due
 
     return sla_escalate_due()
+
+
+@shared_task(name="deals.tasks.report_cells_compact", acks_late=True)
+def report_cells_compact() -> int:
+    """Periodic: fold the report rollup's delta rows into one row per key. Idempotent and
+    safe to run twice at once (each delta is folded by exactly one run)."""
+    from deals.rollup import report_cells_compact as compact
+
+    return compact()

@@ -113,6 +113,7 @@ def seed(*, rows: int, partners: int, token_users: int, out: str, seed_value: in
                         if status == "approved"
                         else None,
                         decided_at=submitted if status == "approved" else None,
+                        decision_hours=0.0 if status == "approved" else None,
                     )
                 )
             created = DealRegistration.objects.bulk_create(batch)

@@ -48,13 +48,20 @@ def _with_db(url: str, name: str) -> str:
 
 
 REGISTRATIONS_SQL = """
+-- Business seconds since Monday 1970-01-05 (deals.reports.business_hours_expression's formula).
+CREATE FUNCTION prm_bench_business_seconds(t timestamptz) RETURNS double precision
+LANGUAGE sql IMMUTABLE AS $f$
+    SELECT floor((date_part('epoch', t) - 345600) / 604800) * 432000
+         + least((date_part('epoch', t) - 345600)
+                 - floor((date_part('epoch', t) - 345600) / 604800) * 604800, 432000)
+$f$;
 SELECT setseed(0.42);
 INSERT INTO deals_dealregistration (
     id, reference, partner_id, submitted_by_id, customer_name, customer_domain, customer_country,
     customer_address, contact_name, contact_email, contact_phone, estimated_value, currency,
     expected_close_date, stage, description, competitors, status, conflict_status,
     conflict_message, policy_version, decision_policy_version, submitted_at, first_submitted_at,
-    sla_due_at, decided_at, decided_by_id, approved_at, expires_at, extensions_used,
+    sla_due_at, decided_at, decision_hours, decided_by_id, approved_at, expires_at, extensions_used,
     rejection_reason, decision_note, co_sell, outcome, actual_value, close_date, lost_reason,
     closed_at, created_at, updated_at)
 SELECT
@@ -71,7 +78,12 @@ SELECT
          ELSE 'conflict' END,
     '', 1, CASE WHEN decided THEN 1 END, t0, t0,
     t0 + interval '2 days',
-    CASE WHEN decided THEN t0 + hours * interval '1 hour' END, NULL,
+    CASE WHEN decided THEN t0 + hours * interval '1 hour' END,
+    -- business hours (Mon-Fri, no holidays) between t0 and the decision, as the services store
+    CASE WHEN decided THEN (
+        prm_bench_business_seconds(t0 + hours * interval '1 hour')
+        - prm_bench_business_seconds(t0)) / 3600.0 END,
+    NULL,
     CASE WHEN approved THEN t0 + hours * interval '1 hour' END,
     CASE WHEN approved THEN t0 + hours * interval '1 hour' + interval '90 days' END,
     CASE WHEN approved AND i %% 10 = 0 THEN 1 ELSE 0 END,
@@ -138,7 +150,6 @@ SELECT id, partner_id, 'registration', id - 1, NULL, 'other', 96, '["domain"]'::
            'direct_wins','co_sell','not_a_conflict','duplicate'])[1 + (id %% 6)] END,
        '', NULL, NULL, first_submitted_at
 FROM deals_dealregistration WHERE conflict_status <> 'clear' AND id > 1;
-ANALYZE;
 """
 
 
@@ -194,7 +205,7 @@ def _run(args, db_name: str) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from deals import reports
+    from deals import reports, rollup
     from deals.api.reports import csv_stream
     from deals.models import Product, ProductLine
     from partners.models import Membership, Partner, Tier, User
@@ -244,11 +255,20 @@ def _run(args, db_name: str) -> int:
             ("registrations", REGISTRATIONS_SQL),
             ("product links", LINKS_SQL),
             ("events", EVENTS_SQL),
-            ("conflicts + analyze", CONFLICTS_SQL),
+            ("conflicts", CONFLICTS_SQL),
         ):
             step = time.perf_counter()
             cursor.execute(sql, params)
             print(f"  generated {label} in {time.perf_counter() - step:.1f}s")
+        # The rollup triggers wrote the cells while the rows went in; the periodic job folds
+        # them (deals.tasks.report_cells_compact). VACUUM ANALYZE = what autovacuum leaves
+        # behind on a live database (statistics, visibility map for index-only scans).
+        step = time.perf_counter()
+        cells = rollup.report_cells_compact()
+        cursor.execute("VACUUM ANALYZE")
+        print(
+            f"  compacted the rollup to {cells:,} cells + VACUUM ANALYZE in {time.perf_counter() - step:.1f}s"
+        )
         cursor.execute("SELECT count(*) FROM deals_registrationevent")
         events = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM conflicts_conflict")
@@ -282,13 +302,19 @@ def _run(args, db_name: str) -> int:
         print(f"  {label:32s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
     filters = parse(manager)
 
-    def dashboard():
-        reports.report_summary(manager, filters)
-        reports.report_weekly(manager, filters)
-        reports.report_breakdowns(manager, filters)
+    recent = parse(manager, **{"from": (today - dt.timedelta(weeks=13)).isoformat()})
+    for label, selection in (
+        ("dashboard, last 13 weeks (page)", recent),
+        ("dashboard, all time", filters),
+    ):
 
-    p50, p95 = _timed(dashboard, max(3, args.runs // 4))
-    print(f"  {'full dashboard (all selectors)':32s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
+        def dashboard(selection=selection):
+            reports.report_summary(manager, selection)
+            reports.report_weekly(manager, selection)
+            reports.report_breakdowns(manager, selection)
+
+        p50, p95 = _timed(dashboard, max(3, args.runs // 4))
+        print(f"  {label:32s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
     verdict = "OK" if worst <= TARGET_P95_MS else "OVER TARGET"
     print(f"  target: unfiltered summary p95 <= {TARGET_P95_MS:.0f} ms -> {verdict}")
 

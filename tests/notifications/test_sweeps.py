@@ -244,7 +244,7 @@ class TestSchedules:
         from prm.celery import app
 
         settings.NOTIFICATION_DRAIN_SECONDS = 60
-        assert schedules_ensure_defaults() == 4
+        assert schedules_ensure_defaults() == 5
         assert schedules_ensure_defaults() == 0, "idempotent"
         tasks = {t.name: t for t in PeriodicTask.objects.select_related("interval", "crontab")}
         assert set(tasks) == {
@@ -252,11 +252,13 @@ class TestSchedules:
             "registrations-expire",
             "reminders-send",
             "sla-escalate",
+            "report-cells-compact",
         }
         assert tasks["notifications-drain"].interval.every == 60
         assert tasks["registrations-expire"].crontab.minute == "*/5"
         assert tasks["reminders-send"].crontab.minute == "7"
         assert tasks["sla-escalate"].crontab.minute == "*/15"
+        assert tasks["report-cells-compact"].crontab.minute == "*/10"
         for task in tasks.values():
             assert task.task in app.tasks, f"{task.task} is not a registered task"
         # An admin edit of another job survives; the drain follows the environment.
@@ -272,4 +274,4 @@ class TestSchedules:
 
         call_command("setup_schedules")
         call_command("setup_schedules")
-        assert PeriodicTask.objects.filter(task__startswith="deals.tasks.").count() == 4
+        assert PeriodicTask.objects.filter(task__startswith="deals.tasks.").count() == 5

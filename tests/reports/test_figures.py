@@ -477,3 +477,69 @@ class BusinessHoursExpressionTests(TestCase):
         # names 0, 1, 4, 9, 16: median 4; p90 at rank 3.6 -> 9 + 0.6*7
         self.assertAlmostEqual(values[0.5], 4.0)
         self.assertAlmostEqual(values[0.9], 13.2)
+
+    def test_rank_percentiles_match_the_interpolation_definition(self):
+        # percentiles_by_rank reads the values around each rank in order (from the top for
+        # upper fractions); with ties and an even count.
+        from django.db.models import FloatField
+        from django.db.models.functions import Cast
+
+        names = [7, 1, 4, 4, 9, 16, 0, 4, 25, 2]
+        for i, value in enumerate(names):
+            ProductLine.objects.create(code=f"rk-{i}", name=str(value))
+        queryset = ProductLine.objects.filter(code__startswith="rk-").annotate(
+            v=Cast("name", FloatField())
+        )
+        ordered = sorted(names)
+
+        def expected(fraction):
+            position = fraction * (len(ordered) - 1)
+            low = int(position)
+            high = min(low + 1, len(ordered) - 1)
+            return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+        fractions = (0.0, 0.1, 0.5, 0.75, 0.9, 1.0)
+        values = reports.percentiles_by_rank(queryset, "v", len(names), fractions)
+        for fraction in fractions:
+            with self.subTest(fraction=fraction):
+                self.assertAlmostEqual(values[fraction], expected(fraction))
+        self.assertEqual(reports.percentiles_by_rank(queryset.none(), "v", 0, (0.5,)), {})
+
+
+class DecisionHoursTests(TestCase):
+    """Time to decision is stored at the decision, under the policy's holidays then."""
+
+    def test_stored_hours_use_the_holidays_of_the_policy_at_the_decision(self):
+        partner = factories.PartnerFactory()
+        alice = factories.partner_user(partner)
+        manager = factories.manager_user()
+        services.policy_publish(actor=manager, change_note="Holiday", holidays=["2025-03-05"])
+        with time_machine.travel(at(3, 9), tick=False):
+            first = services.registration_create(actor=alice, data=factories.registration_data())
+            second = services.registration_create(actor=alice, data=factories.registration_data())
+        self.assertIsNone(first.decision_hours)
+        with time_machine.travel(at(6, 9), tick=False):
+            services.registration_approve(registration=first, actor=manager)
+            services.registration_reject(registration=second, actor=manager, reason="not_qualified")
+        holidays = [dt.date(2025, 3, 5)]
+        expected = business_hours_between(at(3, 9), at(6, 9), holidays)
+        self.assertEqual(expected, 48.0)  # 72 h minus the Wednesday
+        for registration in (first, second):
+            registration.refresh_from_db()
+            self.assertAlmostEqual(registration.decision_hours, expected)
+        # A later policy change does not rewrite history.
+        services.policy_publish(actor=manager, change_note="No holidays", holidays=[])
+        first.refresh_from_db()
+        self.assertAlmostEqual(first.decision_hours, 48.0)
+        s = reports.report_summary(manager, reports.report_filters_parse({}, user=manager))
+        self.assertAlmostEqual(s["median_hours_to_decision"], 48.0)
+
+    def test_database_refuses_a_decision_without_hours(self):
+        from django.db import IntegrityError, transaction
+
+        registration = factories.make_registration(
+            factories.partner_user(factories.PartnerFactory()), status="approved"
+        )
+        self.assertIsNotNone(registration.decision_hours)
+        with self.assertRaises(IntegrityError), transaction.atomic():
+            DealRegistration.objects.filter(pk=registration.pk).update(decision_hours=None)
