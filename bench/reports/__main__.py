@@ -258,7 +258,10 @@ def _run(args, db_name: str) -> int:
             ("conflicts", CONFLICTS_SQL),
         ):
             step = time.perf_counter()
-            cursor.execute(sql, params)
+            # One statement per execute: with server-side binding (prepared statements, the
+            # PostgreSQL default in prm.settings) a parameterised execute holds one command.
+            for statement in filter(None, (part.strip() for part in sql.split(";\n"))):
+                cursor.execute(statement, params if "%" in statement else None)
             print(f"  generated {label} in {time.perf_counter() - step:.1f}s")
         # The rollup triggers wrote the cells while the rows went in; the periodic job folds
         # them (deals.tasks.report_cells_compact). VACUUM ANALYZE = what autovacuum leaves
