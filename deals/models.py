@@ -293,6 +293,32 @@ class DealRegistration(models.Model):
                 name="registration_awaiting_sla",
                 condition=Q(status__in=["submitted", "info_requested"]),
             ),
+            # Dashboard breakdowns of the open pipeline (by partner, stage, product line) over
+            # a period read this index alone, not the registrations' rows.
+            models.Index(
+                fields=[
+                    "first_submitted_at",
+                    "partner",
+                    "stage",
+                    "currency",
+                    "estimated_value",
+                    "id",
+                ],
+                name="registration_open_pipeline",
+                condition=Q(status__in=["submitted", "info_requested", "approved"]),
+            ),
+            # The weekly decision trend (count, approvals, median hours per decision week).
+            models.Index(
+                fields=[
+                    "first_submitted_at",
+                    "decided_at",
+                    "decision_hours",
+                    "approved_at",
+                    "partner",
+                ],
+                name="registration_decisions",
+                condition=Q(decision_hours__isnull=False),
+            ),
             # Percentiles of time to decision read values in order from this index alone
             # (deals.reports.percentiles_by_rank), filtered by period and partner inside it.
             models.Index(

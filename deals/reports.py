@@ -673,8 +673,9 @@ def report_weekly(user, filters: ReportFilters) -> dict:
         decided.annotate(week=_week("decided_at"))
         .values("week")
         .annotate(
-            decided=Count("pk"),
-            approved=Count("pk", filter=Q(approved_at__isnull=False)),
+            # COUNT(column) counts non-null values: both columns are in the decisions index.
+            decided=Count("decided_at"),
+            approved=Count("approved_at"),
         )
         .order_by("week")
     )
@@ -713,26 +714,29 @@ def _pipeline_rows(queryset: QuerySet, *keys: str) -> list[dict]:
 
 def _pipeline_by_product_line(queryset: QuerySet) -> list[dict]:
     """Each registration once per product line it touches (distinct registration × line)."""
-    lines = (
-        ProductsThrough.objects.filter(
-            dealregistration_id__in=queryset.filter(status__in=PIPELINE_STATUSES).values("pk")
-        )
-        .values(rid=F("dealregistration_id"), lid=F("product__product_line_id"))
-        .distinct()
+    # The registrations' side comes whole from the open-pipeline index (id, currency, value),
+    # then meets the link table: no second visit to the registrations' rows.
+    open_registrations = queryset.filter(status__in=PIPELINE_STATUSES).values(
+        "id", "currency", "estimated_value"
     )
-    inner_sql, params = lines.query.sql_with_params()
-    registration_table = DealRegistration._meta.db_table
+    inner_sql, params = open_registrations.query.sql_with_params()
+    link_table = ProductsThrough._meta.db_table
+    product_table = ProductsThrough._meta.get_field("product").related_model._meta.db_table
     line_table = ProductLine._meta.db_table
     qn = connection.ops.quote_name
     # Only quoted identifiers and Django's own compiled SQL (with separate params) are joined.
+    pairs = (  # noqa: S608
+        f"SELECT DISTINCT r.{qn('id')} AS rid, r.{qn('currency')} AS currency, "
+        f"r.{qn('estimated_value')} AS value, p.{qn('product_line_id')} AS lid "
+        f"FROM ({inner_sql}) r "
+        f"JOIN {qn(link_table)} t ON t.{qn('dealregistration_id')} = r.{qn('id')} "
+        f"JOIN {qn(product_table)} p ON p.{qn('id')} = t.{qn('product_id')}"
+    )
     sql = (  # noqa: S608
-        f"SELECT pl.{qn('code')}, pl.{qn('name')}, r.{qn('currency')}, "
-        f"SUM(r.{qn('estimated_value')}), COUNT(*) "
-        f"FROM ({inner_sql}) x "
-        f"JOIN {qn(registration_table)} r ON r.{qn('id')} = x.{qn('rid')} "
-        f"JOIN {qn(line_table)} pl ON pl.{qn('id')} = x.{qn('lid')} "
-        f"GROUP BY pl.{qn('code')}, pl.{qn('name')}, r.{qn('currency')} "
-        f"ORDER BY r.{qn('currency')}, SUM(r.{qn('estimated_value')}) DESC, pl.{qn('code')}"
+        f"SELECT pl.{qn('code')}, pl.{qn('name')}, x.currency, SUM(x.value), COUNT(*) "
+        f"FROM ({pairs}) x JOIN {qn(line_table)} pl ON pl.{qn('id')} = x.lid "
+        f"GROUP BY pl.{qn('code')}, pl.{qn('name')}, x.currency "
+        f"ORDER BY x.currency, SUM(x.value) DESC, pl.{qn('code')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -749,23 +753,67 @@ def _pipeline_by_product_line(queryset: QuerySet) -> list[dict]:
     ]
 
 
+def _tier_rows_from_cells(filters: ReportFilters) -> tuple[list[dict], list[dict]]:
+    """(pipeline by tier, win/loss by tier) from the rollup cells, shaped as the live rows."""
+    tiers = {t.pk: (t.code, t.name) for t in Tier.objects.all()}
+    cells = _cells_for(filters)
+    pipeline = []
+    for row in (
+        cells.filter(status__in=PIPELINE_STATUSES)
+        .values("tier_id", "currency")
+        .annotate(value=Sum("estimated"), count=Sum("n"))
+    ):
+        if row["count"]:
+            code, name = tiers.get(row["tier_id"], (None, None))
+            pipeline.append(
+                {
+                    "partner__tier__code": code,
+                    "partner__tier__name": name,
+                    "currency": row["currency"],
+                    "value": Decimal(str(row["value"])).quantize(CENT),
+                    "count": row["count"],
+                }
+            )
+    pipeline.sort(key=lambda r: (r["currency"], -r["value"], r["partner__tier__code"] or ""))
+    outcomes = []
+    for row in cells.values("tier_id").annotate(
+        total=Sum("n"),
+        won=Sum("n", filter=Q(status="won")),
+        lost=Sum("n", filter=Q(status="lost")),
+    ):
+        if row["total"]:
+            code, name = tiers.get(row["tier_id"], (None, None))
+            outcomes.append(
+                {
+                    "partner__tier__code": code,
+                    "partner__tier__name": name,
+                    "won": row["won"] or 0,
+                    "lost": row["lost"] or 0,
+                }
+            )
+    outcomes.sort(key=lambda r: r["partner__tier__name"] or "")
+    return pipeline, outcomes
+
+
 def report_breakdowns(user, filters: ReportFilters) -> dict:
     """Pipeline by partner / tier / product line / stage, win rate by tier, conflicts."""
     registrations = registrations_for_report(user, filters)
     by_partner = _pipeline_rows(registrations, "partner_id", "partner__name")
-    win_by_tier = (
-        registrations.values("partner__tier__code", "partner__tier__name")
-        .annotate(
-            won=Count("pk", filter=Q(status="won")),
-            lost=Count("pk", filter=Q(status="lost")),
+    if uses_report_cells(user, filters):
+        by_tier, win_by_tier = _tier_rows_from_cells(filters)
+    else:
+        by_tier = _pipeline_rows(registrations, "partner__tier__code", "partner__tier__name")
+        win_by_tier = (
+            registrations.values("partner__tier__code", "partner__tier__name")
+            .annotate(
+                won=Count("pk", filter=Q(status="won")),
+                lost=Count("pk", filter=Q(status="lost")),
+            )
+            .order_by("partner__tier__name")
         )
-        .order_by("partner__tier__name")
-    )
     return {
         "pipeline_by_partner": by_partner,
-        "pipeline_by_tier": _pipeline_rows(
-            registrations, "partner__tier__code", "partner__tier__name"
-        ),
+        "pipeline_by_tier": by_tier,
         "pipeline_by_product_line": _pipeline_by_product_line(registrations),
         "pipeline_by_stage": _pipeline_rows(registrations, "stage"),
         "win_rate_by_tier": [

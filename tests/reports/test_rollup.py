@@ -156,6 +156,16 @@ class RollupAgreesWithRegistrationsTests(RollupScenario):
         self.assertEqual(from_cells["registrations"], live["registrations"])
         self.assertTrue(from_cells["registrations"])
 
+    def test_tier_breakdowns_are_the_same_from_cells(self):
+        for params in ({}, {"from": "2025-06-05"}, {"tier": "silver"}):
+            with self.subTest(params=params):
+                filters = reports.report_filters_parse(params, user=self.manager)
+                from_cells = reports.report_breakdowns(self.manager, filters)
+                with mock.patch.object(reports, "uses_report_cells", return_value=False):
+                    live = reports.report_breakdowns(self.manager, filters)
+                self.assertEqual(from_cells, live)
+        self.assertTrue(from_cells["win_rate_by_tier"])
+
     def test_compaction_folds_deltas_without_changing_any_total(self):
         before = _stored_cells()
         rows_before = ReportCell.objects.count()
