@@ -18,25 +18,37 @@ def conflicts_record(
     matches: Iterable[Match],
     policy_version: int | None,
 ) -> list[Conflict]:
-    """One Conflict per (registration, other record); re-running a check never duplicates."""
-    recorded = []
-    for match in matches:
-        conflict, _ = Conflict.objects.get_or_create(
-            registration_id=registration_id,
-            kind=match.kind,
-            other_id=match.record_id,
-            defaults={
-                "registration_partner_id": registration_partner_id,
-                "other_partner_id": match.partner_id,
-                "other_label": match.label,
-                "score": match.score,
-                "reasons": list(match.reasons),
-                "severity": match.severity,
-                "policy_version": policy_version,
-            },
-        )
-        recorded.append(conflict)
-    return recorded
+    """One Conflict per (registration, other record); re-running a check never duplicates.
+
+    Two queries whatever the number of matches: one INSERT that skips pairs already recorded
+    (the unique constraint on registration, kind and other record), one read of the rows."""
+    matches = list(matches)
+    if not matches:
+        return []
+    Conflict.objects.bulk_create(
+        [
+            Conflict(
+                registration_id=registration_id,
+                kind=match.kind,
+                other_id=match.record_id,
+                registration_partner_id=registration_partner_id,
+                other_partner_id=match.partner_id,
+                other_label=match.label,
+                score=match.score,
+                reasons=list(match.reasons),
+                severity=match.severity,
+                policy_version=policy_version,
+            )
+            for match in matches
+        ],
+        ignore_conflicts=True,
+    )
+    wanted = {(match.kind, match.record_id) for match in matches}
+    rows = Conflict.objects.filter(
+        registration_id=registration_id, other_id__in={m.record_id for m in matches}
+    )
+    by_key = {(c.kind, c.other_id): c for c in rows if (c.kind, c.other_id) in wanted}
+    return [by_key[(match.kind, match.record_id)] for match in matches]
 
 
 def conflict_mark_resolved(

@@ -32,8 +32,11 @@ def _get(queryset, pk):
     return obj
 
 
-def access_registration_for_user(user, pk) -> DealRegistration:
-    return _get(selectors.registrations_visible_to(user), pk)
+def access_registration_for_user(user, pk, *, shape=None) -> DealRegistration:
+    """`shape` may narrow the visible queryset to what a caller reads (joins, annotations);
+    it must not widen it: it receives the tenant-scoped queryset."""
+    queryset = selectors.registrations_visible_to(user)
+    return _get(shape(queryset) if shape else queryset, pk)
 
 
 def access_extension_request_for_user(user, pk) -> ExtensionRequest:

@@ -1,7 +1,7 @@
 """API load bench: gunicorn on PostgreSQL with ≥100k registrations and opportunities, locust
 headless against one endpoint at a time.
 
-    python -m bench.api_load                      # 100k rows, 50 users, 30 s per endpoint
+    python -m bench.api_load                      # 100k rows, 10 users, 30 s per endpoint
     python -m bench.api_load --rows 1000000 --duration 600s --users 50
 
 It creates a throwaway database (dropped at the end unless --keep), migrates it, bulk-seeds
@@ -12,6 +12,17 @@ GET, registration list GET (page_size=25), conflict-check POST and registration 
 POST. It prints req/s, p50/p95/p99 (ms), errors per endpoint and the fraction of the ceiling.
 PostgreSQL: --pg-url (default postgres://postgres@127.0.0.1:5432/postgres), Redis for the shared
 limiter cache: --cache-url (default redis://127.0.0.1:6379/14; "" for the database cache).
+
+Concurrency. Locust runs closed-loop users (each sends its next request when the previous
+answer arrives), so by Little's law mean latency = users / throughput: with U users nothing can
+answer faster on average than U / (req/s), whatever the server does. 50 users on 5 sync workers
+(the old default) kept ~10 requests queued per worker, so no endpoint below 500 req/s could
+show a p95 under 100 ms: the latency figures measured the queue, not the request. The default
+is now 2 users per worker (10 for 5 workers): every worker always has one request in hand and
+one waiting, which keeps the 2 cores busy (throughput about as with deeper queues) while
+latency stays the time a request takes. The same U is used for every scenario, the ceiling
+included, so the fractions compare like with like; --users overrides it (e.g. 50 for the old
+figures).
 """
 
 from __future__ import annotations
@@ -101,7 +112,18 @@ def main() -> None:
         "--rows", type=int, default=100_000, help="registrations (and as many opportunities)"
     )
     parser.add_argument("--partners", type=int, default=500)
-    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=None,
+        help="locust users (closed loop); default 2 per gunicorn worker",
+    )
+    parser.add_argument(
+        "--client",
+        choices=["fast", "requests"],
+        default="fast",
+        help="locust client: FastHttpUser (default) or HttpUser (the figures before issue #4)",
+    )
     parser.add_argument("--spawn-rate", type=int, default=10)
     parser.add_argument("--duration", default="30s")
     parser.add_argument("--workers", type=int, default=5)
@@ -116,6 +138,8 @@ def main() -> None:
     parser.add_argument("--seed-only", action="store_true")
     parser.add_argument("--child-seed", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.users is None:
+        args.users = 2 * args.workers
 
     if args.child_seed:
         import django
@@ -175,10 +199,20 @@ def main() -> None:
         )  # fmt: skip
         host = f"http://127.0.0.1:{args.port}"
         _wait(f"{host}/bench/ping/")
+        print(
+            f"concurrency: {args.users} locust users (closed loop, {args.client} client) on "
+            f"{args.workers} sync workers, the same for every scenario",
+            flush=True,
+        )
         results = {}
         for scenario in args.scenarios.split(","):
             prefix = os.path.join(workdir, scenario)
-            locust_env = {**os.environ, "BENCH_DATA": data_path, "BENCH_SCENARIO": scenario}
+            locust_env = {
+                **os.environ,
+                "BENCH_DATA": data_path,
+                "BENCH_SCENARIO": scenario,
+                "BENCH_CLIENT": args.client,
+            }
             locust_env.pop("DJANGO_SETTINGS_MODULE", None)
             print(f"… {LABELS[scenario]}: {args.users} users for {args.duration}", flush=True)
             subprocess.run(
@@ -206,7 +240,10 @@ def main() -> None:
 def _print(results: dict, args) -> None:
     ceiling = (results.get("ping") or {}).get("rps") or 0.0
     print()
-    print(f"rows={args.rows:,} users={args.users} duration={args.duration} workers={args.workers}")
+    print(
+        f"rows={args.rows:,} users={args.users} client={args.client} duration={args.duration} "
+        f"workers={args.workers}"
+    )
     header = (
         f"{'endpoint':50} {'req/s':>8} {'p50':>6} {'p95':>6} {'p99':>6} {'errors':>8} {'of C':>6}"
     )

@@ -192,6 +192,108 @@ class RegistrationSerializer(OptionalKeysSerializer):
         return data
 
 
+# --- The registration representation without DRF's field machinery ------------------------------
+#
+# RegistrationSerializer documents the shape (drf-spectacular) and is the reference;
+# registration_representation() builds the same dict, key for key, value for value, for the hot
+# paths (detail, list, transitions): a serializer instance deep-copies ~40 field objects and
+# walks them per call, which was a quarter of a detail GET. Dates, datetimes and money are
+# formatted by DRF's own field objects (created once here), so their formats cannot drift; the
+# equality is tested in tests/api/test_hot_paths.py.
+
+_MONEY_FORMAT = serializers.DecimalField(**MONEY, allow_null=True)
+_DATETIME_FORMAT = serializers.DateTimeField(allow_null=True)
+_DATE_FORMAT = serializers.DateField(allow_null=True)
+
+
+def _datetime(value):
+    return None if value is None else _DATETIME_FORMAT.to_representation(value)
+
+
+def _date(value):
+    return None if value is None else _DATE_FORMAT.to_representation(value)
+
+
+def _money(value):
+    return None if value is None else _MONEY_FORMAT.to_representation(value)
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _conflict_representation(conflict) -> dict:
+    return {
+        "id": conflict.id,
+        "kind": conflict.kind,
+        "other_id": conflict.other_id,
+        "other_label": _text(conflict.other_label),
+        "score": conflict.score,
+        "reasons": [None if reason is None else str(reason) for reason in conflict.reasons],
+        "status": conflict.status,
+        "resolution": conflict.resolution or None,
+    }
+
+
+def registration_representation(
+    registration,
+    *,
+    manager: bool = False,
+    conflicts: list | None = None,
+    products: list[str] | None = None,
+) -> dict:
+    """RegistrationSerializer's output for one registration, built directly. `conflicts`: the
+    registration's Conflict rows (managers only), already ordered; `products`: its product
+    codes in the serializer's order when the caller fetched them (else read from the
+    relation)."""
+    r = registration
+    partner = r.partner
+    submitted_by = r.submitted_by
+    data = {
+        "id": r.id,
+        "reference": _text(r.reference),
+        "status": r.status,
+        "conflict_status": r.conflict_status,
+        "conflict_message": _text(r.conflict_message),
+        "partner": None if partner is None else {"id": partner.id, "name": _text(partner.name)},
+        "submitted_by": None if submitted_by is None else _text(submitted_by.email),
+        "customer_name": _text(r.customer_name),
+        "customer_domain": _text(r.customer_domain),
+        "customer_country": _text(r.customer_country),
+        "customer_address": _text(r.customer_address),
+        "contact_name": _text(r.contact_name),
+        "contact_email": _text(r.contact_email),
+        "contact_phone": _text(r.contact_phone),
+        "products": product_codes(r) if products is None else list(products),
+        "estimated_value": _money(r.estimated_value),
+        "currency": _text(r.currency),
+        "expected_close_date": _date(r.expected_close_date),
+        "stage": r.stage,
+        "description": _text(r.description),
+        "competitors": _text(r.competitors),
+        "submitted_at": _datetime(r.submitted_at),
+        "decided_at": _datetime(r.decided_at),
+        "approved_at": _datetime(r.approved_at),
+        "expires_at": _datetime(r.expires_at),
+        "extensions_used": r.extensions_used,
+        "rejection_reason": r.rejection_reason or None,
+        "decision_note": _text(r.decision_note),
+        "outcome": r.outcome,
+        "actual_value": _money(r.actual_value),
+        "close_date": _date(r.close_date),
+        "lost_reason": _text(r.lost_reason),
+        "created_at": _datetime(r.created_at),
+        "updated_at": _datetime(r.updated_at),
+    }
+    if manager:
+        data["conflicts"] = [_conflict_representation(c) for c in conflicts or ()]
+        data["overdue"] = r.is_overdue
+        data["sla_due_at"] = _datetime(r.sla_due_at)
+        data["co_sell"] = r.co_sell
+        data["decided_by"] = r.decided_by.email if r.decided_by_id and r.decided_by else None
+    return data
+
+
 class RegistrationInputSerializer(StrictInputSerializer):
     customer_name = serializers.CharField(max_length=200)
     customer_domain = serializers.CharField(

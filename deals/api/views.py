@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.db import connection
+from django.db.models import OuterRef
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
@@ -77,25 +79,83 @@ def _int_param(params, name: str) -> int | None:
 # --- Registrations ------------------------------------------------------------------------------
 
 
-def registrations_data(rows, user, *, many=True):
-    """Serialize registrations for `user`; for managers, their conflicts come in one query."""
-    manager = is_manager(user)
-    context = {"manager": manager}
-    items = rows if many else [rows]
-    if manager:
-        by_registration = defaultdict(list)
-        conflicts = selectors.conflicts_visible_to(user).filter(
-            registration_id__in=[r.pk for r in items]
+PRODUCT_ORDER = ("product__product_line__name", "product__name")  # Product's Meta.ordering
+
+
+def registrations_for_output(queryset, user):
+    """`queryset` (already scoped by the selector) narrowed to what the representation reads:
+    the partner and the submitter (and for managers the decider) joined, no prefetch. On
+    PostgreSQL the product codes come in the same query (an array subquery); elsewhere a page
+    reads them in one more query (_product_codes)."""
+    related = ["partner", "submitted_by"]
+    if is_manager(user):
+        related.append("decided_by")
+    queryset = queryset.select_related(None).select_related(*related).prefetch_related(None)
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.expressions import ArraySubquery
+
+        codes = (
+            DealRegistration.products.through.objects.filter(dealregistration_id=OuterRef("pk"))
+            .order_by(*PRODUCT_ORDER)
+            .values("product__code")
         )
+        queryset = queryset.annotate(_product_codes=ArraySubquery(codes))
+    return queryset
+
+
+def _product_codes(registration_ids) -> dict[int, list[str]]:
+    """{registration id: product codes}, in the order of the serializer's prefetch."""
+    through = DealRegistration.products.through
+    rows = (
+        through.objects.filter(dealregistration_id__in=registration_ids)
+        .order_by(*PRODUCT_ORDER)
+        .values_list("dealregistration_id", "product__code")
+    )
+    codes = defaultdict(list)
+    for registration_id, code in rows:
+        codes[registration_id].append(code)
+    return codes
+
+
+def registration_for_output(user, pk) -> DealRegistration:
+    """access_registration_for_user (same scoping, same 404 and security-log record) with the
+    narrowed fetch of registrations_for_output."""
+    return access.access_registration_for_user(
+        user, pk, shape=lambda queryset: registrations_for_output(queryset, user).order_by()
+    )
+
+
+def registrations_data(rows, user, *, many=True):
+    """Registrations as `user` may see them (s.RegistrationSerializer's shape, built by
+    s.registration_representation): product codes from the fetch (PostgreSQL) or in one
+    query, and for managers their conflicts in one more."""
+    manager = is_manager(user)
+    items = rows if many else [rows]
+    ids = [r.pk for r in items]
+    if all(hasattr(r, "_product_codes") for r in items):
+        codes = {r.pk: r._product_codes for r in items}
+    else:
+        codes = _product_codes(ids) if ids else {}
+    by_registration = defaultdict(list)
+    if manager:
+        conflicts = selectors.conflicts_visible_to(user).filter(registration_id__in=ids)
         for conflict in conflicts.order_by("-score", "id"):
             by_registration[conflict.registration_id].append(conflict)
-        context["conflicts"] = by_registration
-    return s.RegistrationSerializer(rows, many=many, context=context).data
+    data = [
+        s.registration_representation(
+            registration,
+            manager=manager,
+            conflicts=by_registration.get(registration.pk),
+            products=codes.get(registration.pk, []),
+        )
+        for registration in items
+    ]
+    return data if many else data[0]
 
 
 def registration_response(user, registration: DealRegistration, code=status.HTTP_200_OK):
     # Re-read through the tenant accessor: the same joins and the same shape as a GET.
-    fresh = access.access_registration_for_user(user, registration.pk)
+    fresh = registration_for_output(user, registration.pk)
     return Response(registrations_data(fresh, user, many=False), status=code)
 
 
@@ -132,8 +192,7 @@ class RegistrationListView(ApiView):
         queryset = selectors.registrations_filter(
             selectors.registrations_visible_to(user), params=request.query_params, user=user
         )
-        if manager:
-            queryset = queryset.select_related("decided_by")
+        queryset = registrations_for_output(queryset, user)
         queryset = apply_ordering(
             queryset,
             request,
@@ -172,7 +231,7 @@ class RegistrationDetailView(ApiView):
         responses=responses({200: s.RegistrationSerializer}, 404),
     )
     def get(self, request, pk):
-        registration = access.access_registration_for_user(request.user, pk)
+        registration = registration_for_output(request.user, pk)
         return Response(registrations_data(registration, request.user, many=False))
 
     @extend_schema(
