@@ -260,6 +260,15 @@ def test_submit_lock_blocks_equivalent_customer_but_not_unrelated(
 
     def contender():
         try:
+            # Warm this connection first (an unrelated customer): the first submit of a session
+            # pays one-off costs (trigger functions compiled, statements prepared) that have
+            # nothing to do with locking, and Y below must measure only whether it waits.
+            services.registration_create(
+                actor=bob,
+                data=factories.registration_data(
+                    customer_name="Wayne Aerospace", customer_domain="wayne-aero.com"
+                ),
+            )
             with connection.cursor() as cursor:
                 cursor.execute("SET lock_timeout = '200ms'")
             try:
