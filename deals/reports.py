@@ -436,7 +436,7 @@ def uses_report_cells(user, filters: ReportFilters) -> bool:
     return is_manager(user) and not filters.partner_id and not filters.product_line
 
 
-def _groups_live(registrations: QuerySet, now: dt.datetime) -> list[dict]:
+def _groups_live(registrations: QuerySet) -> list[dict]:
     # One pass over the registrations, grouped by (currency, status, rejection reason): a few
     # dozen group rows at most, folded by the caller.
     return list(
@@ -445,7 +445,6 @@ def _groups_live(registrations: QuerySet, now: dt.datetime) -> list[dict]:
             n=Count("pk"),
             decided=Count("pk", filter=Q(decided_at__isnull=False)),
             approved=Count("pk", filter=Q(approved_at__isnull=False)),
-            overdue=Count("pk", filter=Q(sla_due_at__lt=now)),
             decided_late=Count("pk", filter=Q(decided_at__gt=F("sla_due_at"))),
             extended=Count("pk", filter=Q(approved_at__isnull=False, extensions_used__gt=0)),
             estimated=Sum("estimated_value"),
@@ -506,13 +505,14 @@ def _groups_from_cells(filters: ReportFilters) -> list[dict]:
     return groups
 
 
-def _conflicts_for(registrations: QuerySet, filters: ReportFilters) -> QuerySet[Conflict]:
-    """Conflict rows of the selected registrations. A partner or tier selection reads the
-    conflicts' own copy of the registration's partner (no registration scan); a period or
-    product line needs the registrations. A partner user's filters always name their partner."""
-    if filters.date_from or filters.date_to or filters.product_line:
+def _conflicts_for(user, registrations: QuerySet, filters: ReportFilters) -> QuerySet[Conflict]:
+    """Conflict rows of the selected registrations. For a partner user they are always
+    selected through `registrations` (tenant-scoped by the selector, and few). A manager's
+    partner or tier selection reads the conflicts' own copy of the registration's partner (no
+    registration scan); a period or product line needs the registrations."""
+    if not is_manager(user) or filters.date_from or filters.date_to or filters.product_line:
         return Conflict.objects.filter(registration_id__in=registrations.values("pk"))
-    conflicts = Conflict.objects.filter(registration_id__isnull=False)
+    conflicts = Conflict.objects.all()
     if filters.partner_id:
         conflicts = conflicts.filter(registration_partner_id=filters.partner_id)
     if filters.tier:
@@ -523,19 +523,16 @@ def _conflicts_for(registrations: QuerySet, filters: ReportFilters) -> QuerySet[
 
 
 def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = None) -> dict:
-    """The figures of API.md's summary (plus a few extra fields) in four queries: the
-    registrations grouped by currency × status × reason, the conflicts, the policy (holidays),
-    and the percentiles."""
+    """The figures of API.md's summary (plus a few extra fields) in a handful of queries: the
+    group rows (from the rollup cells or the registrations), the overdue count, the conflicts,
+    and the percentiles (histogram + one index read per fraction, or index reads by rank)."""
     now = now or timezone.now()
     registrations = registrations_for_report(user, filters)
-    if uses_report_cells(user, filters):
-        groups = _groups_from_cells(filters)
-        # "Overdue" depends on the clock: counted on the registrations awaiting a decision
-        # (a small set, read from the queue index).
-        overdue = registrations.filter(status__in=AWAITING, sla_due_at__lt=now).count()
-    else:
-        groups = _groups_live(registrations, now)
-        overdue = None
+    from_cells = uses_report_cells(user, filters)
+    groups = _groups_from_cells(filters) if from_cells else _groups_live(registrations)
+    # "Overdue" depends on the clock: counted on the registrations awaiting a decision (a small
+    # set, read from the awaiting-SLA index), whichever source the other figures come from.
+    overdue = registrations.filter(status__in=AWAITING, sla_due_at__lt=now).count()
 
     def total(key: str, *, statuses=None, reason=None) -> int:
         # Sums over group rows (a few per currency × status), never over registrations.
@@ -553,7 +550,7 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
                 money[g["currency"]] = money.get(g["currency"], Decimal(0)) + Decimal(str(g[key]))
         return {currency: _money(value) for currency, value in sorted(money.items())}
 
-    conflicts = _conflicts_for(registrations, filters)
+    conflicts = _conflicts_for(user, registrations, filters)
     resolved = Q(status=Conflict.Status.RESOLVED)
     conflict_counts = conflicts.aggregate(
         flagged=Count("registration_id", distinct=True),
@@ -569,7 +566,7 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
 
     submitted = total("n")
     decided, approved = total("decided"), total("approved")
-    if uses_report_cells(user, filters):
+    if from_cells:
         histogram = list(
             _cells_for(filters, ReportHoursCell)
             .values("bucket")
@@ -582,8 +579,6 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
     else:
         pct = percentiles_by_rank(_decided(registrations), "decision_hours", decided, (0.5, 0.9))
     won, lost = total("n", statuses={"won"}), total("n", statuses={"lost"})
-    if overdue is None:
-        overdue = total("overdue", statuses=set(AWAITING))
     decided_late = total("decided_late")
     reasons = sorted(
         ((r, total("n", statuses={"rejected"}, reason=r)) for r in RejectionReason.values),

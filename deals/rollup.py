@@ -131,6 +131,7 @@ class Rollup:
         return self.insert(f"SELECT {old} {where} UNION ALL SELECT {new} {where}")
 
 
+FLAGS = {"decided", "approved", "late", "extended", "co_sell"}
 CELLS = Rollup(
     table="deals_reportcell",
     key=(
@@ -270,12 +271,10 @@ def triggers_install(schema_editor) -> None:
 
 
 def triggers_remove(schema_editor) -> None:
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
+    if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(PG_BACKWARD, params=None)
-    elif vendor == "sqlite":
-        for statement in SQLITE_BACKWARD:
-            schema_editor.execute(statement, params=None)
+    else:
+        sqlite_triggers_before_migrate(using=schema_editor.connection.alias)
 
 
 def sqlite_triggers_before_migrate(using="default", **kwargs) -> None:
@@ -354,11 +353,13 @@ def _summed(rollup: Rollup, source: str) -> dict[tuple, tuple]:
     width = len(rollup.key)
     result = {}
     for row in rows:
+        # Same key whatever the backend returns: dates as ISO text, flags (SQLite 0/1) as bools.
         key_values = [
-            v.isoformat() if isinstance(v, dt.date) else (bool(v) if i >= 5 else v)
-            for i, v in enumerate(row[:width])
+            str(v.isoformat() if isinstance(v, dt.date) else v)
+            if name == "day"
+            else (bool(v) if name in FLAGS else v)
+            for name, v in zip(rollup.key, row[:width], strict=True)
         ]
-        key_values[0] = str(key_values[0])
         values = tuple(
             Decimal(str(v)).quantize(cent) if name in ("estimated", "actual") else int(v)
             for name, v in zip(rollup.values, row[width:], strict=True)
