@@ -15,16 +15,22 @@ from deals.models import (
     Notification,
 )
 from prm.exceptions import NotFound
+from prm.frozen import frozen_first
 from prm.security_log import log_foreign_not_found
 
 
-def _get(queryset, pk):
+def _valid_pk(pk) -> int:
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         raise NotFound() from None
     if pk <= 0 or pk > 2**62:
         raise NotFound()
+    return pk
+
+
+def _get(queryset, pk):
+    pk = _valid_pk(pk)
     obj = queryset.filter(pk=pk).first()
     if obj is None:
         log_foreign_not_found(queryset, pk)  # a cross-tenant probe is a security event
@@ -32,11 +38,27 @@ def _get(queryset, pk):
     return obj
 
 
-def access_registration_for_user(user, pk, *, shape=None) -> DealRegistration:
+def access_registration_for_user(user, pk, *, shape=None, shape_key=None) -> DealRegistration:
     """`shape` may narrow the visible queryset to what a caller reads (joins, annotations);
-    it must not widen it: it receives the tenant-scoped queryset."""
-    queryset = selectors.registrations_visible_to(user)
-    return _get(shape(queryset) if shape else queryset, pk)
+    it must not widen it: it receives the tenant-scoped queryset. With `shape_key`, a name
+    for what `shape` does (the same SQL every time for one scope), the fetch is compiled once
+    per connection and scope kind (prm.frozen) — for the hot detail paths."""
+    kind, values = selectors.registration_scope(user)
+    if shape is None or shape_key is None or kind == "none":
+        queryset = selectors.registrations_in_scope(kind, **values)
+        return _get(shape(queryset) if shape else queryset, pk)
+    pk = _valid_pk(pk)
+    obj = frozen_first(
+        ("registration", kind, shape_key),
+        lambda pk, **scope: shape(selectors.registrations_in_scope(kind, **scope)).filter(pk=pk)[
+            :1
+        ],
+        {**values, "pk": pk},
+    )
+    if obj is None:
+        log_foreign_not_found(DealRegistration.objects.all(), pk)
+        raise NotFound()
+    return obj
 
 
 def access_extension_request_for_user(user, pk) -> ExtensionRequest:

@@ -51,14 +51,30 @@ def _registration_base() -> QuerySet[DealRegistration]:
     )
 
 
-def registrations_visible_to(user) -> QuerySet[DealRegistration]:
-    """Managers see every registration; a partner user only their own company's; others none."""
+def registration_scope(user) -> tuple[str, dict]:
+    """What `user` may see, as (kind, values): ("all", {}) for managers, ("partner",
+    {"partner_id": …}) for a partner user, ("none", {}) for anyone else. The one definition
+    behind registrations_visible_to and the compiled-once fetches (deals.access)."""
     if is_manager(user):
-        return _registration_base()
+        return "all", {}
     partner = partner_of(user)
     if partner is None:
-        return DealRegistration.objects.none()
-    return _registration_base().filter(partner_id=partner.pk)
+        return "none", {}
+    return "partner", {"partner_id": partner.pk}
+
+
+def registrations_in_scope(kind: str, partner_id: int | None = None) -> QuerySet[DealRegistration]:
+    if kind == "all":
+        return _registration_base()
+    if kind == "partner":
+        return _registration_base().filter(partner_id=partner_id)
+    return DealRegistration.objects.none()
+
+
+def registrations_visible_to(user) -> QuerySet[DealRegistration]:
+    """Managers see every registration; a partner user only their own company's; others none."""
+    kind, values = registration_scope(user)
+    return registrations_in_scope(kind, **values)
 
 
 def registrations_filter(

@@ -246,18 +246,9 @@ def _token_user(request):
     parts = header.split()
     if len(parts) != 2 or parts[0].lower() != "token" or len(parts[1]) > 200:
         return None
-    from django.utils import timezone
+    from partners.authentication import live_token_user, token_for_key
 
-    from partners.models import ApiToken, hash_token
-
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(
-            key_hash=hash_token(parts[1]), revoked_at__isnull=True, expires_at__gt=timezone.now()
-        )
-        .first()
-    )
-    return token.user if token is not None and token.user.is_active else None
+    return live_token_user(token_for_key(parts[1], request))
 
 
 def _unstorable(value: str) -> bool:

@@ -135,6 +135,12 @@ def main() -> None:
     )
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--reuse",
+        metavar="DATA_JSON",
+        help="skip the seed: run against the database kept by an earlier --keep run (its URL "
+        "via --pg-url) and the data file that run printed",
+    )
     parser.add_argument("--seed-only", action="store_true")
     parser.add_argument("--child-seed", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -153,44 +159,23 @@ def main() -> None:
 
     import psycopg
 
-    dbname = f"prm_bench_api_{os.getpid()}"
-    db_url = _with_db(args.pg_url, dbname)
-    with psycopg.connect(args.pg_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
-    env = _env(db_url, args.cache_url)
     workdir = tempfile.mkdtemp(prefix="bench-api-")
-    data_path = os.path.join(workdir, "data.json")
+    if args.reuse:
+        db_url, data_path, args.keep = args.pg_url, args.reuse, True
+    else:
+        dbname = f"prm_bench_api_{os.getpid()}"
+        db_url = _with_db(args.pg_url, dbname)
+        data_path = os.path.join(workdir, "data.json")
+        with psycopg.connect(args.pg_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+    env = _env(db_url, args.cache_url)
     gunicorn = None
     try:
-        started = time.time()
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
-        if not args.cache_url:
-            subprocess.run(
-                [sys.executable, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=True
-            )
-        spec = {
-            "rows": args.rows,
-            "partners": args.partners,
-            "token_users": min(args.partners, 200),
-            "out": data_path,
-        }
-        seeded = subprocess.run(
-            [sys.executable, "-m", "bench.api_load", "--child-seed", json.dumps(spec)],
-            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        counts = json.loads(seeded.stdout.strip().splitlines()[-1])
-        print(
-            f"seeded {counts['registrations']:,} registrations, {counts['opportunities']:,} "
-            f"opportunities, {counts['index_entries']:,} index entries in {time.time() - started:.0f} s",
-            flush=True,
-        )
-        if args.seed_only:
-            return
+        if not args.reuse:
+            _seed(args, env, data_path)
+            if args.seed_only:
+                print(f"data file: {data_path}")
+                return
         gunicorn = subprocess.Popen(
             [_bin("gunicorn"), "prm.wsgi:application", "--workers", str(args.workers),
              "--bind", f"127.0.0.1:{args.port}", "--log-level", "warning", "--access-logfile", "-",
@@ -234,7 +219,37 @@ def main() -> None:
             with psycopg.connect(args.pg_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         else:
-            print(f"database kept: {db_url}")
+            print(f"database kept: {db_url} (rerun: --pg-url {db_url} --reuse {data_path})")
+
+
+def _seed(args, env: dict, data_path: str) -> None:
+    started = time.time()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    if not args.cache_url:
+        subprocess.run(
+            [sys.executable, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=True
+        )
+    spec = {
+        "rows": args.rows,
+        "partners": args.partners,
+        "token_users": min(args.partners, 200),
+        "out": data_path,
+    }
+    seeded = subprocess.run(
+        [sys.executable, "-m", "bench.api_load", "--child-seed", json.dumps(spec)],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    counts = json.loads(seeded.stdout.strip().splitlines()[-1])
+    print(
+        f"seeded {counts['registrations']:,} registrations, {counts['opportunities']:,} "
+        f"opportunities, {counts['index_entries']:,} index entries in {time.time() - started:.0f} s",
+        flush=True,
+    )
 
 
 def _print(results: dict, args) -> None:

@@ -37,6 +37,8 @@ from django.db.models.sql.query import Query
 from django.db.models.sql.subqueries import AggregateQuery
 from django.db.models.sql.where import AND, WhereNode
 
+from prm.frozen import bound_value
+
 __all__ = ["UnscopedQueryError", "unscoped_query_guard", "_unscoped_guard_autouse"]
 
 
@@ -95,6 +97,7 @@ def _values(rhs) -> list | None:
         items = [rhs]
     out = []
     for item in items:
+        item = bound_value(item)  # a compiled-once query (prm.frozen) carries sentinels
         if hasattr(item, "_meta") and hasattr(item, "pk"):
             item = item.pk
         if isinstance(item, Col | Query) or hasattr(item, "resolve_expression"):
