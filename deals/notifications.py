@@ -45,6 +45,7 @@ from deals.models import (
     RejectionReason,
 )
 from partners.roles import REVIEW_PERMISSION, is_manager, membership_of
+from prm.frozen import frozen_first, frozen_list
 from prm.lib.time import timezone_now
 
 logger = logging.getLogger("prm.notifications")
@@ -103,11 +104,15 @@ def _managers():
         groups__permissions__codename=codename,
         groups__permissions__content_type__app_label=app_label,
     )
-    return list(
-        User.objects.filter(is_active=True)
-        .filter(Q(is_superuser=True) | (Q(is_staff=True) & has_perm))
-        .distinct()
-        .order_by("pk")
+    return frozen_list(
+        ("notification_managers",),
+        lambda: (
+            User.objects.filter(is_active=True)
+            .filter(Q(is_superuser=True) | (Q(is_staff=True) & has_perm))
+            .distinct()
+            .order_by("pk")
+        ),
+        {},
     )
 
 
@@ -347,12 +352,16 @@ def notifications_for_event(event: RegistrationEvent) -> None:
     kind = KIND_FOR_ACTION.get(event.action)
     if kind is None or event.registration_id is None:
         return
-    registration = (
-        DealRegistration.objects.select_related(
-            "partner", "partner__channel_manager", "submitted_by"
-        )
-        .filter(pk=event.registration_id)
-        .first()
+    registration = frozen_first(
+        ("notification_registration",),
+        lambda pk: (
+            DealRegistration.objects.select_related(
+                "partner", "partner__channel_manager", "submitted_by"
+            )
+            .filter(pk=pk)
+            .order_by()[:1]
+        ),
+        {"pk": event.registration_id},
     )
     if registration is None:
         return

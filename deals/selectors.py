@@ -22,13 +22,16 @@ from deals.models import (
     RulesOfEngagement,
 )
 from partners.roles import is_manager, partner_of
+from prm.frozen import frozen_first
 
 # --- Policy -------------------------------------------------------------------------------------
 
 
 def policy_current() -> RulesOfEngagement:
     """The latest version of the rules of engagement (created on first use if none exists)."""
-    policy = RulesOfEngagement.objects.order_by("-version").first()
+    policy = frozen_first(
+        ("policy_current",), lambda: RulesOfEngagement.objects.order_by("-version")[:1], {}
+    )
     if policy is None:
         policy, _ = RulesOfEngagement.objects.get_or_create(
             version=1, defaults={"change_note": "Default policy"}

@@ -59,6 +59,7 @@ from prm.exceptions import (
     StateConflict,
     ValidationFailed,
 )
+from prm.frozen import frozen_first, frozen_list
 from prm.lib.time import add_business_days, business_hours_between, timezone_now
 
 CONFLICT_MESSAGES = {
@@ -307,13 +308,27 @@ def _clean_products(errors: Errors, value) -> list[Product]:
             errors.add("products", "Unknown product.")
             return []
         codes.append(code)
-    products = list(
-        Product.objects.filter(code__in=codes, active=True).select_related("product_line")
-    )
+    products = _active_products(codes)
     missing = sorted(set(codes) - {p.code for p in products})
     if missing:
         errors.add("products", f"Unknown product: {', '.join(missing[:5])}.")
     return products
+
+
+def _active_products(codes: list[str]) -> list[Product]:
+    """Active products with these codes (their lines joined); compiled once per list length."""
+    codes = sorted(set(codes))
+
+    def build(**values):
+        return Product.objects.filter(code__in=list(values.values()), active=True).select_related(
+            "product_line"
+        )
+
+    names = [f"code{i}" for i in range(len(codes))]
+    values = dict(zip(names, codes, strict=True))
+    if not codes or len(codes) > 8:  # rare shapes: not worth a cache entry each
+        return list(build(**values)) if codes else []
+    return frozen_list(("active_products", len(codes)), build, values)
 
 
 def _check_policy_rules(registration: DealRegistration, policy: RulesOfEngagement) -> None:
@@ -428,11 +443,19 @@ def _locked(registration: DealRegistration) -> DealRegistration:
     Only the registration's row: locking the joined partner row too would serialise every
     transition of a partner's registrations (and deadlock with the report triggers, which
     share-lock the partner row after the identity locks)."""
-    return (
-        DealRegistration.objects.select_for_update(of=("self",))
-        .select_related("partner", "partner__tier", "submitted_by")
-        .get(pk=registration.pk)
+    locked = frozen_first(
+        ("registration_locked",),
+        lambda pk: (
+            DealRegistration.objects.select_for_update(of=("self",))
+            .select_related("partner", "partner__tier", "submitted_by")
+            .filter(pk=pk)
+            .order_by()[:1]
+        ),
+        {"pk": registration.pk},
     )
+    if locked is None:
+        raise DealRegistration.DoesNotExist(f"Registration {registration.pk} does not exist.")
+    return locked
 
 
 def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegistration:

@@ -139,6 +139,40 @@ def test_redis_is_atomic_under_concurrency():
         cache.delete(ratelimit._cache_key("race"))
 
 
+@pytest.mark.reliability
+@pytest.mark.skipif(
+    os.environ.get("RUN_RELIABILITY") != "1", reason="needs RUN_RELIABILITY=1 (real Redis)"
+)
+def test_redis_counter_is_one_script_that_keeps_the_window():
+    """[redis] The Lua increment gives a new counter the window as TTL and never extends it;
+    Django's own get/incr/delete see the same key (refund, reset)."""
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = RedisCache(os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15"), {})
+    ckey = ratelimit._cache_key("lua-window")
+    key = cache.make_and_validate_key(ckey)
+    client = cache._cache.get_client(key, write=True)
+    cache.delete(ckey)
+    try:
+        assert [ratelimit.count("lua-window", 60, cache=cache) for _ in range(3)] == [1, 2, 3]
+        assert 55 <= client.ttl(key) <= 60
+        client.expire(key, 5)  # later hits must not restart the window
+        assert ratelimit.count("lua-window", 60, cache=cache) == 4
+        assert client.ttl(key) <= 5
+        assert cache.get(ckey) == 4
+        ratelimit.refund("lua-window", 60, cache=cache)
+        assert cache.get(ckey) == 3
+        ratelimit.reset("lua-window", cache=cache)
+        assert cache.get(ckey) is None
+        assert ratelimit.count("lua-window", 60, cache=cache) == 1
+        client.persist(key)  # a counter left without a TTL gets one on the next hit
+        assert ratelimit.count("lua-window", 60, cache=cache) == 2
+        assert 55 <= client.ttl(key) <= 60
+        assert ratelimit.hit("lua-window", 2, 60, cache=cache) is False
+    finally:
+        cache.delete(ckey)
+
+
 def test_the_default_database_cache_keeps_the_window(settings, db):
     """With no CACHE_URL the project default is the database cache: the window must end on
     time (a generic get+set incr would restart the expiry on every hit)."""
