@@ -53,7 +53,7 @@ class FrozenQueryError(AssertionError):
 
 
 class _Frozen:
-    __slots__ = ("queryset", "compiler", "sql", "params", "slots", "sentinels")
+    __slots__ = ("queryset", "compiler", "sql", "params", "slots", "sentinels", "converters")
 
     def __init__(self, queryset, compiler, sql: str, params: tuple, slots: dict, sentinels: dict):
         self.queryset = queryset
@@ -62,6 +62,10 @@ class _Frozen:
         self.params = params
         self.slots = slots  # value name -> positions in params
         self.sentinels = sentinels  # value name -> sentinel
+        # Row converters of the selected columns (results_iter asks for them on every run).
+        self.converters = compiler.get_converters(
+            [column[0] for column in compiler.select[0 : compiler.col_count]]
+        )
 
 
 def _sentinel(value):
@@ -125,6 +129,7 @@ def frozen_list(key: tuple, build: Callable[..., QuerySet], values: dict, using=
     runner = object.__new__(type(compiler))
     runner.__dict__.update(compiler.__dict__)
     runner.as_sql = lambda *args, **kwargs: (frozen.sql, params)
+    runner.get_converters = lambda expressions: frozen.converters
     queryset = frozen.queryset._chain()
     queryset.query.get_compiler = lambda *args, **kwargs: runner
     token = _binding.set({frozen.sentinels[name]: value for name, value in values.items()})
