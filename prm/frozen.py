@@ -5,7 +5,8 @@ GET the ORM spent ~1.3 ms compiling each of its two queries and ~0.2 ms running 
 query is built once with a sentinel for each value that varies (a partner id, a pk, a token
 hash), compiled, and kept with its compiler (which knows how to turn rows into model instances,
 select_related objects and annotations included); later calls only swap the values into the
-parameter list and run Django's own ModelIterable over the same compiler.
+parameter list and run the queryset's own Django iterable (model instances, values_list tuples)
+over the same compiler.
 
 Rules that keep this exact:
 - `key` names the *shape*: everything that changes the SQL other than the declared values
@@ -27,7 +28,6 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connections
 from django.db.models import QuerySet
-from django.db.models.query import ModelIterable
 
 _sentinels = itertools.count(1)
 # While a frozen query runs: {sentinel: real value}. The compiler still carries the query built
@@ -111,7 +111,8 @@ def _params(frozen: _Frozen, values: dict) -> tuple:
 
 
 def frozen_list(key: tuple, build: Callable[..., QuerySet], values: dict, using="default"):
-    """The model instances of `build(**values)`, compiled once per connection for `key`."""
+    """The rows of `build(**values)` (model instances, or tuples for values_list), compiled
+    once per connection for `key`."""
     connection = connections[using]
     cache = connection.__dict__.setdefault("_prm_frozen_queries", {})
     frozen = cache.get(key)
@@ -134,7 +135,7 @@ def frozen_list(key: tuple, build: Callable[..., QuerySet], values: dict, using=
     queryset.query.get_compiler = lambda *args, **kwargs: runner
     token = _binding.set({frozen.sentinels[name]: value for name, value in values.items()})
     try:
-        return list(ModelIterable(queryset))
+        return list(queryset._iterable_class(queryset))
     finally:
         _binding.reset(token)
 

@@ -169,3 +169,35 @@ def test_iso07_guard_sees_the_real_values_of_a_frozen_query(
     finally:
         current_request.reset(token)
     assert len(unscoped_query_guard) == 1
+
+
+@override_settings(FROZEN_QUERIES_CHECK=False)
+def test_values_list_querysets_come_back_as_tuples(registrations, alice):
+    partner_id = alice.membership.partner_id
+
+    def build(partner_id):
+        return (
+            DealRegistration.objects.filter(partner_id=partner_id)
+            .order_by("pk")
+            .values_list("pk", "customer_name")
+        )
+
+    for _ in range(2):  # the compile, then the cached run
+        rows = frozen_list(("test", "values_list"), build, {"partner_id": partner_id})
+        assert rows == list(build(partner_id))
+        assert len(rows) == 3 and all(isinstance(row, tuple) for row in rows)
+
+
+@override_settings(FROZEN_QUERIES_CHECK=False)
+def test_engine_key_frequencies_equal_the_orm(db):
+    from conflicts.engine import _key_frequencies
+    from conflicts.models import KeyFrequency
+
+    KeyFrequency.objects.bulk_create(
+        [KeyFrequency(key="n:acme", df=3), KeyFrequency(key="p:acme", df=7)]
+        + [KeyFrequency(key="n:gone", df=0)]
+    )
+    keys = ["n:acme", "p:acme", "n:gone", "n:absent"]
+    expected = sorted(KeyFrequency.objects.filter(key__in=keys, df__gt=0).values_list("df", "key"))
+    assert sorted(_key_frequencies(keys)) == expected == [(3, "n:acme"), (7, "p:acme")]
+    assert sorted(_key_frequencies(list(reversed(keys)))) == expected
