@@ -118,8 +118,12 @@ def event_record(
     Callers hold the registration's row lock (CAS update or select_for_update), so two events
     of one chain are never written at once; the unique (chain, seq) backs that up.
     """
-    last = (
-        RegistrationEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
+    last = frozen_first(
+        ("event_chain_tail",),
+        lambda chain: (
+            RegistrationEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash")[:1]
+        ),
+        {"chain": chain},
     )
     event = RegistrationEvent(
         chain=chain,
