@@ -42,8 +42,13 @@ def security_records():
 
 
 def totp_now(secret: str, offset: int = 0) -> str:
+    """The code of the current 30 s window (+ offset windows); never computed in a window's
+    last 2 seconds, since allauth accepts only the current window (no tolerance)."""
     from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
+    left = 30 - time.time() % 30
+    if left < 2:
+        time.sleep(left + 0.1)
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30 + offset))
 
 
