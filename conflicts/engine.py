@@ -21,7 +21,7 @@ from conflicts.index import active_filter, name_key
 from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
 from conflicts.normalize import blocking_keys
 from conflicts.scoring import Identity, score
-from prm.frozen import frozen_list
+from prm.frozen import frozen_list_in
 
 logger = logging.getLogger(__name__)
 
@@ -99,17 +99,12 @@ def _chosen_keys(keys: list[str]) -> tuple[str, list[str]]:
 
 def _key_frequencies(keys: list[str]) -> list[tuple[int, str]]:
     """(df, key) of the keys that occur; the query is compiled once per number of keys."""
-    keys = sorted(set(keys))
-
-    def build(**values):
-        return KeyFrequency.objects.filter(key__in=list(values.values()), df__gt=0).values_list(
-            "df", "key"
-        )
-
-    values = {f"key{i}": key for i, key in enumerate(keys)}
-    if len(keys) > 32:
-        return list(build(**values))
-    return frozen_list(("key_frequencies", len(keys)), build, values)
+    return frozen_list_in(
+        ("key_frequencies",),
+        lambda keys: KeyFrequency.objects.filter(key__in=keys, df__gt=0).values_list("df", "key"),
+        keys,
+        max_items=32,
+    )
 
 
 def _candidate_ids_by_keys(keys: list[str]) -> list[int]:

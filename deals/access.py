@@ -47,14 +47,12 @@ def access_registration_for_user(user, pk, *, shape=None, shape_key=None) -> Dea
     if shape is None or shape_key is None or kind == "none":
         queryset = selectors.registrations_in_scope(kind, **values)
         return _get(shape(queryset) if shape else queryset, pk)
+
+    def build(pk, **scope):
+        return shape(selectors.registrations_in_scope(kind, **scope)).filter(pk=pk)[:1]
+
     pk = _valid_pk(pk)
-    obj = frozen_first(
-        ("registration", kind, shape_key),
-        lambda pk, **scope: shape(selectors.registrations_in_scope(kind, **scope)).filter(pk=pk)[
-            :1
-        ],
-        {**values, "pk": pk},
-    )
+    obj = frozen_first(("registration", kind, shape_key), build, {**values, "pk": pk})
     if obj is None:
         log_foreign_not_found(DealRegistration.objects.all(), pk)
         raise NotFound()

@@ -94,6 +94,10 @@ def absolute_url(path: str) -> str:
 
 def _managers():
     """Every active channel manager (superusers, or staff holding the review permission)."""
+    return frozen_list(("notification_managers",), _managers_queryset, {})
+
+
+def _managers_queryset():
     from partners.models import User
 
     app_label, codename = REVIEW_PERMISSION.split(".")
@@ -104,15 +108,11 @@ def _managers():
         groups__permissions__codename=codename,
         groups__permissions__content_type__app_label=app_label,
     )
-    return frozen_list(
-        ("notification_managers",),
-        lambda: (
-            User.objects.filter(is_active=True)
-            .filter(Q(is_superuser=True) | (Q(is_staff=True) & has_perm))
-            .distinct()
-            .order_by("pk")
-        ),
-        {},
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | (Q(is_staff=True) & has_perm))
+        .distinct()
+        .order_by("pk")
     )
 
 

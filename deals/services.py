@@ -59,7 +59,7 @@ from prm.exceptions import (
     StateConflict,
     ValidationFailed,
 )
-from prm.frozen import frozen_first, frozen_list
+from prm.frozen import frozen_first, frozen_list_in
 from prm.lib.time import add_business_days, business_hours_between, timezone_now
 
 CONFLICT_MESSAGES = {
@@ -321,18 +321,14 @@ def _clean_products(errors: Errors, value) -> list[Product]:
 
 def _active_products(codes: list[str]) -> list[Product]:
     """Active products with these codes (their lines joined); compiled once per list length."""
-    codes = sorted(set(codes))
-
-    def build(**values):
-        return Product.objects.filter(code__in=list(values.values()), active=True).select_related(
+    return frozen_list_in(
+        ("active_products",),
+        lambda codes: Product.objects.filter(code__in=codes, active=True).select_related(
             "product_line"
-        )
-
-    names = [f"code{i}" for i in range(len(codes))]
-    values = dict(zip(names, codes, strict=True))
-    if not codes or len(codes) > 8:  # rare shapes: not worth a cache entry each
-        return list(build(**values)) if codes else []
-    return frozen_list(("active_products", len(codes)), build, values)
+        ),
+        codes,
+        max_items=8,
+    )
 
 
 def _check_policy_rules(registration: DealRegistration, policy: RulesOfEngagement) -> None:

@@ -140,6 +140,21 @@ def frozen_list(key: tuple, build: Callable[..., QuerySet], values: dict, using=
         _binding.reset(token)
 
 
+def frozen_list_in(
+    key: tuple, build: Callable[[list], QuerySet], items, *, max_items: int, using="default"
+):
+    """`build(items)` for a queryset filtered by `IN (items)`: one compiled shape per number of
+    distinct items (sorted, deduplicated), up to `max_items`; longer lists run the ORM as
+    usual (rare shapes are not worth a cache entry each). No items: no rows."""
+    items = sorted(set(items))
+    if not items:
+        return []
+    if len(items) > max_items:
+        return list(build(items))
+    values = {f"item{i}": item for i, item in enumerate(items)}
+    return frozen_list((*key, len(items)), lambda **v: build(list(v.values())), values, using)
+
+
 def frozen_first(key: tuple, build: Callable[..., QuerySet], values: dict, using="default"):
     """The first instance of `build(**values)` or None; the queryset must be ordered or sliced
     by its builder (it is run as built)."""

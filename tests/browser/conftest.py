@@ -7,11 +7,12 @@ The tests skip (with the reason) only when that binary is absent.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests import factories
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM must still be
 # usable from it in these tests only.
@@ -103,12 +104,5 @@ def open_session(chromium, live_server):
 
 
 def totp_code(secret: str) -> str:
-    """The current code, never one about to expire: allauth accepts only the current 30 s
-    window (no tolerance), and the browser still has to type it and submit the form, so a code
-    computed in a window's last 5 seconds could reach the server in the next one."""
-    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
-
-    left = 30 - time.time() % 30
-    if left < 5:
-        time.sleep(left + 0.2)
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    # The browser still has to type the code and submit the form: keep 5 s of the window.
+    return factories.totp_code(secret, margin=5)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 from django.test import Client
@@ -42,14 +41,7 @@ def security_records():
 
 
 def totp_now(secret: str, offset: int = 0) -> str:
-    """The code of the current 30 s window (+ offset windows); never computed in a window's
-    last 2 seconds, since allauth accepts only the current window (no tolerance)."""
-    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
-
-    left = 30 - time.time() % 30
-    if left < 2:
-        time.sleep(left + 0.1)
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30 + offset))
+    return factories.totp_code(secret, offset)
 
 
 def password_login(client: Client, email: str, password: str = factories.PASSWORD, **extra):
