@@ -10,7 +10,10 @@ class DealsConfig(AppConfig):
 
     def ready(self):
         from deals.db import register_sqlite_functions
-        from deals.rollup import sqlite_triggers_after_migrate, sqlite_triggers_before_migrate
+        from deals.reports.rollup import (
+            sqlite_triggers_after_migrate,
+            sqlite_triggers_before_migrate,
+        )
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="prm_sqlite_functions")
         # SQLite rebuilds a table to alter it, which drops its triggers (and a trigger naming

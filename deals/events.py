@@ -15,7 +15,9 @@ import io
 import json
 
 from deals.models import DealRegistration, RegistrationEvent
-from deals.services import events_verify_chain
+from deals.notifications.outbox import notifications_for_event
+from prm.frozen import frozen_first
+from prm.lib.time import timezone_now
 
 HASH_ALGORITHM = (
     "sha256(canonical), canonical = JSON with sorted keys and no spaces of "
@@ -132,3 +134,94 @@ def audit_csv(audit: dict) -> str:
     for event in audit["events"]:
         writer.writerow([_cell(event[column]) for column in EVENT_COLUMNS])
     return out.getvalue()
+
+
+# --- Events -------------------------------------------------------------------------------------
+
+
+def _actor_label(actor) -> str:
+    return actor.email if actor is not None else "system"
+
+
+def event_record(
+    *,
+    chain: str,
+    registration: DealRegistration | None,
+    actor,
+    action: str,
+    from_status: str = "",
+    to_status: str = "",
+    details: dict | None = None,
+    internal: bool = False,
+    policy_version: int | None = None,
+    notify: bool = True,
+) -> RegistrationEvent:
+    """Append one event to `chain`, hashed over its content and the previous event's hash.
+
+    Callers hold the registration's row lock (CAS update or select_for_update), so two events
+    of one chain are never written at once; the unique (chain, seq) backs that up.
+    """
+    last = frozen_first(
+        ("event_chain_tail",),
+        lambda chain: (
+            RegistrationEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash")[:1]
+        ),
+        {"chain": chain},
+    )
+    event = RegistrationEvent(
+        chain=chain,
+        seq=(last["seq"] + 1) if last else 1,
+        registration=registration,
+        at=timezone_now(),
+        actor=actor,
+        actor_label=_actor_label(actor),
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        details=details or {},
+        internal=internal,
+        policy_version=policy_version,
+        prev_hash=last["hash"] if last else "",
+    )
+    event.hash = event.compute_hash()
+    event.save()
+    if notify:
+        notifications_for_event(event)
+    return event
+
+
+def _registration_event(registration, actor, action, **kwargs) -> RegistrationEvent:
+    return event_record(
+        chain=f"r:{registration.pk}",
+        registration=registration,
+        actor=actor,
+        action=action,
+        **kwargs,
+    )
+
+
+def events_verify_chain(chain: str) -> list[str]:
+    """Problems found in one chain (empty when it verifies)."""
+    problems = []
+    previous_hash = ""
+    expected_seq = 1
+    for event in RegistrationEvent.objects.filter(chain=chain).order_by("seq"):
+        if event.seq != expected_seq:
+            problems.append(f"{chain}: event seq {event.seq} where {expected_seq} was expected")
+        if event.prev_hash != previous_hash:
+            problems.append(f"{chain}#{event.seq}: previous-hash link broken")
+        if event.compute_hash() != event.hash:
+            problems.append(f"{chain}#{event.seq}: content does not match its hash")
+        previous_hash = event.hash
+        expected_seq = event.seq + 1
+    return problems
+
+
+def events_verify_all() -> tuple[int, list[str]]:
+    chains = RegistrationEvent.objects.order_by("chain").values_list("chain", flat=True).distinct()
+    problems: list[str] = []
+    count = 0
+    for chain in chains.iterator():
+        count += 1
+        problems.extend(events_verify_chain(chain))
+    return count, problems

@@ -12,14 +12,20 @@ drift of the index since the submission. The stored verdict is reported next to 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from typing import Any
 
+from django.db import transaction
+from django.db.models import QuerySet
+
 from conflicts import engine
 from conflicts.models import RecordKind
-from deals.models import DealRegistration, Product
-from deals.selectors import policy_current
-from deals.services import registration_identity
+from deals.identity import registration_identity
+from deals.models import DealRegistration, Product, RulesOfEngagement
+from partners.models import Partner
+from prm.exceptions import ValidationFailed
+from prm.frozen import frozen_first
 
 WHAT_IF_FIELDS = ("review_threshold", "certain_threshold", "conflict_scope")
 MAX_EXAMPLES = 20
@@ -119,3 +125,96 @@ def policy_what_if(changes: dict[str, Any], last_n: int = 200) -> dict[str, Any]
         "current": current_values,
         "proposed": proposed_values,
     }
+
+
+# --- Policy -------------------------------------------------------------------------------------
+
+POLICY_FIELDS = (
+    "protection_days",
+    "extension_days",
+    "max_extensions",
+    "reminder_days",
+    "sla_business_days",
+    "holidays",
+    "min_deal_values",
+    "required_fields",
+    "conflict_scope",
+    "review_threshold",
+    "certain_threshold",
+    "direct_won_lookback_days",
+    "reveal_conflict_kind",
+    "auto_approve_enabled",
+)
+
+
+def policy_publish(*, actor, change_note: str = "", **changes: Any) -> RulesOfEngagement:
+    """Create the next version of the rules of engagement from the current one plus `changes`.
+
+    Versions are never edited, so any past decision can be replayed with the rules it used.
+    """
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            "Unknown policy fields.", fields={k: ["Unknown field."] for k in unknown}
+        )
+    with transaction.atomic():
+        current = policy_current()
+        values = {name: getattr(current, name) for name in POLICY_FIELDS}
+        values.update(changes)
+        policy = RulesOfEngagement(
+            version=current.version + 1, created_by=actor, change_note=change_note, **values
+        )
+        try:
+            policy.full_clean(exclude=["version"])
+        except Exception as exc:  # django ValidationError
+            fields = getattr(exc, "message_dict", {"__all__": [str(exc)]})
+            raise ValidationFailed("The policy is not valid.", fields=fields) from None
+        policy.save()
+        return policy
+
+
+def _engine_policy(policy: RulesOfEngagement) -> engine.Policy:
+    return engine.Policy(
+        review=policy.review_threshold,
+        certain=policy.certain_threshold,
+        scope=policy.conflict_scope,
+        version=policy.version,
+    )
+
+
+def protection_days_for(partner: Partner, policy: RulesOfEngagement) -> int:
+    return partner.tier.protection_days or policy.protection_days
+
+
+def max_extensions_for(partner: Partner, policy: RulesOfEngagement) -> int:
+    tier_value = partner.tier.max_extensions
+    return policy.max_extensions if tier_value is None else tier_value
+
+
+def _holidays(policy: RulesOfEngagement) -> list[dt.date]:
+    days = []
+    for value in policy.holidays or []:
+        try:
+            days.append(dt.date.fromisoformat(str(value)))
+        except ValueError:
+            continue
+    return days
+
+
+# --- Policy -------------------------------------------------------------------------------------
+
+
+def policy_current() -> RulesOfEngagement:
+    """The latest version of the rules of engagement (created on first use if none exists)."""
+    policy = frozen_first(
+        ("policy_current",), lambda: RulesOfEngagement.objects.order_by("-version")[:1], {}
+    )
+    if policy is None:
+        policy, _ = RulesOfEngagement.objects.get_or_create(
+            version=1, defaults={"change_note": "Default policy"}
+        )
+    return policy
+
+
+def policy_history() -> QuerySet[RulesOfEngagement]:
+    return RulesOfEngagement.objects.order_by("-version").select_related("created_by")

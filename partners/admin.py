@@ -198,7 +198,7 @@ class PartnerForm(forms.ModelForm):
         fields = ("name", "legal_name", "domains", "country", "tier", "status", "channel_manager")
 
     def clean_country(self):
-        from deals.validation import Errors, check_country
+        from prm.lib.validation import Errors, check_country
 
         errors = Errors()
         value = check_country(errors, "country", self.cleaned_data.get("country"))

@@ -28,7 +28,7 @@ def _require_partner_admin_or_manager(actor, partner: Partner) -> None:
 
 
 def _clean_domains(value) -> list[str]:
-    from conflicts.normalize import registrable_domain
+    from prm.lib.domains import registrable_domain
 
     if value in (None, ""):
         return []
@@ -47,7 +47,7 @@ def _clean_domains(value) -> list[str]:
 
 def partner_create(*, actor, name: str, country: str, tier: Tier, domains=None, legal_name=""):
     _require_manager(actor)
-    from deals.validation import Errors, check_country, check_text
+    from prm.lib.validation import Errors, check_country, check_text
 
     errors = Errors()
     name = check_text(errors, "name", name, 200, required=True)
@@ -67,7 +67,7 @@ def partner_create(*, actor, name: str, country: str, tier: Tier, domains=None, 
 
 def partner_update(*, actor, partner: Partner, **changes) -> Partner:
     _require_manager(actor)
-    from deals.validation import Errors, check_country, check_text
+    from prm.lib.validation import Errors, check_country, check_text
 
     errors = Errors()
     if "name" in changes:
@@ -104,7 +104,7 @@ def partner_user_create(
     """Add a user to a partner. Without a password, an invitation e-mail with a link to set
     one is sent after commit."""
     _require_partner_admin_or_manager(actor, partner)
-    from deals.validation import Errors, check_email, check_text
+    from prm.lib.validation import Errors, check_email, check_text
 
     errors = Errors()
     email = check_email(errors, "email", email, required=True)
@@ -132,7 +132,7 @@ def partner_user_create(
             invitation = Invitation.objects.create(user=user, partner=partner, invited_by=actor)
             # Through the notification outbox: written in this transaction, e-mailed after
             # commit with retries, so an SMTP outage never turns this into a 500.
-            from deals.notifications import invitation_notify
+            from deals.notifications.outbox import invitation_notify
 
             invitation_notify(invitation)
     return user

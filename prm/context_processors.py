@@ -5,7 +5,7 @@ def navigation(request):
     user = getattr(request, "user", None)
     if not getattr(user, "is_authenticated", False):
         return {"nav_role": None}
-    from deals.selectors import unread_notification_count
+    from deals.notifications.inbox import unread_notification_count
 
     return {
         "nav_role": role_of(user),

@@ -20,9 +20,8 @@ urlpatterns = [
     path("api/v1/", include("deals.api.urls")),
     path("api/v1/", include("deals.api.urls_reports")),
     path("", include("partners.urls")),
-    path("", include("deals.urls_reports")),
-    path("", include("deals.urls_audit")),
-    path("", include("deals.urls")),
+    path("", include("deals.reports.urls")),
+    path("", include("deals.web.urls")),
 ]
 
 handler400 = "prm.views.bad_request"

@@ -28,7 +28,7 @@ def _restore_reference_data():
     """A flush also empties what data migrations created (tiers, policy v1); later tests in the
     same process expect a database as `migrate` leaves it, so put those rows back."""
     from deals.models import ReportCell
-    from deals.selectors import policy_current
+    from deals.policy import policy_current
 
     # SQLite's flush deletes registrations row by row, so the rollup triggers leave their
     # negative deltas behind; the cells of an empty database are none.

@@ -9,8 +9,9 @@ import itertools
 import factory
 from django.utils import timezone
 
-from deals import services
 from deals.models import DirectOpportunity, Product, ProductLine
+from deals.opportunities.services import opportunity_upsert
+from deals.registrations import services
 from partners.models import Membership, Partner, Tier, User
 
 _seq = itertools.count(1)
@@ -182,5 +183,5 @@ def make_opportunity(**overrides) -> DirectOpportunity:
         "status": "open",
     }
     data.update(overrides)
-    opportunity, _ = services.opportunity_upsert(data=data)
+    opportunity, _ = opportunity_upsert(data=data)
     return opportunity

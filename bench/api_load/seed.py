@@ -31,7 +31,7 @@ def seed(*, rows: int, partners: int, token_users: int, out: str, seed_value: in
     from conflicts.normalize import blocking_keys
     from conflicts.scoring import Identity
     from deals.models import DealRegistration, DirectOpportunity, Product, ProductLine
-    from deals.selectors import policy_current
+    from deals.policy import policy_current
     from partners.models import Membership, Partner, Tier, User
     from partners.services import token_create
 

@@ -205,9 +205,10 @@ def _run(args, db_name: str) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from deals import reports, rollup
     from deals.api.reports import csv_stream
     from deals.models import Product, ProductLine
+    from deals.reports import rollup
+    from deals.reports import summary as reports
     from partners.models import Membership, Partner, Tier, User
 
     t = time.perf_counter()

@@ -4,7 +4,7 @@
   "Approve selected" / "Reject selected" actions call. Nothing can be deleted (AUD-03).
 - Events are read-only, never added, changed or deleted.
 - The rules of engagement are versioned: "add" publishes a new version through
-  services.policy_publish, existing versions are shown read-only with "Create a new version
+  policy_publish, existing versions are shown read-only with "Create a new version
   from this", and "Preview impact" shows how many recent submissions the new thresholds or
   conflict scope would change (deals.whatif) before anything is saved.
 - Direct opportunities are written through the opportunity services (index + conflicts), and
@@ -21,7 +21,6 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from deals import services
 from deals.models import (
     ActivityEntry,
     Comment,
@@ -38,7 +37,16 @@ from deals.models import (
     RejectionReason,
     RulesOfEngagement,
 )
-from deals.selectors import policy_current, policy_history
+from deals.opportunities.services import (
+    OPPORTUNITY_FIELDS,
+    opportunity_clean,
+    opportunity_delete,
+    opportunity_update,
+    opportunity_upsert,
+)
+from deals.policy import POLICY_FIELDS, policy_current, policy_history, policy_publish
+from deals.registrations import services
+from deals.registrations.extensions import extension_request_decide
 from partners.roles import is_manager
 from prm.exceptions import DomainError
 
@@ -196,7 +204,7 @@ class RulesOfEngagementAdmin(admin.ModelAdmin):
         if request.GET.get("from", "").isdigit():
             source = RulesOfEngagement.objects.filter(pk=int(request.GET["from"])).first()
         source = source or policy_current()
-        initial = {name: getattr(source, name) for name in services.POLICY_FIELDS}
+        initial = {name: getattr(source, name) for name in POLICY_FIELDS}
         initial["change_note"] = ""
         return initial
 
@@ -218,11 +226,9 @@ class RulesOfEngagementAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         changes = {
-            name: form.cleaned_data[name]
-            for name in services.POLICY_FIELDS
-            if name in form.cleaned_data
+            name: form.cleaned_data[name] for name in POLICY_FIELDS if name in form.cleaned_data
         }
-        policy = services.policy_publish(
+        policy = policy_publish(
             actor=request.user, change_note=form.cleaned_data.get("change_note", ""), **changes
         )
         obj.pk = policy.pk
@@ -243,7 +249,7 @@ class RulesOfEngagementAdmin(admin.ModelAdmin):
 
 
 def _what_if(cleaned: dict) -> dict:
-    from deals.whatif import policy_what_if
+    from deals.policy import policy_what_if
 
     return policy_what_if(
         {
@@ -513,9 +519,7 @@ class ExtensionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "registration"
         ):
             try:
-                services.extension_request_decide(
-                    request=request_obj, actor=request.user, approve=approve
-                )
+                extension_request_decide(request=request_obj, actor=request.user, approve=approve)
                 done += 1
             except DomainError as exc:
                 failures.append(f"{request_obj.registration.reference}: {exc.detail}")
@@ -540,18 +544,18 @@ class ExtensionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class OpportunityForm(forms.ModelForm):
     class Meta:
         model = DirectOpportunity
-        fields = services.OPPORTUNITY_FIELDS
+        fields = OPPORTUNITY_FIELDS
 
     def clean(self):
         cleaned = super().clean()
-        _, errors = services.opportunity_clean(_opportunity_data(cleaned))
+        _, errors = opportunity_clean(_opportunity_data(cleaned))
         for field, problems in errors.items():
             self.add_error(field if field in self.fields else None, problems)
         return cleaned
 
 
 def _opportunity_data(cleaned: dict) -> dict:
-    data = {name: cleaned.get(name) for name in services.OPPORTUNITY_FIELDS if name in cleaned}
+    data = {name: cleaned.get(name) for name in OPPORTUNITY_FIELDS if name in cleaned}
     if "products" in data:
         data["products"] = [p.code for p in (data["products"] or [])]
     for name in ("account_domain", "owner_email", "stage"):
@@ -601,11 +605,9 @@ class DirectOpportunityAdmin(admin.ModelAdmin):
         data = _opportunity_data(form.cleaned_data)
         if change:
             original = DirectOpportunity.objects.get(pk=obj.pk)
-            opportunity = services.opportunity_update(
-                opportunity=original, data=data, actor=request.user
-            )
+            opportunity = opportunity_update(opportunity=original, data=data, actor=request.user)
         else:
-            opportunity, _ = services.opportunity_upsert(data=data, actor=request.user)
+            opportunity, _ = opportunity_upsert(data=data, actor=request.user)
         obj.pk = opportunity.pk
         obj.won_at = opportunity.won_at
         obj.created_at = opportunity.created_at
@@ -617,11 +619,11 @@ class DirectOpportunityAdmin(admin.ModelAdmin):
         return None
 
     def delete_model(self, request, obj):
-        services.opportunity_delete(opportunity=obj, actor=request.user)
+        opportunity_delete(opportunity=obj, actor=request.user)
 
     def delete_queryset(self, request, queryset):
         for opportunity in queryset:
-            services.opportunity_delete(opportunity=opportunity, actor=request.user)
+            opportunity_delete(opportunity=opportunity, actor=request.user)
 
     def get_urls(self):
         return [
@@ -642,7 +644,7 @@ class DirectOpportunityAdmin(admin.ModelAdmin):
             form = CsvImportForm(request.POST, request.FILES)
             if form.is_valid():
                 try:
-                    from deals.csv_import import opportunities_import_csv
+                    from deals.opportunities.csv_import import opportunities_import_csv
                 except ImportError:
                     self.message_user(request, "CSV import is not available.", messages.ERROR)
                 else:
@@ -667,7 +669,7 @@ class DirectOpportunityAdmin(admin.ModelAdmin):
             "title": "Import direct opportunities from CSV",
             "form": form,
             "row_errors": sorted((row_errors or {}).items(), key=lambda kv: str(kv[0])),
-            "columns": services.OPPORTUNITY_FIELDS,
+            "columns": OPPORTUNITY_FIELDS,
         }
         return TemplateResponse(request, "admin/deals/directopportunity/import_csv.html", context)
 

@@ -22,7 +22,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deals import reports
+from deals.reports import summary as reports
 from partners.roles import is_manager, partner_of
 from prm.exceptions import PermissionDeniedError
 from prm.lib.csvsafe import csv_safe

@@ -18,11 +18,22 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from conflicts.models import RecordKind
-from deals import access, selectors, services
 from deals.api import serializers as s
-from deals.availability import availability_check
-from deals.csv_import import opportunities_import_csv
+from deals.catalog import product_create, products_active
 from deals.models import DealRegistration, DirectOpportunity
+from deals.notifications.inbox import notifications_visible_to
+from deals.opportunities.csv_import import opportunities_import_csv
+from deals.opportunities.selectors import opportunities_visible_to
+from deals.opportunities.services import (
+    opportunities_bulk_upsert,
+    opportunity_delete,
+    opportunity_update,
+    opportunity_upsert,
+)
+from deals.registrations import access, selectors, services
+from deals.registrations.availability import availability_check
+from deals.registrations.collaboration import comment_create
+from deals.registrations.extensions import extension_request_create, extension_request_decide
 from partners.roles import is_manager, is_partner_user
 from prm.api import ApiView, Pagination, apply_ordering, ordering_parameter, responses
 from prm.exceptions import PermissionDeniedError, ValidationFailed
@@ -408,7 +419,7 @@ class ExtensionRequestCreateView(ApiView):
         registration = access.access_registration_for_user(request.user, pk)
         _require_partner_user(request.user)
         data = _validated(s.ExtensionRequestInputSerializer, request.data)
-        extension = services.extension_request_create(
+        extension = extension_request_create(
             registration=registration, actor=request.user, reason=data["reason"]
         )
         extension = access.access_extension_request_for_user(request.user, extension.pk)
@@ -424,7 +435,7 @@ class _ExtensionDecisionView(ApiView):
         extension = access.access_extension_request_for_user(request.user, pk)
         _require_manager(request.user)
         data = _validated(s.DecisionInputSerializer, request.data)
-        services.extension_request_decide(
+        extension_request_decide(
             request=extension, actor=request.user, approve=self.approve, note=data.get("note", "")
         )
         extension = access.access_extension_request_for_user(request.user, pk)
@@ -489,7 +500,7 @@ class CommentListView(ApiView):
     def post(self, request, pk):
         registration = access.access_registration_for_user(request.user, pk)
         data = _validated(s.CommentInputSerializer, request.data)
-        comment = services.comment_create(
+        comment = comment_create(
             registration=registration,
             actor=request.user,
             body=data["body"],
@@ -656,7 +667,7 @@ class OpportunityListView(ApiView):
         from django.db.models import Q
 
         params = request.query_params
-        queryset = selectors.opportunities_visible_to(request.user)
+        queryset = opportunities_visible_to(request.user)
         for name in ("status", "external_id"):
             if params.get(name):
                 queryset = queryset.filter(**{name: params[name]})
@@ -692,7 +703,7 @@ class OpportunityListView(ApiView):
     def post(self, request):
         _require_manager(request.user)
         data = _validated(s.OpportunityInputSerializer, request.data)
-        opportunity, created = services.opportunity_upsert(data=data, actor=request.user)
+        opportunity, created = opportunity_upsert(data=data, actor=request.user)
         opportunity = access.access_opportunity_for_user(request.user, opportunity.pk)
         return Response(
             s.OpportunitySerializer(opportunity).data,
@@ -720,7 +731,7 @@ class OpportunityDetailView(ApiView):
         opportunity = access.access_opportunity_for_user(request.user, pk)
         _require_manager(request.user)
         data = _validated(s.OpportunityInputSerializer, request.data, partial=True)
-        services.opportunity_update(opportunity=opportunity, data=data, actor=request.user)
+        opportunity_update(opportunity=opportunity, data=data, actor=request.user)
         opportunity = access.access_opportunity_for_user(request.user, pk)
         return Response(s.OpportunitySerializer(opportunity).data)
 
@@ -732,7 +743,7 @@ class OpportunityDetailView(ApiView):
     def delete(self, request, pk):
         opportunity = access.access_opportunity_for_user(request.user, pk)
         _require_manager(request.user)
-        services.opportunity_delete(opportunity=opportunity, actor=request.user)
+        opportunity_delete(opportunity=opportunity, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -761,7 +772,7 @@ class OpportunityBulkView(ApiView):
                 "Unknown fields.",
                 fields={k[:100]: ["This field cannot be set."] for k in extra[:20]},
             )
-        result = services.opportunities_bulk_upsert(rows=rows, actor=request.user)
+        result = opportunities_bulk_upsert(rows=rows, actor=request.user)
         return Response(s.OpportunityBulkResultSerializer(result).data)
 
 
@@ -800,7 +811,7 @@ class ProductListView(ApiView):
         responses=responses({200: s.ProductSerializer(many=True)}, 404),
     )
     def get(self, request):
-        queryset = selectors.products_active().order_by("product_line__code", "code", "id")
+        queryset = products_active().order_by("product_line__code", "code", "id")
         return self.as_list(queryset, lambda rows: s.ProductSerializer(rows, many=True).data)
 
     @extend_schema(
@@ -813,7 +824,7 @@ class ProductListView(ApiView):
     def post(self, request):
         _require_manager(request.user)
         data = _validated(s.ProductInputSerializer, request.data)
-        product = services.product_create(actor=request.user, **data)
+        product = product_create(actor=request.user, **data)
         return Response(s.ProductSerializer(product).data, status=status.HTTP_201_CREATED)
 
 
@@ -821,7 +832,7 @@ class ProductListView(ApiView):
 
 
 def _mark_read(queryset) -> int:
-    from deals.notifications import notifications_mark_read
+    from deals.notifications.inbox import notifications_mark_read
 
     return notifications_mark_read(queryset=queryset)
 
@@ -836,7 +847,7 @@ class NotificationListView(ApiView):
         responses=responses({200: s.NotificationSerializer(many=True)}, 400, 404),
     )
     def get(self, request):
-        queryset = selectors.notifications_visible_to(request.user)
+        queryset = notifications_visible_to(request.user)
         unread = BOOL_VALUES.get(str(request.query_params.get("unread", "")).lower())
         if unread is True:
             queryset = queryset.filter(read_at__isnull=True)
@@ -855,7 +866,7 @@ class NotificationReadView(ApiView):
     )
     def post(self, request, pk):
         notification = access.access_notification_for_user(request.user, pk)
-        _mark_read(selectors.notifications_visible_to(request.user).filter(pk=notification.pk))
+        _mark_read(notifications_visible_to(request.user).filter(pk=notification.pk))
         notification = access.access_notification_for_user(request.user, pk)
         return Response(s.NotificationSerializer(notification).data)
 
@@ -868,5 +879,5 @@ class NotificationReadAllView(ApiView):
         responses=responses({200: s.ReadAllResultSerializer}),
     )
     def post(self, request):
-        count = _mark_read(selectors.notifications_visible_to(request.user))
+        count = _mark_read(notifications_visible_to(request.user))
         return Response({"updated": count})

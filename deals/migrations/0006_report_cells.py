@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 def forward(apps, schema_editor):
-    from deals import rollup
+    from deals.reports import rollup
 
     rollup.triggers_install(schema_editor)  # PostgreSQL; SQLite: after migrate (deals.apps)
     if schema_editor.connection.vendor == "postgresql":
@@ -14,7 +14,7 @@ def forward(apps, schema_editor):
 
 
 def backward(apps, schema_editor):
-    from deals import rollup
+    from deals.reports import rollup
 
     rollup.triggers_remove(schema_editor)
 

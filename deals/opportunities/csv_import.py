@@ -15,7 +15,7 @@ import io
 
 from django.conf import settings
 
-from deals.services import OPPORTUNITY_FIELDS, opportunities_bulk_upsert
+from deals.opportunities.services import OPPORTUNITY_FIELDS, opportunities_bulk_upsert
 from prm.exceptions import ValidationFailed
 
 REQUIRED_COLUMNS = ("external_id", "account_name", "country", "amount", "currency")

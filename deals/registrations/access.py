@@ -6,7 +6,6 @@ A foreign object and a non-existent id raise the same NotFound, so existence nev
 from __future__ import annotations
 
 from conflicts.models import Conflict
-from deals import selectors
 from deals.models import (
     Comment,
     DealRegistration,
@@ -14,6 +13,9 @@ from deals.models import (
     ExtensionRequest,
     Notification,
 )
+from deals.notifications.inbox import notifications_visible_to
+from deals.opportunities.selectors import opportunities_visible_to
+from deals.registrations import selectors
 from prm.exceptions import NotFound
 from prm.frozen import frozen_first
 from prm.security_log import log_foreign_not_found
@@ -68,11 +70,11 @@ def access_conflict_for_user(user, pk) -> Conflict:
 
 
 def access_opportunity_for_user(user, pk) -> DirectOpportunity:
-    return _get(selectors.opportunities_visible_to(user), pk)
+    return _get(opportunities_visible_to(user), pk)
 
 
 def access_notification_for_user(user, pk) -> Notification:
-    return _get(selectors.notifications_visible_to(user), pk)
+    return _get(notifications_visible_to(user), pk)
 
 
 def access_comment_for_user(user, pk) -> Comment:

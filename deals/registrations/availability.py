@@ -19,14 +19,16 @@ from django.conf import settings
 
 from conflicts import engine
 from conflicts.scoring import Identity
+from deals.catalog import _clean_products
+from deals.identity import _product_lines
 from deals.models import ConflictCheckLog
-from deals.selectors import policy_current
-from deals.services import _clean_products, _engine_policy, _product_lines, conflict_message
-from deals.validation import Errors, check_country, check_domain, check_text
+from deals.policy import _engine_policy, policy_current
+from deals.registrations.services import conflict_message
 from partners.models import Partner
 from partners.roles import is_manager, partner_of
 from prm import ratelimit
 from prm.exceptions import PermissionDeniedError
+from prm.lib.validation import Errors, check_country, check_domain, check_text
 
 logger = logging.getLogger("prm.conflict_check")
 

@@ -14,34 +14,11 @@ from deals.models import (
     ActivityEntry,
     Comment,
     DealRegistration,
-    DirectOpportunity,
     ExtensionRequest,
-    Notification,
     Product,
     RegistrationEvent,
-    RulesOfEngagement,
 )
 from partners.roles import is_manager, partner_of
-from prm.frozen import frozen_first
-
-# --- Policy -------------------------------------------------------------------------------------
-
-
-def policy_current() -> RulesOfEngagement:
-    """The latest version of the rules of engagement (created on first use if none exists)."""
-    policy = frozen_first(
-        ("policy_current",), lambda: RulesOfEngagement.objects.order_by("-version")[:1], {}
-    )
-    if policy is None:
-        policy, _ = RulesOfEngagement.objects.get_or_create(
-            version=1, defaults={"change_note": "Default policy"}
-        )
-    return policy
-
-
-def policy_history() -> QuerySet[RulesOfEngagement]:
-    return RulesOfEngagement.objects.order_by("-version").select_related("created_by")
-
 
 # --- Registrations ------------------------------------------------------------------------------
 
@@ -163,28 +140,3 @@ def conflicts_visible_to(user) -> QuerySet[Conflict]:
     if not is_manager(user):
         return Conflict.objects.none()
     return Conflict.objects.all()
-
-
-# --- Opportunities, notifications -----------------------------------------------------------------
-
-
-def opportunities_visible_to(user) -> QuerySet[DirectOpportunity]:
-    if not is_manager(user):
-        return DirectOpportunity.objects.none()
-    return DirectOpportunity.objects.prefetch_related(
-        Prefetch("products", queryset=Product.objects.select_related("product_line"))
-    )
-
-
-def notifications_visible_to(user) -> QuerySet[Notification]:
-    if not getattr(user, "is_authenticated", False):
-        return Notification.objects.none()
-    return Notification.objects.filter(recipient_id=user.pk, channel="in_app")
-
-
-def unread_notification_count(user) -> int:
-    return notifications_visible_to(user).filter(read_at__isnull=True).count()
-
-
-def products_active() -> QuerySet[Product]:
-    return Product.objects.filter(active=True).select_related("product_line")

@@ -79,8 +79,8 @@ from deals.models import (
     ReportCell,
     ReportHoursCell,
 )
-from deals.rollup import HOURS_BUCKET
-from deals.selectors import registrations_visible_to
+from deals.registrations.selectors import registrations_visible_to
+from deals.reports.rollup import HOURS_BUCKET
 from partners.models import Partner, Tier
 from partners.roles import is_manager, partner_of
 from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed

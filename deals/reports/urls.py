@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals import views_reports
+from deals.reports import views as views_reports
 
 urlpatterns = [
     path("manage/reports/", views_reports.reports_dashboard, name="reports-dashboard"),

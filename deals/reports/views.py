@@ -15,8 +15,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from deals import charts, reports
 from deals.models import ProductLine, RegistrationStatus, RejectionReason
+from deals.reports import charts
+from deals.reports import summary as reports
 from partners.models import Partner, Tier
 from partners.roles import is_manager, partner_of
 from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed

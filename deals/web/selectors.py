@@ -15,8 +15,9 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from conflicts.models import Conflict, RecordKind
-from deals import selectors
 from deals.models import ActivityEntry, DealRegistration, DirectOpportunity, Product
+from deals.notifications.inbox import notifications_visible_to
+from deals.registrations import selectors
 from partners.models import Partner
 
 EXPIRING_WITHIN_DAYS = 30
@@ -90,7 +91,7 @@ def partner_dashboard(user, *, limit: int = 8) -> Dashboard:
     )
     decisions = visible.filter(decided_at__isnull=False).order_by("-decided_at", "-id")
     unread = (
-        selectors.notifications_visible_to(user)
+        notifications_visible_to(user)
         .filter(read_at__isnull=True)
         .select_related("registration")
         .order_by("-created_at", "-id")

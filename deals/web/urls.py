@@ -1,73 +1,84 @@
 from django.urls import path
 
-from deals import views
+from deals.web import audit, manage, portal
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # Audit evidence (managers)
+    path(
+        "manage/registrations/<int:pk>/audit.json",
+        audit.audit_export_json,
+        name="manage_registration_audit_json",
+    ),
+    path(
+        "manage/registrations/<int:pk>/audit.csv",
+        audit.audit_export_csv,
+        name="manage_registration_audit_csv",
+    ),
+    path("", portal.home, name="home"),
     # Partner portal
-    path("registrations/", views.registration_list, name="registration_list"),
-    path("registrations/new/", views.registration_create, name="registration_create"),
+    path("registrations/", portal.registration_list, name="registration_list"),
+    path("registrations/new/", portal.registration_create, name="registration_create"),
     path(
         "registrations/availability/",
-        views.registration_availability,
+        portal.registration_availability,
         name="registration_availability",
     ),
-    path("registrations/<int:pk>/", views.registration_detail, name="registration_detail"),
-    path("registrations/<int:pk>/edit/", views.registration_edit, name="registration_edit"),
-    path("registrations/<int:pk>/submit/", views.registration_submit, name="registration_submit"),
+    path("registrations/<int:pk>/", portal.registration_detail, name="registration_detail"),
+    path("registrations/<int:pk>/edit/", portal.registration_edit, name="registration_edit"),
+    path("registrations/<int:pk>/submit/", portal.registration_submit, name="registration_submit"),
     path(
         "registrations/<int:pk>/withdraw/",
-        views.registration_withdraw,
+        portal.registration_withdraw,
         name="registration_withdraw",
     ),
     path(
         "registrations/<int:pk>/extension/",
-        views.registration_extension,
+        portal.registration_extension,
         name="registration_extension",
     ),
-    path("registrations/<int:pk>/close/", views.registration_close, name="registration_close"),
+    path("registrations/<int:pk>/close/", portal.registration_close, name="registration_close"),
     path(
         "registrations/<int:pk>/comments/",
-        views.registration_comment,
+        portal.registration_comment,
         name="registration_comment",
     ),
     path(
         "registrations/<int:pk>/activities/",
-        views.registration_activity,
+        portal.registration_activity,
         name="registration_activity",
     ),
     # Notifications (every user)
-    path("notifications/", views.notification_list, name="notification_list"),
-    path("notifications/read-all/", views.notification_read_all, name="notification_read_all"),
-    path("notifications/<int:pk>/read/", views.notification_read, name="notification_read"),
+    path("notifications/", portal.notification_list, name="notification_list"),
+    path("notifications/read-all/", portal.notification_read_all, name="notification_read_all"),
+    path("notifications/<int:pk>/read/", portal.notification_read, name="notification_read"),
     # Manager workspace
-    path("manage/", views.manage_queue, name="manage_queue"),
-    path("manage/queue/bulk-approve/", views.manage_bulk_approve, name="manage_bulk_approve"),
-    path("manage/registrations/<int:pk>/", views.manage_registration, name="manage_registration"),
-    path("manage/registrations/<int:pk>/approve/", views.manage_approve, name="manage_approve"),
-    path("manage/registrations/<int:pk>/reject/", views.manage_reject, name="manage_reject"),
+    path("manage/", manage.manage_queue, name="manage_queue"),
+    path("manage/queue/bulk-approve/", manage.manage_bulk_approve, name="manage_bulk_approve"),
+    path("manage/registrations/<int:pk>/", manage.manage_registration, name="manage_registration"),
+    path("manage/registrations/<int:pk>/approve/", manage.manage_approve, name="manage_approve"),
+    path("manage/registrations/<int:pk>/reject/", manage.manage_reject, name="manage_reject"),
     path(
         "manage/registrations/<int:pk>/request-info/",
-        views.manage_request_info,
+        manage.manage_request_info,
         name="manage_request_info",
     ),
-    path("manage/registrations/<int:pk>/notes/", views.manage_note, name="manage_note"),
+    path("manage/registrations/<int:pk>/notes/", manage.manage_note, name="manage_note"),
     path(
         "manage/conflicts/<int:pk>/resolve/",
-        views.manage_conflict_resolve,
+        manage.manage_conflict_resolve,
         name="manage_conflict_resolve",
     ),
     path(
         "manage/extensions/<int:pk>/decide/",
-        views.manage_extension_decide,
+        manage.manage_extension_decide,
         name="manage_extension_decide",
     ),
-    path("manage/partners/", views.manage_partner_list, name="manage_partner_list"),
-    path("manage/partners/<int:pk>/", views.manage_partner_detail, name="manage_partner_detail"),
-    path("manage/opportunities/", views.manage_opportunity_list, name="manage_opportunity_list"),
+    path("manage/partners/", manage.manage_partner_list, name="manage_partner_list"),
+    path("manage/partners/<int:pk>/", manage.manage_partner_detail, name="manage_partner_detail"),
+    path("manage/opportunities/", manage.manage_opportunity_list, name="manage_opportunity_list"),
     path(
         "manage/opportunities/import/",
-        views.manage_opportunity_import,
+        manage.manage_opportunity_import,
         name="manage_opportunity_import",
     ),
 ]

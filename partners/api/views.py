@@ -86,7 +86,7 @@ class TierListView(ApiView):
         "(the tier's value, else the policy's).",
     )
     def get(self, request):
-        from deals.selectors import policy_current
+        from deals.policy import policy_current
 
         policy = policy_current()
         return self.as_list(

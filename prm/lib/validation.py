@@ -11,24 +11,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
-from conflicts.normalize import registrable_domain
 from prm.exceptions import ValidationFailed
+from prm.lib.domains import registrable_domain
 
 COUNTRY_CODES = frozenset(c.alpha_2 for c in pycountry.countries)
 CURRENCY_CODES = frozenset(c.alpha_3 for c in pycountry.currencies)
 MAX_VALUE = Decimal("999999999999.99")
-
-REGISTRATION_TEXT_LIMITS = {
-    "customer_name": 200,
-    "customer_domain": 253,
-    "customer_address": 500,
-    "contact_name": 150,
-    "contact_email": 254,
-    "contact_phone": 40,
-    "description": 5000,
-    "competitors": 500,
-}
-STAGES = ("qualification", "proposal", "negotiation")
 
 
 class Errors(dict):

@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from deals.availability import availability_check, customer_key_hash
 from deals.models import ConflictCheckLog
-from deals.services import CONFLICT_MESSAGES
+from deals.registrations.availability import availability_check, customer_key_hash
+from deals.registrations.services import CONFLICT_MESSAGES
 from tests import factories
 from tests.api.conftest import client_for
 

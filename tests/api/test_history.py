@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conflicts.models import Conflict
-from deals import services
+from deals.registrations import services
+from deals.registrations.collaboration import comment_create
 from tests import factories
 
 
@@ -21,9 +22,7 @@ def test_history_for_partner_and_manager(
         bob, customer_name="Globex Corp", customer_domain="globex.com"
     )
     conflict = Conflict.objects.get(registration_id=second.pk)
-    services.comment_create(
-        registration=second, actor=manager, body="INTERNAL-CANARY", internal=True
-    )
+    comment_create(registration=second, actor=manager, body="INTERNAL-CANARY", internal=True)
     services.conflict_resolve(
         conflict=conflict, actor=manager, resolution="first_registration_wins", note="first wins"
     )

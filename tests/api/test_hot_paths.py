@@ -20,10 +20,10 @@ from rest_framework.renderers import JSONRenderer
 
 from conflicts import engine
 from conflicts.scoring import Identity
-from deals import selectors
 from deals.api import serializers as s
 from deals.api.views import registrations_data, registrations_for_output
 from deals.models import DealRegistration
+from deals.registrations import selectors
 from tests import factories
 from tests.api.conftest import client_for
 

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from conflicts.models import Conflict
-from deals import services
 from deals.models import Notification
+from deals.registrations.collaboration import comment_create
+from deals.registrations.extensions import extension_request_create
 from tests import factories
 from tests.api import matrix
 from tests.api.conftest import changed_tables, client_for, hash_all_tables
@@ -52,8 +53,8 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
         status="approved",
         manager=manager,
     )
-    b_ext = services.extension_request_create(registration=b_reg, actor=bob, reason="time")
-    services.comment_create(registration=b_reg, actor=bob, body="B-CANARY comment")
+    b_ext = extension_request_create(registration=b_reg, actor=bob, reason="time")
+    comment_create(registration=b_reg, actor=bob, body="B-CANARY comment")
     factories.make_registration(bob, customer_name="Initech LLC", customer_domain="initech.com")
     a_reg = factories.make_registration(
         alice,
@@ -62,8 +63,8 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
         status="approved",
         manager=manager,
     )
-    a_ext = services.extension_request_create(registration=a_reg, actor=alice, reason="time")
-    services.comment_create(registration=a_reg, actor=alice, body="hello")
+    a_ext = extension_request_create(registration=a_reg, actor=alice, reason="time")
+    comment_create(registration=a_reg, actor=alice, body="hello")
     opportunity = factories.make_opportunity()
     foreign_conflict = Conflict.objects.get(registration_id=b_reg.pk)
     own_conflict = Conflict.objects.get(registration_id=a_reg.pk)

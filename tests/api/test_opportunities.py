@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from deals.csv_import import opportunities_import_csv
 from deals.models import DirectOpportunity
+from deals.opportunities.csv_import import opportunities_import_csv
 from prm.exceptions import ValidationFailed
 from tests import factories
 from tests.api.conftest import changed_tables, hash_all_tables

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from deals import services
 from deals.models import Notification
+from deals.registrations.collaboration import comment_create
 from tests import factories
 from tests.api.conftest import client_for
 
@@ -38,7 +38,7 @@ def data(alice, alice_admin, bob, manager, product, partner_a):
         )
     first = registrations[0]
     for n in range(3):
-        services.comment_create(registration=first, actor=alice if n % 2 else manager, body=f"c{n}")
+        comment_create(registration=first, actor=alice if n % 2 else manager, body=f"c{n}")
     return {"registration": first.pk, "partner": partner_a.pk}
 
 
@@ -95,7 +95,7 @@ def _grow(data, alice, bob, manager, n):
     for i in range(n):
         factories.ProductFactory(code=f"more-{i}")
         factories.default_tier(f"tier-{i}")
-        services.comment_create(registration=first, actor=alice, body=f"more {i}")
+        comment_create(registration=first, actor=alice, body=f"more {i}")
         factories.make_registration(
             bob, customer_name=f"Grown Customer {i}", customer_domain=f"grown{i}.com"
         )

@@ -12,8 +12,9 @@ from django.utils import timezone
 from conflicts import engine
 from conflicts.models import Conflict, IdentityEntry
 from conflicts.scoring import Identity
-from deals import services
-from deals.selectors import policy_current
+from deals.policy import policy_current
+from deals.registrations import services
+from deals.registrations.sweeps import registrations_expire_due
 from tests import factories
 
 POLICY = engine.Policy(review=85, certain=95, scope="product_line")
@@ -91,7 +92,7 @@ def test_expired_registration_stops_protecting_even_before_the_sweep(alice, bob,
             check("Vandelay", "vandelay.com", partner_id=bob.membership.partner_id).status
             == "clear"
         )
-        services.registrations_expire_due()
+        registrations_expire_due()
     entry = IdentityEntry.objects.get(kind="registration", record_id=registration.pk)
     assert entry.active is False
 

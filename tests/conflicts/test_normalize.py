@@ -7,14 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conflicts.freemail import EXPLICIT_FREE_MAIL_DOMAINS, FREE_MAIL_DOMAINS
-from conflicts.normalize import (
-    company_domain,
-    is_free_mail,
-    name_tokens,
-    normalize_name,
-    registrable_domain,
-)
+from conflicts.normalize import company_domain, is_free_mail, name_tokens, normalize_name
 from conflicts.scoring import Identity, score
+from prm.lib.domains import registrable_domain
 
 PROFILE = settings(
     derandomize=True,

@@ -11,7 +11,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from conflicts.models import Conflict, IdentityEntry, IgnoredPair, KeyFrequency
-from deals import services
 from deals.models import (
     ConflictCheckLog,
     DealRegistration,
@@ -21,7 +20,10 @@ from deals.models import (
     RegistrationEvent,
     RulesOfEngagement,
 )
-from deals.selectors import policy_current
+from deals.policy import POLICY_FIELDS, policy_current, policy_publish
+from deals.registrations import services
+from deals.registrations.collaboration import activity_create, comment_create
+from deals.registrations.extensions import extension_request_create
 from partners import services as partner_services
 from partners.models import ApiToken, Partner
 from tests import factories
@@ -45,11 +47,11 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
     """At least one object of every model registered by the project."""
     customer = {"customer_name": "Everything Industries", "customer_domain": "everything.com"}
     approved = factories.make_registration(alice, status="approved", manager=manager, **customer)
-    services.comment_create(registration=approved, actor=alice, body="Kick-off done.")
-    services.activity_create(
+    comment_create(registration=approved, actor=alice, body="Kick-off done.")
+    activity_create(
         registration=approved, actor=alice, kind="meeting", occurred_on="2026-01-05", summary="Met."
     )
-    services.extension_request_create(registration=approved, actor=alice, reason="Delay.")
+    extension_request_create(registration=approved, actor=alice, reason="Delay.")
     contested = factories.make_registration(bob, **customer)
     conflict = Conflict.objects.get(registration_id=contested.pk)
     other = factories.make_registration(bob, customer_name="Everything Else", customer_domain="")
@@ -79,7 +81,7 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
             recipient=alice, kind="comment", channel="in_app", dedupe_key="t1", title="Hello"
         )
     Group.objects.create(name="Reviewers")
-    services.policy_publish(actor=superuser, change_note="v2")
+    policy_publish(actor=superuser, change_note="v2")
     assert conflict and IgnoredPair.objects.exists() and KeyFrequency.objects.exists()
     return approved
 
@@ -245,7 +247,7 @@ def test_review_actions_need_the_review_permission(client, alice, product):
 def test_extension_request_actions_call_the_service(admin_client, alice, manager, product):
     registration = factories.make_registration(alice, status="approved", manager=manager)
     before = registration.expires_at
-    request = services.extension_request_create(registration=registration, actor=alice, reason="x")
+    request = extension_request_create(registration=registration, actor=alice, reason="x")
     response = admin_client.post(
         reverse("admin:deals_extensionrequest_changelist"),
         {"action": "approve_selected", "_selected_action": [request.pk]},
@@ -267,7 +269,7 @@ def _policy_post(**overrides):
     import json
 
     data = {}
-    for name in services.POLICY_FIELDS:
+    for name in POLICY_FIELDS:
         value = getattr(current, name)
         if isinstance(value, list | dict):
             value = json.dumps(value)
@@ -302,7 +304,7 @@ def test_policy_add_publishes_a_new_version(admin_client, superuser):
 
 def test_policy_versions_are_read_only_with_history(admin_client, superuser):
     v1 = policy_current()
-    services.policy_publish(actor=superuser, protection_days=45, change_note="Shorter")
+    policy_publish(actor=superuser, protection_days=45, change_note="Shorter")
     url = reverse("admin:deals_rulesofengagement_change", args=[v1.pk])
     page = admin_client.get(url)
     assert page.status_code == 200

@@ -11,8 +11,10 @@ import threading
 import pytest
 from django.db import connection
 
-from deals import services
+from deals.events import events_verify_chain
 from deals.models import DealRegistration, RegistrationEvent
+from deals.registrations import services
+from deals.registrations.extensions import extension_request_create, extension_request_decide
 from prm.exceptions import InvalidTransition, StateConflict
 from tests import factories
 
@@ -83,7 +85,7 @@ def test_approve_and_reject_at_once_exactly_one_wins(people, round_no):
     )
     assert decisions.count() == 1
     assert decisions.get().action == winner
-    assert services.events_verify_chain(f"r:{registration.pk}") == []
+    assert events_verify_chain(f"r:{registration.pk}") == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -119,12 +121,12 @@ def test_two_extension_decisions_at_once_one_wins(people):
         customer_name="Extended Co",
         customer_domain="extended-co.com",
     )
-    request = services.extension_request_create(
+    request = extension_request_create(
         registration=registration, actor=owner, reason="Signature slipped."
     )
     results = _race(
-        lambda: services.extension_request_decide(request=request, actor=first, approve=True),
-        lambda: services.extension_request_decide(request=request, actor=second, approve=False),
+        lambda: extension_request_decide(request=request, actor=first, approve=True),
+        lambda: extension_request_decide(request=request, actor=second, approve=False),
     )
     assert sorted(kind for kind, _ in results) == ["error", "ok"], results
     error = next(value for kind, value in results if kind == "error")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from conflicts.models import Conflict
-from deals import services
 from deals.models import DealRegistration, RegistrationEvent
+from deals.registrations import services
 from prm.exceptions import StateConflict, ValidationFailed
 from tests import factories
 

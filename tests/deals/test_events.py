@@ -11,8 +11,11 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from deals import services
+from deals.events import events_verify_all, events_verify_chain
 from deals.models import AppendOnlyError, Notification, RegistrationEvent
+from deals.registrations import services
+from deals.registrations.collaboration import activity_create, comment_create
+from deals.registrations.extensions import extension_request_create, extension_request_decide
 from tests import factories
 
 TABLE = RegistrationEvent._meta.db_table
@@ -36,24 +39,20 @@ def test_one_event_per_change(alice, manager, product):
         registration=registration, actor=alice, data={"description": "Pilot first"}
     )
     services.registration_submit(registration=registration, actor=alice)
-    services.comment_create(registration=registration, actor=alice, body="Budget confirmed.")
-    services.comment_create(
-        registration=registration, actor=manager, body="Check the CFO.", internal=True
-    )
+    comment_create(registration=registration, actor=alice, body="Budget confirmed.")
+    comment_create(registration=registration, actor=manager, body="Check the CFO.", internal=True)
     services.registration_request_info(registration=registration, actor=manager, message="Who?")
     services.registration_submit(registration=registration, actor=alice)
     services.registration_approve(registration=registration, actor=manager)
-    services.activity_create(
+    activity_create(
         registration=registration,
         actor=alice,
         kind="demo",
         occurred_on=timezone.now().date(),
         summary="Demo for the CFO.",
     )
-    request = services.extension_request_create(
-        registration=registration, actor=alice, reason="Delay."
-    )
-    services.extension_request_decide(request=request, actor=manager, approve=True)
+    request = extension_request_create(registration=registration, actor=alice, reason="Delay.")
+    extension_request_decide(request=request, actor=manager, approve=True)
     services.registration_close(
         registration=registration,
         actor=alice,
@@ -107,13 +106,13 @@ def test_a_refused_change_writes_no_event(alice, manager, product):
 def test_hash_chain_verifies(alice, manager, product):
     registration = factories.make_registration(alice, status="won", manager=manager)
     chain = f"r:{registration.pk}"
-    assert services.events_verify_chain(chain) == []
+    assert events_verify_chain(chain) == []
     events = list(RegistrationEvent.objects.filter(chain=chain).order_by("seq"))
     assert events[0].prev_hash == ""
     for previous, current in zip(events, events[1:], strict=False):
         assert current.prev_hash == previous.hash
         assert current.hash == current.compute_hash()
-    count, problems = services.events_verify_all()
+    count, problems = events_verify_all()
     assert count >= 1 and problems == []
 
 
@@ -164,7 +163,7 @@ def test_removed_event_breaks_the_chain(alice, manager, product):
     Notification.objects.filter(event=first_submitted).delete()
     with _triggers_off(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [first_submitted.pk])  # noqa: S608
-    problems = services.events_verify_chain(f"r:{registration.pk}")
+    problems = events_verify_chain(f"r:{registration.pk}")
     assert any("previous-hash link broken" in p for p in problems)
     assert any("seq" in p for p in problems)
     with pytest.raises(CommandError):

@@ -16,8 +16,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from deals import lifecycle, services
+from deals import lifecycle
 from deals.models import DealRegistration, RegistrationEvent
+from deals.registrations import services
 from prm.exceptions import InvalidTransition
 from tests import factories
 

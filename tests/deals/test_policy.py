@@ -8,18 +8,16 @@ import datetime as dt
 import pytest
 
 from conflicts.models import Conflict
-from deals import services
 from deals.models import RegistrationEvent, RulesOfEngagement
-from deals.selectors import policy_current
+from deals.policy import policy_current, policy_publish
+from deals.registrations import services
 from prm.exceptions import ValidationFailed
 from tests import factories
 
 
 def test_publish_creates_a_new_version_and_keeps_the_old(manager):
     v1 = policy_current()
-    v2 = services.policy_publish(
-        actor=manager, change_note="Longer protection", protection_days=120
-    )
+    v2 = policy_publish(actor=manager, change_note="Longer protection", protection_days=120)
     assert v2.version == v1.version + 1
     assert v2.protection_days == 120
     assert v2.created_by == manager
@@ -37,7 +35,7 @@ def test_a_decision_before_and_after_a_policy_edit_records_different_versions(
 ):
     before = factories.make_registration(alice, status="approved", manager=manager)
     old_version = policy_current().version
-    services.policy_publish(actor=manager, protection_days=30)
+    policy_publish(actor=manager, protection_days=30)
     after = factories.make_registration(alice, status="approved", manager=manager)
     new_version = policy_current().version
     assert new_version == old_version + 1
@@ -58,7 +56,7 @@ def test_a_decision_before_and_after_a_policy_edit_records_different_versions(
 
 def test_rejection_records_the_policy_version(alice, manager, product):
     registration = factories.make_registration(alice)
-    services.policy_publish(actor=manager, sla_business_days=3)
+    policy_publish(actor=manager, sla_business_days=3)
     services.registration_reject(registration=registration, actor=manager, reason="not_qualified")
     registration.refresh_from_db()
     assert registration.policy_version == policy_current().version - 1
@@ -66,7 +64,7 @@ def test_rejection_records_the_policy_version(alice, manager, product):
 
 
 def test_conflicts_record_the_policy_version(alice, bob, manager, product):
-    services.policy_publish(actor=manager, review_threshold=80)
+    policy_publish(actor=manager, review_threshold=80)
     customer = {"customer_name": "Tessellate Robotics", "customer_domain": "tessellate.io"}
     factories.make_registration(alice, **customer)
     second = factories.make_registration(bob, **customer)
@@ -77,7 +75,7 @@ def test_conflicts_record_the_policy_version(alice, bob, manager, product):
 def test_thresholds_apply_to_new_submissions(alice, bob, manager, product):
     customer = {"customer_name": "Tessellate Robotics", "customer_domain": ""}
     factories.make_registration(alice, **customer)
-    services.policy_publish(actor=manager, review_threshold=99, certain_threshold=100)
+    policy_publish(actor=manager, review_threshold=99, certain_threshold=100)
     later = factories.make_registration(bob, customer_name="Tesselate Robotic", customer_domain="")
     assert later.conflict_status == "clear"
 
@@ -94,6 +92,6 @@ def test_thresholds_apply_to_new_submissions(alice, bob, manager, product):
 def test_invalid_policy_is_refused_and_nothing_is_published(changes, field, manager):
     versions = RulesOfEngagement.objects.count()
     with pytest.raises(ValidationFailed) as excinfo:
-        services.policy_publish(actor=manager, **changes)
+        policy_publish(actor=manager, **changes)
     assert field in excinfo.value.fields
     assert RulesOfEngagement.objects.count() == versions

@@ -10,8 +10,11 @@ import time_machine
 from django.utils import timezone
 
 from conflicts.models import Conflict
-from deals import services
 from deals.models import DealRegistration, ExtensionRequest, RegistrationEvent
+from deals.policy import policy_publish
+from deals.registrations import services
+from deals.registrations.extensions import extension_request_create, extension_request_decide
+from deals.registrations.sweeps import registrations_expire_due
 from partners.models import Tier
 from prm.exceptions import (
     DuplicateRegistration,
@@ -45,7 +48,7 @@ def test_protection_window_from_tier(manager, product):
 
 def test_protection_window_defaults_to_policy_when_tier_blank(manager, product):
     owner = _user_in_tier(_tier(protection_days=None))
-    services.policy_publish(actor=manager, protection_days=70)
+    policy_publish(actor=manager, protection_days=70)
     registration = factories.make_registration(owner, status="approved", manager=manager)
     assert registration.expires_at - registration.approved_at == dt.timedelta(days=70)
 
@@ -69,14 +72,14 @@ def test_approve_protection_days_override(alice, manager, product):
 def test_max_extensions(manager, product):
     owner = _user_in_tier(_tier(max_extensions=1))
     registration = factories.make_registration(owner, status="approved", manager=manager)
-    first = services.extension_request_create(
+    first = extension_request_create(
         registration=registration, actor=owner, reason="Signature moved to Q3."
     )
-    services.extension_request_decide(request=first, actor=manager, approve=True)
+    extension_request_decide(request=first, actor=manager, approve=True)
     registration.refresh_from_db()
     assert registration.extensions_used == 1
     with pytest.raises(StateConflict) as excinfo:
-        services.extension_request_create(
+        extension_request_create(
             registration=registration, actor=owner, reason="Once more, please."
         )
     assert excinfo.value.code == "max_extensions_reached"
@@ -87,17 +90,17 @@ def test_max_extensions_zero_in_tier_refuses_every_request(manager, product):
     owner = _user_in_tier(_tier(max_extensions=0))
     registration = factories.make_registration(owner, status="approved", manager=manager)
     with pytest.raises(StateConflict, match="0 extension"):
-        services.extension_request_create(registration=registration, actor=owner, reason="Please.")
+        extension_request_create(registration=registration, actor=owner, reason="Please.")
 
 
 def test_extension_approval_moves_expires_at_by_extension_length(alice, manager, product):
-    services.policy_publish(actor=manager, extension_days=21)
+    policy_publish(actor=manager, extension_days=21)
     registration = factories.make_registration(alice, status="approved", manager=manager)
     before = registration.expires_at
-    request = services.extension_request_create(
+    request = extension_request_create(
         registration=registration, actor=alice, reason="Procurement delay."
     )
-    services.extension_request_decide(request=request, actor=manager, approve=True, note="OK")
+    extension_request_decide(request=request, actor=manager, approve=True, note="OK")
     registration.refresh_from_db()
     request.refresh_from_db()
     assert registration.expires_at == before + dt.timedelta(days=21)
@@ -109,10 +112,10 @@ def test_extension_approval_moves_expires_at_by_extension_length(alice, manager,
 def test_extension_rejection_keeps_expires_at(alice, manager, product):
     registration = factories.make_registration(alice, status="approved", manager=manager)
     before = registration.expires_at
-    request = services.extension_request_create(
+    request = extension_request_create(
         registration=registration, actor=alice, reason="Procurement delay."
     )
-    services.extension_request_decide(request=request, actor=manager, approve=False)
+    extension_request_decide(request=request, actor=manager, approve=False)
     registration.refresh_from_db()
     assert registration.expires_at == before
     assert registration.extensions_used == 0
@@ -120,15 +123,15 @@ def test_extension_rejection_keeps_expires_at(alice, manager, product):
 
 def test_one_pending_extension_request_at_a_time(alice, manager, product):
     registration = factories.make_registration(alice, status="approved", manager=manager)
-    services.extension_request_create(registration=registration, actor=alice, reason="One.")
+    extension_request_create(registration=registration, actor=alice, reason="One.")
     with pytest.raises(StateConflict, match="pending"):
-        services.extension_request_create(registration=registration, actor=alice, reason="Two.")
+        extension_request_create(registration=registration, actor=alice, reason="Two.")
 
 
 def test_extension_only_for_approved_registrations(alice, product):
     registration = factories.make_registration(alice)
     with pytest.raises(InvalidTransition):
-        services.extension_request_create(registration=registration, actor=alice, reason="Early.")
+        extension_request_create(registration=registration, actor=alice, reason="Early.")
 
 
 # --- Decisions ------------------------------------------------------------------------------------
@@ -388,7 +391,7 @@ def test_auto_approve_never_for_a_conflict(manager, bob, product):
 
 def test_auto_approve_off_by_policy(manager, product):
     owner = _user_in_tier(_tier(auto_approve_ceiling=Decimal("50000.00")))
-    services.policy_publish(actor=manager, auto_approve_enabled=False)
+    policy_publish(actor=manager, auto_approve_enabled=False)
     registration = factories.make_registration(owner, estimated_value="20000.00")
     assert registration.status == "submitted"
 
@@ -423,10 +426,10 @@ def test_expiry_sweep_expires_only_past_due(alice, manager, product):
         registration=factories.make_registration(alice), actor=manager, protection_days=300
     )
     later = timezone.now() + dt.timedelta(days=200)
-    assert services.registrations_expire_due(now=later) == 1
+    assert registrations_expire_due(now=later) == 1
     due.refresh_from_db()
     assert due.status == "expired"
-    assert services.registrations_expire_due(now=later) == 0
+    assert registrations_expire_due(now=later) == 0
     assert RegistrationEvent.objects.filter(registration=due, action="expired").count() == 1
 
 

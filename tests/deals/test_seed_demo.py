@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from conflicts.models import Conflict, IdentityEntry
-from deals import services
+from deals.events import events_verify_all
+from deals.identity import registration_identity
 from deals.models import (
     DealRegistration,
     DirectOpportunity,
@@ -19,6 +20,8 @@ from deals.models import (
     RegistrationEvent,
     RulesOfEngagement,
 )
+from deals.policy import _engine_policy
+from deals.registrations import services
 from partners.models import Membership, Partner, Tier, User
 from partners.roles import is_manager
 
@@ -101,7 +104,7 @@ def test_seed_demo_creates_the_demo_set(seeded, db):
 def test_seed_demo_goes_through_the_services(seeded, db):
     # Every registration has its history, the chains verify, the index is populated.
     assert not DealRegistration.objects.filter(events__isnull=True).exists()
-    chains, problems = services.events_verify_all()
+    chains, problems = events_verify_all()
     assert chains >= 150 and problems == []
     for registration in DealRegistration.objects.filter(status="approved")[:10]:
         assert registration.events.filter(action__in=["approved", "auto_approved"]).exists()
@@ -199,9 +202,9 @@ def test_rebuild_identity_index_restores_the_index(seeded, db):
     # The engine finds the demo's conflicts again.
     globex = DealRegistration.objects.get(customer_name="Globex Corporation")
     outcome = services.engine.check(
-        services.registration_identity(globex),
+        registration_identity(globex),
         ["crm"],
-        policy=services._engine_policy(services.policy_current()),
+        policy=_engine_policy(services.policy_current()),
         partner_id=None,
     )
     assert globex.pk in {m.record_id for m in outcome.matches}

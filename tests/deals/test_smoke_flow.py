@@ -1,5 +1,5 @@
 from conflicts.models import Conflict
-from deals import services
+from deals.registrations import services
 from tests import factories
 
 

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from conflicts.models import Conflict, IdentityEntry
-from deals import services
 from deals.models import DealRegistration, DirectOpportunity, Notification, RegistrationEvent
+from deals.policy import policy_publish
+from deals.registrations import services
 from prm.exceptions import ValidationFailed
 from tests import factories
 
@@ -66,7 +67,7 @@ def test_products_required_at_submission(alice, product):
 
 
 def test_policy_required_fields_follow_the_policy(alice, manager, product):
-    services.policy_publish(
+    policy_publish(
         actor=manager,
         required_fields=["customer_name", "customer_country", "products", "customer_address"],
     )
@@ -112,7 +113,7 @@ def test_minimum_deal_value_per_currency(currency, value, ok, alice, product):
 
 
 def test_minimum_follows_the_policy(alice, manager, product):
-    services.policy_publish(actor=manager, min_deal_values={"USD": "100000.00"})
+    policy_publish(actor=manager, min_deal_values={"USD": "100000.00"})
     _refused(alice, "estimated_value", estimated_value="99999.99")
 
 

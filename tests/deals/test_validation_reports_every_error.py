@@ -2,8 +2,8 @@
 
 import pytest
 
-from deals import services
 from deals.models import DealRegistration
+from deals.registrations import services
 from prm.exceptions import ValidationFailed
 from tests import factories
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from conflicts import engine
-from deals import services
 from deals.models import RulesOfEngagement
-from deals.whatif import classify, policy_what_if
+from deals.policy import classify, policy_publish, policy_what_if
 from tests import factories
 
 
@@ -97,7 +96,7 @@ def test_what_if_writes_nothing(alice, bob, product, manager):
         {"review_threshold": 50, "certain_threshold": 60, "conflict_scope": "any_product"}
     )
     assert RulesOfEngagement.objects.count() == versions
-    services.policy_publish(actor=manager, review_threshold=90)
+    policy_publish(actor=manager, review_threshold=90)
     assert policy_what_if({})["current"]["review_threshold"] == 90
 
 

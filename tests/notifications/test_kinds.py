@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from deals import services
 from deals.models import Notification, NotificationKind
+from deals.registrations import services
+from deals.registrations.collaboration import comment_create
+from deals.registrations.extensions import extension_request_create, extension_request_decide
+from deals.registrations.sweeps import registrations_expire_due
 from partners.models import Membership
 from partners.roles import is_manager, membership_of
 from tests import factories
@@ -124,7 +127,7 @@ class TestComments:
     def test_manager_comment_reaches_the_partner_not_the_author(self, alice, bob, manager):
         registration = factories.make_registration(alice, manager=manager)
         Notification.objects.all().delete()
-        services.comment_create(registration=registration, actor=manager, body="Any update?")
+        comment_create(registration=registration, actor=manager, body="Any update?")
         assert kinds_for(alice) == [K.COMMENT]
         assert received(manager).count() == 0 and received(bob).count() == 0
         assert received(alice, K.COMMENT, "email").get().context["note"] == "Any update?"
@@ -132,7 +135,7 @@ class TestComments:
     def test_partner_comment_reaches_managers_not_the_author(self, alice, alice_admin, manager):
         registration = factories.make_registration(alice, manager=manager)
         Notification.objects.all().delete()
-        services.comment_create(registration=registration, actor=alice_admin, body="Demo done.")
+        comment_create(registration=registration, actor=alice_admin, body="Demo done.")
         assert kinds_for(manager) == [K.COMMENT]
         assert received(alice_admin).count() == 0
         assert received(alice).count() == 0, "same side: partners are not told of each other"
@@ -142,7 +145,7 @@ class TestComments:
         registration = factories.make_registration(alice, manager=manager)
         Notification.objects.all().delete()
         with deliver():
-            services.comment_create(
+            comment_create(
                 registration=registration, actor=manager, body="SECRET-NOTE-42", internal=True
             )
         assert received(alice).count() == 0
@@ -194,13 +197,13 @@ class TestExtensionsAndExpiry:
     def test_extension_requested_then_decided(self, alice, alice_admin, bob, manager, deliver):
         registration = factories.make_registration(alice, status="approved", manager=manager)
         Notification.objects.all().delete()
-        request = services.extension_request_create(
+        request = extension_request_create(
             registration=registration, actor=alice_admin, reason="Customer procurement slipped."
         )
         assert kinds_for(manager) == [K.EXTENSION_REQUESTED]
         assert received(alice).count() == 0 and received(alice_admin).count() == 0
         with deliver():
-            services.extension_request_decide(request=request, actor=manager, approve=True)
+            extension_request_decide(request=request, actor=manager, approve=True)
         assert kinds_for(alice_admin) == [K.EXTENSION_DECIDED], "the requester"
         assert kinds_for(alice) == [K.EXTENSION_DECIDED], "and the submitter"
         assert "Approved" in mail.outbox[0].body
@@ -210,7 +213,7 @@ class TestExtensionsAndExpiry:
         registration = factories.make_registration(alice, status="approved", manager=manager)
         Notification.objects.all().delete()
         time_machine.move_to(registration.expires_at + __import__("datetime").timedelta(seconds=1))
-        assert services.registrations_expire_due() == 1
+        assert registrations_expire_due() == 1
         assert kinds_for(alice) == [K.EXPIRED]
         assert received(bob).count() == 0 and received(manager).count() == 0
 
@@ -222,13 +225,13 @@ class TestTenantIsolation:
         bob_colleague = factories.partner_user(bob.membership.partner, role="admin")
         with deliver():
             r1 = factories.make_registration(alice, manager=manager)
-            services.comment_create(registration=r1, actor=manager, body="Hi Acme")
+            comment_create(registration=r1, actor=manager, body="Hi Acme")
             services.registration_request_info(registration=r1, actor=manager, message="More?")
-            services.comment_create(registration=r1, actor=alice_admin, body="Here you go")
+            comment_create(registration=r1, actor=alice_admin, body="Here you go")
             services.registration_submit(registration=r1, actor=alice)
             services.registration_approve(registration=r1, actor=manager)
-            ext = services.extension_request_create(registration=r1, actor=alice, reason="Slip")
-            services.extension_request_decide(request=ext, actor=manager, approve=False)
+            ext = extension_request_create(registration=r1, actor=alice, reason="Slip")
+            extension_request_decide(request=ext, actor=manager, approve=False)
             r2 = factories.make_registration(bob, manager=manager)
             services.registration_reject(registration=r2, actor=manager, reason="not_qualified")
             factories.make_registration(

@@ -11,8 +11,9 @@ import pytest
 from django.core import mail
 from django.test import override_settings
 
-from deals import notifications, services
 from deals.models import Notification, NotificationKind, NotificationPreference
+from deals.notifications import delivery, outbox
+from deals.registrations import collaboration, extensions, services
 from deals.tasks import notification_deliver as notification_deliver_task
 from deals.tasks import notifications_drain as notifications_drain_task
 from prm.celery import app as celery_app
@@ -44,13 +45,14 @@ def test_job01_rollback_writes_and_sends_nothing(
         scheduled.append(Notification.objects.filter(event=event).count())
         raise Boom("after the event and its notifications were written")
 
-    monkeypatch.setattr(services, "_registration_event", event_then_boom)
+    for module in (services, collaboration, extensions):
+        monkeypatch.setattr(module, "_registration_event", event_then_boom)
     calls = [
         lambda r: services.registration_approve(registration=r, actor=manager),
         lambda r: services.registration_reject(registration=r, actor=manager, reason="duplicate"),
         lambda r: services.registration_request_info(registration=r, actor=manager, message="?"),
-        lambda r: services.comment_create(registration=r, actor=manager, body="hello"),
-        lambda r: services.comment_create(registration=r, actor=alice, body="hi"),
+        lambda r: collaboration.comment_create(registration=r, actor=manager, body="hello"),
+        lambda r: collaboration.comment_create(registration=r, actor=alice, body="hi"),
     ]
     raised = 0
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -61,7 +63,7 @@ def test_job01_rollback_writes_and_sends_nothing(
             except Boom:
                 raised += 1
             try:
-                services.extension_request_create(registration=approved, actor=alice, reason="x")
+                extensions.extension_request_create(registration=approved, actor=alice, reason="x")
             except Boom:
                 pass
     assert raised == 100, f"{raised}/100 calls raised"
@@ -139,7 +141,7 @@ class TestTemplates:
         registration = factories.make_registration(alice, manager=manager)
         row = received(alice, channel="email").first()
         row.kind = kind
-        subject, text, html = notifications.email_render(row)
+        subject, text, html = delivery.email_render(row)
         assert subject and registration.reference in text and "<html" in html
 
 
@@ -160,8 +162,8 @@ class TestDelivery:
 
     def test_claim_is_compare_and_set(self, alice, manager):
         row, _ = self._pending_email(alice, manager)
-        first = notifications.notification_deliver(notification_id=row.pk)
-        second = notifications.notification_deliver(notification_id=row.pk)
+        first = delivery.notification_deliver(notification_id=row.pk)
+        second = delivery.notification_deliver(notification_id=row.pk)
         assert (first.status, second.status) == ("sent", "skipped")
         assert len(mail.outbox) == 1
         row.refresh_from_db()
@@ -170,7 +172,7 @@ class TestDelivery:
     def test_message_id_is_stable_across_retries(self, alice, manager, monkeypatch):
         row, _ = self._pending_email(alice, manager)
         sent_ids = []
-        original = notifications._email_send
+        original = delivery._email_send
 
         def flaky(notification, message_id):
             sent_ids.append(message_id)
@@ -178,11 +180,11 @@ class TestDelivery:
                 raise smtplib.SMTPServerDisconnected("gone")
             return original(notification, message_id)
 
-        monkeypatch.setattr(notifications, "_email_send", flaky)
-        assert notifications.notification_deliver(notification_id=row.pk).status == "retry"
+        monkeypatch.setattr(delivery, "_email_send", flaky)
+        assert delivery.notification_deliver(notification_id=row.pk).status == "retry"
         row.refresh_from_db()
         assert row.status == "pending" and row.attempts == 1 and "gone" in row.last_error
-        assert notifications.notification_deliver(notification_id=row.pk).status == "sent"
+        assert delivery.notification_deliver(notification_id=row.pk).status == "sent"
         assert sent_ids[0] == sent_ids[1] == row.message_id
         assert row.message_id.startswith(f"<notification-{row.pk}-")
         (message,) = mail.outbox
@@ -192,10 +194,10 @@ class TestDelivery:
         settings.NOTIFICATION_RETRY_BASE_SECONDS = 30
         settings.NOTIFICATION_RETRY_MAX_SECONDS = 600
         for attempt, full in [(1, 30), (2, 60), (3, 120), (5, 480), (6, 600), (10, 600)]:
-            delays = {notifications.retry_delay(attempt) for _ in range(50)}
+            delays = {delivery.retry_delay(attempt) for _ in range(50)}
             assert all(full / 2 <= d <= full for d in delays), (attempt, delays)
             assert len(delays) > 1, "jitter"
-        assert max(notifications.retry_delay(30) for _ in range(100)) <= 600
+        assert max(delivery.retry_delay(30) for _ in range(100)) <= 600
 
     def test_job07_poison_message_stops_after_max_attempts(
         self, alice, manager, monkeypatch, settings, worker_like
@@ -209,7 +211,7 @@ class TestDelivery:
             calls.append(message_id)
             raise smtplib.SMTPDataError(451, b"try again later")
 
-        monkeypatch.setattr(notifications, "_email_send", poison)
+        monkeypatch.setattr(delivery, "_email_send", poison)
         row, _ = self._pending_email(alice, manager)
         # Eager Celery runs each retry at once: the whole retry chain happens in this call.
         notification_deliver_task.delay(row.pk)
@@ -218,31 +220,31 @@ class TestDelivery:
         assert row.status == "failed" and row.attempts == 10
         assert "try again later" in row.last_error
         notification_deliver_task.delay(row.pk)
-        notifications.notifications_drain(now=row.next_attempt_at + dt.timedelta(hours=1))
+        delivery.notifications_drain(now=row.next_attempt_at + dt.timedelta(hours=1))
         assert calls.count(row.message_id) == 10, "a failed row is never retried (no loop)"
 
     def test_unexpected_task_error_is_recorded_by_the_failure_hook(
         self, alice, manager, monkeypatch, worker_like
     ):
         row, _ = self._pending_email(alice, manager)
-        original = notifications.notification_deliver
+        original = delivery.notification_deliver
 
         def crash_after_claim(*, notification_id, now=None):
             Notification.objects.filter(pk=notification_id).update(status="sending", attempts=1)
             raise RuntimeError("database hiccup")
 
-        monkeypatch.setattr(notifications, "notification_deliver", crash_after_claim)
+        monkeypatch.setattr(delivery, "notification_deliver", crash_after_claim)
         result = notification_deliver_task.delay(row.pk)
         assert result.failed() and isinstance(result.result, RuntimeError)
         row.refresh_from_db()
         assert row.status == "pending" and "database hiccup" in row.last_error
-        monkeypatch.setattr(notifications, "notification_deliver", original)
+        monkeypatch.setattr(delivery, "notification_deliver", original)
 
     def test_deactivated_recipient_is_failed_not_sent(self, alice, manager):
         row, _ = self._pending_email(alice, manager)
         alice.is_active = False
         alice.save()
-        assert notifications.notification_deliver(notification_id=row.pk).status == "failed"
+        assert delivery.notification_deliver(notification_id=row.pk).status == "failed"
         assert len(mail.outbox) == 0
 
 
@@ -263,24 +265,24 @@ class TestDrain:
         Notification.objects.filter(pk=rows[1].pk).update(
             status="sending", claimed_at=now - dt.timedelta(seconds=30), attempts=1
         )
-        counts = notifications.notifications_drain(now=now)
+        counts = delivery.notifications_drain(now=now)
         assert counts["redriven"] == 1 and counts["sent"] == 3, counts
         statuses = dict(Notification.objects.filter(channel="email").values_list("pk", "status"))
         assert statuses[rows[1].pk] == "sending"
         assert [s for pk, s in statuses.items() if pk != rows[1].pk] == ["sent"] * 3
         assert len(mail.outbox) == 3
-        assert notifications.notifications_drain(now=now)["sent"] == 0, "idempotent"
+        assert delivery.notifications_drain(now=now)["sent"] == 0, "idempotent"
 
     def test_drain_respects_backoff_and_grace(self, alice, manager):
         factories.make_registration(alice, manager=manager)
         row = Notification.objects.filter(channel="email").first()
-        counts = notifications.notifications_drain(now=row.created_at)
+        counts = delivery.notifications_drain(now=row.created_at)
         assert counts["sent"] == 0, "fresh rows are left to their after-commit task"
         Notification.objects.filter(pk=row.pk).update(
             next_attempt_at=row.created_at + dt.timedelta(minutes=5)
         )
         later = row.created_at + dt.timedelta(minutes=2)
-        assert notifications.notifications_drain(now=later)["sent"] == 1, "the other row"
+        assert delivery.notifications_drain(now=later)["sent"] == 1, "the other row"
         row.refresh_from_db()
         assert row.status == "pending", "not due yet"
 
@@ -292,7 +294,7 @@ class TestDrain:
         Notification.objects.filter(pk=row.pk).update(
             status="sending", claimed_at=now - dt.timedelta(minutes=5), attempts=3
         )
-        counts = notifications.notifications_drain(now=now)
+        counts = delivery.notifications_drain(now=now)
         row.refresh_from_db()
         assert counts["failed"] == 1 and row.status == "failed"
 
@@ -307,7 +309,7 @@ class TestPublishing:
     @pytest.fixture
     def broker_down(self, monkeypatch):
         """A non-eager app pointed at a port where nothing listens."""
-        monkeypatch.setattr(notifications, "_publish_paused_until", 0.0)
+        monkeypatch.setattr(delivery, "_publish_paused_until", 0.0)
         old = {
             k: celery_app.conf[k]
             for k in ("task_always_eager", "broker_url", "broker_transport_options")
@@ -328,7 +330,7 @@ class TestPublishing:
         import kombu.transport.redis  # noqa: F401 - a running web process has imported it
 
         publish_times = []
-        original = notifications.notifications_publish
+        original = delivery.notifications_publish
 
         def timed(ids):
             start = time.monotonic()
@@ -337,20 +339,20 @@ class TestPublishing:
             finally:
                 publish_times.append(time.monotonic() - start)
 
-        monkeypatch.setattr(notifications, "notifications_publish", timed)
+        monkeypatch.setattr(outbox, "notifications_publish", timed)
         for _ in range(5):
             with django_capture_on_commit_callbacks(execute=True):
                 factories.make_registration(alice, manager=manager)
         assert Notification.objects.filter(channel="email", status="pending").count() == 10
         assert len(publish_times) == 5
         assert max(publish_times) < 0.5, f"publish attempts took {publish_times}"
-        assert notifications._publish_paused_until > time.monotonic(), "publishing paused"
+        assert delivery._publish_paused_until > time.monotonic(), "publishing paused"
         assert max(publish_times[1:]) < 0.05, "later publishes are skipped while paused"
         assert original([1, 2]) == 0, "skipped while paused"
 
     def test_publish_errors_are_swallowed_and_logged(self, broker_down, caplog):
         with override_settings(NOTIFICATION_PUBLISH_PAUSE_SECONDS=0):
-            assert notifications.notifications_publish([123]) == 0
+            assert delivery.notifications_publish([123]) == 0
         assert "Broker unreachable" in caplog.text
 
 
@@ -380,7 +382,7 @@ class TestInvitation:
         def smtp_down(notification, message_id):
             raise smtplib.SMTPConnectError(421, b"down")
 
-        monkeypatch.setattr(notifications, "_email_send", smtp_down)
+        monkeypatch.setattr(delivery, "_email_send", smtp_down)
         with deliver():
             user = partner_user_create(
                 actor=alice_admin, partner=partner_a, email="zed@acme-resellers.example"

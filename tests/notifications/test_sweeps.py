@@ -9,8 +9,15 @@ import threading
 import pytest
 from django.db import connections
 
-from deals import notifications, services
 from deals.models import EventAction, Notification, NotificationKind, RegistrationEvent
+from deals.policy import policy_publish
+from deals.registrations import services
+from deals.registrations.extensions import extension_request_create, extension_request_decide
+from deals.registrations.sweeps import (
+    registrations_expire_due,
+    reminders_send_due,
+    sla_escalate_due,
+)
 from deals.schedules import schedules_ensure_defaults
 from deals.tasks import registrations_expire as registrations_expire_task
 from deals.tasks import reminders_send, sla_escalate
@@ -92,7 +99,7 @@ class TestReminders:
         time_machine.move_to(start, tick=False)
         registration = factories.make_registration(alice, status="approved", manager=manager)
         time_machine.move_to(registration.expires_at - dt.timedelta(days=2), tick=False)
-        assert notifications.reminders_send_due() == 1
+        assert reminders_send_due() == 1
         assert [r.context["days"] for r in received(alice, K.EXPIRY_REMINDER, "in_app")] == [3]
 
     def test_an_extension_starts_a_new_set_of_reminders(self, alice, manager, time_machine):
@@ -100,15 +107,13 @@ class TestReminders:
         time_machine.move_to(start, tick=False)
         registration = factories.make_registration(alice, status="approved", manager=manager)
         time_machine.move_to(registration.expires_at - dt.timedelta(days=10), tick=False)
-        assert notifications.reminders_send_due() == 1
-        request = services.extension_request_create(
-            registration=registration, actor=alice, reason="Slip"
-        )
-        services.extension_request_decide(request=request, actor=manager, approve=True)
+        assert reminders_send_due() == 1
+        request = extension_request_create(registration=registration, actor=alice, reason="Slip")
+        extension_request_decide(request=request, actor=manager, approve=True)
         registration.refresh_from_db()
-        assert notifications.reminders_send_due() == 0, "40 days left now"
+        assert reminders_send_due() == 0, "40 days left now"
         time_machine.move_to(registration.expires_at - dt.timedelta(days=13), tick=False)
-        assert notifications.reminders_send_due() == 1
+        assert reminders_send_due() == 1
         assert received(alice, K.EXPIRY_REMINDER, "in_app").count() == 2
 
     def test_short_windows_skip_thresholds_longer_than_the_window(
@@ -119,9 +124,9 @@ class TestReminders:
         registration = factories.make_registration(alice, manager=manager)
         services.registration_approve(registration=registration, actor=manager, protection_days=10)
         time_machine.move_to(start + dt.timedelta(hours=2), tick=False)
-        assert notifications.reminders_send_due() == 0, "no 14-day reminder for a 10-day window"
+        assert reminders_send_due() == 0, "no 14-day reminder for a 10-day window"
         time_machine.move_to(start + dt.timedelta(days=7, hours=1), tick=False)
-        assert notifications.reminders_send_due() == 1
+        assert reminders_send_due() == 1
 
 
 @pytest.mark.django_db
@@ -159,22 +164,22 @@ class TestSlaEscalation:
         friday = _next_weekday(dt.datetime(2030, 3, 1, 10, 0, tzinfo=UTC), 4)
         monday = friday + dt.timedelta(days=3)
         time_machine.move_to(friday, tick=False)
-        services.policy_publish(actor=manager, holidays=[monday.date().isoformat()])
+        policy_publish(actor=manager, holidays=[monday.date().isoformat()])
         registration = factories.make_registration(alice, manager=manager)
         wednesday = friday + dt.timedelta(days=5)
         assert registration.sla_due_at == wednesday
         time_machine.move_to(wednesday - dt.timedelta(minutes=1), tick=False)
-        assert notifications.sla_escalate_due() == 0
+        assert sla_escalate_due() == 0
         time_machine.move_to(wednesday + dt.timedelta(minutes=1), tick=False)
-        assert notifications.sla_escalate_due() == 1
+        assert sla_escalate_due() == 1
         services.registration_request_info(registration=registration, actor=manager, message="?")
         time_machine.move_to(wednesday + dt.timedelta(days=7), tick=False)
-        assert notifications.sla_escalate_due() == 0, "the clock stops while info is requested"
+        assert sla_escalate_due() == 0, "the clock stops while info is requested"
         services.registration_submit(registration=registration, actor=alice)
         registration.refresh_from_db()
         time_machine.move_to(registration.sla_due_at + dt.timedelta(seconds=1), tick=False)
-        assert notifications.sla_escalate_due() == 1, "a new due time is a new breach"
-        assert notifications.sla_escalate_due() == 0
+        assert sla_escalate_due() == 1, "a new due time is a new breach"
+        assert sla_escalate_due() == 0
         assert received(manager, K.SLA_OVERDUE, "in_app").count() == 2
 
 
@@ -210,7 +215,7 @@ class TestConcurrentSweeps:
             factories.make_registration(alice, status="approved", manager=manager) for _ in range(6)
         ]
         time_machine.move_to(registrations[-1].expires_at + dt.timedelta(seconds=1), tick=False)
-        results = self._race(services.registrations_expire_due)
+        results = self._race(registrations_expire_due)
         assert sum(results) == 6, f"sweeps reported {results}; expected 6 expiries in total"
         for registration in registrations:
             assert _events(registration, EventAction.EXPIRED) == 1
@@ -226,8 +231,8 @@ class TestConcurrentSweeps:
         ]
         submitted = [factories.make_registration(alice, manager=manager) for _ in range(3)]
         time_machine.move_to(approved[-1].expires_at - dt.timedelta(days=13), tick=False)
-        assert sum(self._race(notifications.reminders_send_due)) == 3
-        assert sum(self._race(notifications.sla_escalate_due)) == 3
+        assert sum(self._race(reminders_send_due)) == 3
+        assert sum(self._race(sla_escalate_due)) == 3
         for registration in approved:
             assert _events(registration, EventAction.REMINDER_DUE) == 1
         for registration in submitted:

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.core import mail
 
-from deals import services as deal_services
+from deals.registrations import services as deal_services
 from partners import services
 from partners.models import ApiToken, Invitation, Membership, Partner, User, hash_token
 from prm.exceptions import PermissionDeniedError, StateConflict, ValidationFailed

@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conflicts.models import Conflict
-from deals import services
 from deals.models import Comment, DirectOpportunity
+from deals.opportunities.services import opportunity_delete
+from deals.registrations.collaboration import activity_create
+from deals.registrations.extensions import extension_request_create
 from tests import factories
 
 
@@ -87,7 +89,7 @@ def test_queue_only_offers_checkboxes_for_clear(
 
 
 def test_review_page_side_by_side(manager_client, alice, bob, alice_registration, product):
-    services.activity_create(
+    activity_create(
         registration=alice_registration,
         actor=alice,
         kind="meeting",
@@ -134,7 +136,7 @@ def test_review_page_direct_opportunity_and_deleted_one(manager_client, manager,
         and opportunity.external_id in html
         and 'value="direct_wins"' in html
     )
-    services.opportunity_delete(opportunity=opportunity, actor=manager)
+    opportunity_delete(opportunity=opportunity, actor=manager)
     html = manager_client.get(
         reverse("manage_registration", args=[registration.pk])
     ).content.decode()
@@ -258,9 +260,7 @@ def test_internal_note_and_reply(manager_client, alice_registration):
 
 def test_extension_decision(manager_client, alice, manager, product):
     registration = factories.make_registration(alice, status="approved", manager=manager)
-    request = services.extension_request_create(
-        registration=registration, actor=alice, reason="Slipped"
-    )
+    request = extension_request_create(registration=registration, actor=alice, reason="Slipped")
     before = registration.expires_at
     html = manager_client.get(
         reverse("manage_registration", args=[registration.pk])

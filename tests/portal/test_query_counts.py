@@ -9,8 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from deals import services
 from deals.models import Notification
+from deals.opportunities.services import opportunity_delete
+from deals.registrations import services
+from deals.registrations.collaboration import activity_create, comment_create
 from partners.services import token_create
 from tests import factories
 
@@ -74,11 +76,11 @@ def test_registration_detail(client, alice, manager, product):
 
     def grow(n):
         for i in range(n):
-            services.comment_create(registration=registration, actor=alice, body=f"Comment {i}")
-            services.comment_create(
+            comment_create(registration=registration, actor=alice, body=f"Comment {i}")
+            comment_create(
                 registration=registration, actor=manager, body=f"Note {i}", internal=True
             )
-            services.activity_create(
+            activity_create(
                 registration=registration,
                 actor=alice,
                 kind="call",
@@ -133,10 +135,8 @@ def test_review_page(client, alice, manager, product):
                 account_name="Hooli", account_domain="hooli.com", external_id=f"H-{i}"
             )
             if i % 3 == 0:
-                services.opportunity_delete(opportunity=opportunity, actor=manager)
-            services.comment_create(
-                registration=registration, actor=manager, body=f"n{i}", internal=True
-            )
+                opportunity_delete(opportunity=opportunity, actor=manager)
+            comment_create(registration=registration, actor=manager, body=f"n{i}", internal=True)
 
     assert_constant(client, lambda: reverse("manage_registration", args=[registration.pk]), grow)
 
@@ -151,7 +151,7 @@ def test_review_page_with_registration_conflicts(client, manager, product):
             registration = factories.make_registration(
                 user, customer_name="Initech", customer_domain="initech.com"
             )
-            services.activity_create(
+            activity_create(
                 registration=registration,
                 actor=user,
                 kind="demo",

@@ -190,7 +190,7 @@ def test_availability_is_the_api_function(alice_client, product, monkeypatch):
             "matches": [{"label": "SECRET"}],
         }
 
-    monkeypatch.setattr("deals.availability.availability_check", fake)
+    monkeypatch.setattr("deals.registrations.availability.availability_check", fake)
     response = alice_client.post(
         reverse("registration_availability"),
         {

@@ -9,8 +9,9 @@ import datetime as dt
 from django.urls import reverse
 from django.utils import timezone
 
-from deals import services
 from deals.models import ActivityEntry, Comment, ExtensionRequest
+from deals.registrations import services
+from deals.registrations.collaboration import comment_create
 from tests import factories
 
 
@@ -59,8 +60,8 @@ def test_empty_list_says_what_to_do(alice_client):
 def test_detail_shows_fields_timeline_and_hides_internal(
     alice_client, alice, manager, alice_registration
 ):
-    services.comment_create(registration=alice_registration, actor=manager, body="Visible reply")
-    services.comment_create(
+    comment_create(registration=alice_registration, actor=manager, body="Visible reply")
+    comment_create(
         registration=alice_registration, actor=manager, body="SECRET internal", internal=True
     )
     response = alice_client.get(reverse("registration_detail", args=[alice_registration.pk]))

@@ -25,7 +25,7 @@ def main() -> None:
     django.setup()
     from django.db import connections
 
-    from deals import services
+    from deals.registrations import services
     from partners.models import User
 
     users = [User.objects.get(email=email) for email in spec["emails"]]

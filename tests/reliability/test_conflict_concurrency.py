@@ -16,8 +16,9 @@ import pytest
 from django.db import connection, connections
 
 from conflicts.models import Conflict
-from deals import services
 from deals.models import DealRegistration, DirectOpportunity
+from deals.opportunities.services import opportunities_bulk_upsert
+from deals.registrations import services
 from prm.exceptions import DuplicateRegistration
 from tests import factories
 
@@ -211,7 +212,7 @@ def test_registration_racing_crm_sync_always_records_the_conflict(transactional_
         results = run_concurrently(
             [
                 lambda d=data: services.registration_create(actor=alice, data=dict(d)),
-                lambda r=row: services.opportunities_bulk_upsert(rows=[dict(r)]),
+                lambda r=row: opportunities_bulk_upsert(rows=[dict(r)]),
             ]
         )
         assert all(r[0] == "ok" for r in results), results

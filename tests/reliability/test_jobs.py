@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from deals import notifications
 from deals.models import Notification
+from deals.notifications import delivery, outbox
 from deals.schedules import schedules_ensure_defaults
 from prm.celery import app as celery_app
 from tests import factories
@@ -80,12 +80,12 @@ def publish_to_redis(redis_server, settings):
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
     settings.NOTIFICATION_PUBLISH_PAUSE_SECONDS = 2
-    notifications._publish_paused_until = 0.0
+    delivery._publish_paused_until = 0.0
     yield
     celery_app.conf.update(old)
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
-    notifications._publish_paused_until = 0.0
+    delivery._publish_paused_until = 0.0
 
 
 class Jobs:
@@ -197,7 +197,7 @@ def test_job02_broker_down_submissions_succeed_and_deliver_once(
     latencies_up = latencies_up[1:]
     wait_for(all_delivered(smtp_sink, 32), 30, 0.2, f"baseline\n{jobs.logs()}")
     publish_times = []
-    original_publish = notifications.notifications_publish
+    original_publish = delivery.notifications_publish
 
     def timed_publish(ids):
         start = time.monotonic()
@@ -206,7 +206,7 @@ def test_job02_broker_down_submissions_succeed_and_deliver_once(
         finally:
             publish_times.append(time.monotonic() - start)
 
-    monkeypatch.setattr(notifications, "notifications_publish", timed_publish)
+    monkeypatch.setattr(outbox, "notifications_publish", timed_publish)
     redis_server.stop()
     statuses, latencies = submit(client, N_BROKER_DOWN)
     expected = 32 + 2 * N_BROKER_DOWN  # alice + the manager, per submission

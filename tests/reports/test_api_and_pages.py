@@ -249,7 +249,7 @@ class DashboardQueryCountTests(TestCase):
                     products=["crm-pro", "erp-core"] if i % 2 else ["crm-pro"],
                 )
                 if i % 3 == 0:
-                    from deals import services
+                    from deals.registrations import services
 
                     services.registration_approve(registration=registration, actor=manager)
 

@@ -31,8 +31,12 @@ import time_machine
 from django.test import TestCase
 
 from conflicts.models import Conflict
-from deals import reports, services
 from deals.models import DealRegistration, ExtensionRequest, ProductLine
+from deals.policy import policy_publish
+from deals.registrations import services
+from deals.registrations.collaboration import comment_create
+from deals.registrations.extensions import extension_request_create, extension_request_decide
+from deals.reports import summary as reports
 from prm.exceptions import NotFound, ValidationFailed
 from prm.lib.time import business_hours_between
 from tests import factories
@@ -199,12 +203,12 @@ class ReportDataset(TestCase):
         )
         request = step(
             at(17, 9),
-            services.extension_request_create,
+            extension_request_create,
             registration=a5,
             actor=cls.alice,
             reason="Procurement is slow",
         )
-        step(at(17, 10), services.extension_request_decide, request=request, actor=m, approve=True)
+        step(at(17, 10), extension_request_decide, request=request, actor=m, approve=True)
         with time_machine.travel(at(18, 9), tick=False):
             services.registration_create(
                 actor=cls.alice,
@@ -214,7 +218,7 @@ class ReportDataset(TestCase):
                 submit=False,
             )
         with time_machine.travel(at(18, 10), tick=False):
-            services.comment_create(
+            comment_create(
                 registration=a1, actor=m, body="INTERNAL-CANARY manager only", internal=True
             )
         cls.ids = {"a1": a1.pk, "b1": b1.pk, "b2": b2.pk, "a5": a5.pk, "d1": d1.pk, "d2": d2.pk}
@@ -513,7 +517,7 @@ class DecisionHoursTests(TestCase):
         partner = factories.PartnerFactory()
         alice = factories.partner_user(partner)
         manager = factories.manager_user()
-        services.policy_publish(actor=manager, change_note="Holiday", holidays=["2025-03-05"])
+        policy_publish(actor=manager, change_note="Holiday", holidays=["2025-03-05"])
         with time_machine.travel(at(3, 9), tick=False):
             first = services.registration_create(actor=alice, data=factories.registration_data())
             second = services.registration_create(actor=alice, data=factories.registration_data())
@@ -528,7 +532,7 @@ class DecisionHoursTests(TestCase):
             registration.refresh_from_db()
             self.assertAlmostEqual(registration.decision_hours, expected)
         # A later policy change does not rewrite history.
-        services.policy_publish(actor=manager, change_note="No holidays", holidays=[])
+        policy_publish(actor=manager, change_note="No holidays", holidays=[])
         first.refresh_from_db()
         self.assertAlmostEqual(first.decision_hours, 48.0)
         s = reports.report_summary(manager, reports.report_filters_parse({}, user=manager))

@@ -14,8 +14,11 @@ import time_machine
 from django.db.models import Sum
 from django.test import TestCase
 
-from deals import reports, rollup, services
 from deals.models import DealRegistration, ReportCell, ReportHoursCell
+from deals.registrations import services
+from deals.registrations.extensions import extension_request_create, extension_request_decide
+from deals.reports import rollup
+from deals.reports import summary as reports
 from tests import factories
 
 UTC = dt.UTC
@@ -85,12 +88,10 @@ class RollupScenario(TestCase):
                 elif path in {"approve", "won", "lost"}:
                     services.registration_approve(registration=registration, actor=cls.manager)
                     if path == "approve" and rng.random() < 0.5:
-                        request = services.extension_request_create(
+                        request = extension_request_create(
                             registration=registration, actor=actor, reason="Slow procurement"
                         )
-                        services.extension_request_decide(
-                            request=request, actor=cls.manager, approve=True
-                        )
+                        extension_request_decide(request=request, actor=cls.manager, approve=True)
                     if path in {"won", "lost"}:
                         services.registration_close(
                             registration=registration,

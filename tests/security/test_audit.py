@@ -23,11 +23,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def registration(alice, manager):
     registration = factories.make_registration(alice, status="approved", manager=manager)
-    from deals import services
+    from deals.registrations.collaboration import comment_create
 
-    services.comment_create(
-        registration=registration, actor=manager, body="internal =1+1", internal=True
-    )
+    comment_create(registration=registration, actor=manager, body="internal =1+1", internal=True)
     return registration
 
 
@@ -73,7 +71,7 @@ def test_aud02_orm_cannot_change_events(registration):
         with transaction.atomic():
             DealRegistration.objects.filter(pk=registration.pk).delete()
     assert RegistrationEvent.objects.filter(registration=registration).count() == count
-    from deals.services import events_verify_chain
+    from deals.events import events_verify_chain
 
     assert events_verify_chain(f"r:{registration.pk}") == []
 

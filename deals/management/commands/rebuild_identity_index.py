@@ -16,8 +16,9 @@ from django.db import transaction
 from conflicts.models import CandidateKey, IdentityEntry, KeyFrequency
 from deals import lifecycle
 from deals.models import DealRegistration, DirectOpportunity
-from deals.selectors import policy_current
-from deals.services import _index_opportunity, _index_registration
+from deals.opportunities.services import _index_opportunity
+from deals.policy import policy_current
+from deals.registrations.indexing import _index_registration
 
 
 class Command(BaseCommand):

@@ -17,7 +17,7 @@ class Command(BaseCommand):
         group.add_argument("--check", action="store_true")
 
     def handle(self, *args, **options):
-        from deals import rollup
+        from deals.reports import rollup
 
         if options["compact"]:
             self.stdout.write(f"{rollup.report_cells_compact()} cells after compaction")

@@ -31,13 +31,17 @@ from django.utils import timezone
 from faker import Faker
 
 from conflicts.models import Conflict
-from conflicts.normalize import normalize_name, registrable_domain
-from deals import services
+from conflicts.normalize import normalize_name
 from deals.models import DealRegistration, DirectOpportunity, Product, ProductLine
-from deals.selectors import policy_current
+from deals.opportunities.services import opportunity_upsert
+from deals.policy import policy_current, policy_publish
+from deals.registrations import services
+from deals.registrations.collaboration import activity_create, comment_create
+from deals.registrations.extensions import extension_request_create
 from partners import services as partner_services
 from partners.models import Partner, Tier, User
 from prm.exceptions import DuplicateRegistration
+from prm.lib.domains import registrable_domain
 
 SEED = 20260214
 DEMO_PASSWORD = "cosell-demo-2026"
@@ -478,7 +482,7 @@ class Command(BaseCommand):
                 .isoformat(),
                 "status": status,
             }
-            self._step(created, lambda data=data: services.opportunity_upsert(data=data))
+            self._step(created, lambda data=data: opportunity_upsert(data=data))
         return len(plans)
 
     # --- registrations --------------------------------------------------------------------------
@@ -729,7 +733,7 @@ class Command(BaseCommand):
 
     def _activity(self, registration, holder):
         if registration.status in ("submitted", "info_requested", "approved"):
-            services.activity_create(
+            activity_create(
                 registration=registration,
                 actor=holder["user"],
                 kind=self.rng.choice(["meeting", "demo", "proposal", "call"]),
@@ -745,14 +749,14 @@ class Command(BaseCommand):
             )
 
     def _comment_partner(self, registration, holder):
-        services.comment_create(
+        comment_create(
             registration=registration,
             actor=holder["user"],
             body="The customer confirmed budget this week; happy to share the meeting notes.",
         )
 
     def _comment_manager(self, registration, manager):
-        services.comment_create(
+        comment_create(
             registration=registration,
             actor=manager,
             body="Looks solid. Loop in our solution engineer for the technical validation.",
@@ -760,7 +764,7 @@ class Command(BaseCommand):
 
     def _extension_request(self, registration, holder):
         if registration.status == "approved":
-            services.extension_request_create(
+            extension_request_create(
                 registration=registration,
                 actor=holder["user"],
                 reason="Procurement moved the signature to next quarter.",
@@ -879,7 +883,7 @@ class Command(BaseCommand):
     def _policy_change(self):
         def run():
             if policy_current().version == 1:
-                services.policy_publish(
+                policy_publish(
                     actor=self.admin,
                     change_note="Raise the GBP minimum to 5,000 and look back 120 days on won direct deals.",
                     min_deal_values={"USD": "5000.00", "EUR": "5000.00", "GBP": "5000.00"},

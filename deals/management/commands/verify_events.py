@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from deals.services import events_verify_all, events_verify_chain
+from deals.events import events_verify_all, events_verify_chain
 
 
 class Command(BaseCommand):

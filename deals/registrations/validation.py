@@ -1,0 +1,150 @@
+"""Registration input: the partner-editable fields (one list for the service, API, form, admin and CSV), their cleaning, and the policy's rules on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deals.catalog import _clean_products
+from deals.models import (
+    DealRegistration,
+    RulesOfEngagement,
+)
+from prm.lib.validation import (
+    Errors,
+    check_country,
+    check_currency,
+    check_date,
+    check_domain,
+    check_email,
+    check_money,
+    check_text,
+    today,
+)
+
+PARTNER_EDITABLE_FIELDS = (
+    "customer_name",
+    "customer_domain",
+    "customer_country",
+    "customer_address",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "products",
+    "estimated_value",
+    "currency",
+    "expected_close_date",
+    "stage",
+    "description",
+    "competitors",
+)
+
+
+# --- Validation of registration input -------------------------------------------------------------
+
+
+def _clean_registration_fields(data: dict, *, partial: bool) -> tuple[dict, Errors]:
+    """Types, formats and lengths. Policy rules (minimum value, required fields) are checked at
+    submission by `_check_policy_rules`, because a draft may be incomplete."""
+    errors = Errors()
+    cleaned: dict[str, Any] = {}
+    unknown = set(data) - set(PARTNER_EDITABLE_FIELDS) - {"draft"}
+    for name in sorted(unknown):
+        errors.add(name, "This field cannot be set.")
+
+    def present(name):
+        return name in data or not partial
+
+    for name, limit in REGISTRATION_TEXT_LIMITS.items():
+        if not present(name):
+            continue
+        if name == "contact_email":
+            cleaned[name] = check_email(errors, name, data.get(name))
+        elif name == "customer_domain":
+            cleaned[name] = check_domain(errors, name, data.get(name))
+        else:
+            cleaned[name] = check_text(
+                errors, name, data.get(name), limit, required=(name == "customer_name")
+            )
+    if present("customer_country"):
+        cleaned["customer_country"] = check_country(
+            errors, "customer_country", data.get("customer_country")
+        )
+    if present("currency"):
+        cleaned["currency"] = check_currency(errors, "currency", data.get("currency"))
+    if present("estimated_value"):
+        cleaned["estimated_value"] = check_money(
+            errors, "estimated_value", data.get("estimated_value")
+        )
+    if present("expected_close_date"):
+        close = check_date(errors, "expected_close_date", data.get("expected_close_date"))
+        if close is not None and close < today():
+            errors.add("expected_close_date", "The expected close date cannot be in the past.")
+        cleaned["expected_close_date"] = close
+    if present("stage"):
+        stage = data.get("stage") or "qualification"
+        if stage not in STAGES:
+            errors.add("stage", f"Choose one of: {', '.join(STAGES)}.")
+        cleaned["stage"] = stage
+    if present("products"):
+        cleaned["products"] = _clean_products(errors, data.get("products"))
+    return cleaned, errors
+
+
+def _check_policy_rules(registration: DealRegistration, policy: RulesOfEngagement) -> None:
+    """Rules that make a registration submittable: required fields, minimum value, dates."""
+    _policy_errors(registration, policy, list(registration.products.all())).raise_if_any()
+
+
+def _policy_errors(
+    registration: DealRegistration, policy: RulesOfEngagement, products: list
+) -> Errors:
+    errors = Errors()
+    for name in policy.required_fields or []:
+        if name == "products":
+            continue
+        value = getattr(registration, name, None)
+        if hasattr(registration, name) and value in (None, ""):
+            errors.add(name, "This field is required.")
+    if not products:
+        errors.add("products", "Choose at least one product.")
+    minimum = policy.min_deal_value(registration.currency) if registration.currency else None
+    value = registration.estimated_value
+    if minimum is not None and value is not None and value < minimum:
+        errors.add(
+            "estimated_value",
+            f"The minimum deal value is {minimum:,.2f} {registration.currency}.",
+        )
+    if registration.expected_close_date and registration.expected_close_date < today():
+        errors.add("expected_close_date", "The expected close date cannot be in the past.")
+    return errors
+
+
+def _apply(registration: DealRegistration, cleaned: dict) -> list[str]:
+    changed = []
+    for name, value in cleaned.items():
+        if name == "products":
+            continue
+        if getattr(registration, name) != value:
+            setattr(registration, name, value)
+            changed.append(name)
+    return changed
+
+
+def _clean_note(value, field: str, *, required: bool = False, limit: int = 2000) -> str:
+    errors = Errors()
+    value = check_text(errors, field, value, limit, required=required)
+    errors.raise_if_any()
+    return value
+
+
+REGISTRATION_TEXT_LIMITS = {
+    "customer_name": 200,
+    "customer_domain": 253,
+    "customer_address": 500,
+    "contact_name": 150,
+    "contact_email": 254,
+    "contact_phone": 40,
+    "description": 5000,
+    "competitors": 500,
+}
+STAGES = ("qualification", "proposal", "negotiation")

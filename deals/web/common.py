@@ -1,0 +1,162 @@
+"""What every page view shares: the role decorators, domain errors as messages, pagination and the timeline's wording."""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect
+
+from conflicts.models import Conflict
+from deals.models import (
+    RegistrationStatus,
+    RejectionReason,
+)
+from partners.roles import is_manager, partner_of
+from prm.exceptions import (
+    DomainError,
+    DuplicateRegistration,
+    InvalidTransition,
+    NotFound,
+    PermissionDeniedError,
+    StateConflict,
+    ValidationFailed,
+)
+
+PAGE_SIZE = 25
+PARTNER_ACTIONS = {"submit", "resubmit", "withdraw", "close_won", "close_lost"}
+
+
+# --- Plumbing -------------------------------------------------------------------------------------
+
+
+def error_text(exc: DomainError) -> str:
+    """One readable sentence for a domain error, field messages included."""
+    if isinstance(exc, ValidationFailed) and exc.fields:
+        parts = []
+        for name, msgs in exc.fields.items():
+            label = "" if name in ("non_field_errors", "__all__") else name.replace("_", " ")
+            text = " ".join(str(m) for m in (msgs if isinstance(msgs, list) else [msgs]))
+            parts.append(f"{label.capitalize()}: {text}" if label else text)
+        return " ".join(parts)
+    return exc.detail
+
+
+def domain_errors(back: str | None = None):
+    """Map domain errors for a view. `back` names the URL (same kwargs as the view) that a
+    refused action returns to with the error as a message."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            try:
+                return view(request, *args, **kwargs)
+            except NotFound:
+                raise Http404 from None
+            except PermissionDeniedError as exc:
+                raise PermissionDenied(exc.detail) from None
+            except (
+                InvalidTransition,
+                StateConflict,
+                DuplicateRegistration,
+                ValidationFailed,
+            ) as exc:
+                if back is None:
+                    raise
+                messages.error(request, error_text(exc))
+                return redirect(back, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def manager_required(view):
+    """Manager pages: 403 for everyone else (the role, not an object, is refused)."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not is_manager(request.user):
+            raise PermissionDenied("Only channel managers can use the manager workspace.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def partner_required(view):
+    """Pages that act for a partner company: 403 for users without one."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if partner_of(request.user) is None or is_manager(request.user):
+            raise PermissionDenied("Only partner users can do this.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _page(request, queryset, size=PAGE_SIZE):
+    page = Paginator(queryset, size).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page, query.urlencode()
+
+
+STATUS_LABELS = dict(RegistrationStatus.choices)
+REJECTION_LABELS = dict(RejectionReason.choices)
+RESOLUTION_LABELS = dict(Conflict.Resolution.choices)
+CONFLICT_LABELS = {
+    "clear": "clear",
+    "potential_conflict": "needs review",
+    "conflict": "already engaged",
+}
+
+
+def describe_events(events) -> list:
+    """Attach a readable `summary` and status labels to timeline events (what the template shows)."""
+    for event in events:
+        details = event.details or {}
+        event.from_label = STATUS_LABELS.get(event.from_status, "")
+        event.to_label = STATUS_LABELS.get(event.to_status, "")
+        summary = ""
+        action = event.action
+        if action in ("submitted", "resubmitted") and details.get("conflict_status"):
+            summary = f"Availability: {CONFLICT_LABELS.get(details['conflict_status'], '')}."
+        elif action in ("approved", "auto_approved"):
+            days = details.get("protection_days")
+            summary = f"Protected for {days} days." if days else ""
+            if details.get("note"):
+                summary += f" “{details['note']}”"
+        elif action == "rejected":
+            summary = REJECTION_LABELS.get(details.get("reason", ""), "")
+            if details.get("note"):
+                summary += f" — “{details['note']}”"
+        elif action == "info_requested":
+            summary = details.get("message", "")
+        elif action == "edited" and details.get("fields"):
+            summary = "Changed " + ", ".join(f.replace("_", " ") for f in details["fields"]) + "."
+        elif action in ("extension_requested",):
+            summary = details.get("reason", "")
+        elif action in ("extension_approved", "extension_rejected") and details.get("note"):
+            summary = f"“{details['note']}”"
+        elif action in ("closed_won", "closed_lost"):
+            summary = details.get("lost_reason") or ""
+        elif action == "conflict_resolved":
+            summary = RESOLUTION_LABELS.get(details.get("resolution", ""), "")
+            if details.get("note"):
+                summary += f" — “{details['note']}”"
+        elif action == "conflict_detected":
+            matches = details.get("matches") or []
+            summary = f"{len(matches)} match{'es' if len(matches) != 1 else ''}" + (
+                f", best score {max(m.get('score', 0) for m in matches)}." if matches else "."
+            )
+        elif action == "activity_logged" and details.get("kind"):
+            summary = f"{details['kind'].capitalize()} recorded."
+        event.summary = summary.strip()
+    return events

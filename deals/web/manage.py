@@ -1,0 +1,386 @@
+"""The manager workspace: the review queue, a registration's review page and decisions, conflicts, extensions, partners and the direct pipeline."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from deals import lifecycle
+from deals.models import (
+    ConflictStatus,
+    OpportunityStatus,
+    RegistrationStatus,
+)
+from deals.opportunities.selectors import opportunities_visible_to
+from deals.policy import policy_current
+from deals.registrations import access, selectors, services
+from deals.registrations.collaboration import comment_create
+from deals.registrations.extensions import extension_request_decide
+from deals.web import selectors as selectors_portal
+from deals.web.common import _page, describe_events, domain_errors, error_text, manager_required
+from deals.web.forms import (
+    ApproveForm,
+    InternalNoteForm,
+    OpportunityImportForm,
+    RejectForm,
+    RequestInfoForm,
+    ResolveForm,
+)
+from partners.models import Partner, Tier
+from partners.selectors import partner_members
+from prm.exceptions import (
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    StateConflict,
+    ValidationFailed,
+)
+
+QUEUE_PAGE_SIZE = 50
+
+
+# --- Manager workspace ----------------------------------------------------------------------------
+
+
+@manager_required
+@require_GET
+def manage_queue(request):
+    params = {
+        k: request.GET.get(k, "") for k in ("partner", "tier", "conflict_status", "product_line")
+    }
+    queryset = selectors.review_queue(
+        partner_id=int(params["partner"]) if params["partner"].isdigit() else None,
+        tier=params["tier"] or None,
+        conflict_status=params["conflict_status"] or None,
+        product_line=params["product_line"] or None,
+    )
+    page, query = _page(request, queryset, QUEUE_PAGE_SIZE)
+    rows = list(page.object_list)
+    counts = selectors_portal.open_conflict_counts([r.pk for r in rows])
+    for row in rows:
+        row.open_conflicts = counts.get(row.pk, 0)
+    return render(
+        request,
+        "manage/queue.html",
+        {
+            "page": page,
+            "rows": rows,
+            "query": query,
+            "current": params,
+            "filtered": any(params.values()),
+            "partners": list(Partner.objects.order_by("name").values_list("pk", "name")),
+            "tiers": list(Tier.objects.order_by("rank", "code").values_list("code", "name")),
+            "product_lines": selectors_portal.product_lines_in_use(),
+            "conflict_choices": ConflictStatus.choices,
+            "overdue_count": sum(1 for r in rows if r.is_overdue),
+            "section": "queue",
+        },
+    )
+
+
+@manager_required
+@require_POST
+def manage_bulk_approve(request):
+    """Approve each selected registration that is clear, one service call each; report."""
+    approved, skipped = [], []
+    for raw_id in request.POST.getlist("ids"):
+        try:
+            registration = access.access_registration_for_user(request.user, raw_id)
+        except NotFound:
+            skipped.append(f"#{raw_id}: not found")
+            continue
+        if registration.conflict_status != ConflictStatus.CLEAR:
+            skipped.append(f"{registration.reference}: not clear, review it first")
+            continue
+        try:
+            services.registration_approve(registration=registration, actor=request.user)
+        except DomainError as exc:
+            skipped.append(f"{registration.reference}: {error_text(exc)}")
+            continue
+        approved.append(registration.reference)
+    if approved:
+        messages.success(request, f"Approved {len(approved)}: {', '.join(approved)}.")
+    if skipped:
+        messages.warning(request, f"Not approved {len(skipped)}: {'; '.join(skipped)}.")
+    if not approved and not skipped:
+        messages.info(request, "Select the clear registrations to approve first.")
+    return redirect(
+        reverse("manage_queue") + ("?" + request.POST["query"] if request.POST.get("query") else "")
+    )
+
+
+@manager_required
+@domain_errors()
+@require_GET
+def manage_registration(request, pk):
+    user = request.user
+    registration = access.access_registration_for_user(user, pk)
+    sides = selectors_portal.conflict_sides(registration, user=user)
+    extensions = list(
+        selectors.extension_requests_visible_to(user).filter(registration=registration)
+    )
+    awaiting = registration.status in (
+        RegistrationStatus.SUBMITTED,
+        RegistrationStatus.INFO_REQUESTED,
+    )
+    return render(
+        request,
+        "manage/registration.html",
+        {
+            "r": registration,
+            "sides": sides,
+            "open_conflicts": [s for s in sides if s.conflict.status == "open"],
+            "timeline": describe_events(
+                list(selectors.registration_timeline(registration, user=user))
+            ),
+            "comments": list(selectors.comments_visible_to(user, registration)),
+            "activities": list(selectors.activities_for(registration)),
+            "extensions": extensions,
+            "policy": policy_current(),
+            "can_approve": lifecycle.can("approve", registration.status),
+            "can_reject": lifecycle.can("reject", registration.status),
+            "can_request_info": lifecycle.can("request_info", registration.status),
+            "awaiting": awaiting,
+            "approve_form": ApproveForm(),
+            "reject_form": RejectForm(),
+            "request_info_form": RequestInfoForm(),
+            "note_form": InternalNoteForm(),
+            "resolve_form": ResolveForm(),
+            "section": "queue",
+        },
+    )
+
+
+@manager_required
+@domain_errors(back="manage_registration")
+@require_POST
+def manage_approve(request, pk):
+    registration = access.access_registration_for_user(request.user, pk)
+    raw_days = (request.POST.get("protection_days") or "").strip()
+    if raw_days and not raw_days.isdigit():
+        raise ValidationFailed(
+            "Invalid protection days.",
+            fields={"protection_days": ["Enter a whole number of days."]},
+        )
+    registration = services.registration_approve(
+        registration=registration,
+        actor=request.user,
+        note=request.POST.get("note", ""),
+        protection_days=int(raw_days) if raw_days else None,
+    )
+    messages.success(
+        request,
+        f"{registration.reference} approved; protected until {registration.expires_at:%d %b %Y}.",
+    )
+    return redirect("manage_registration", pk=pk)
+
+
+@manager_required
+@domain_errors(back="manage_registration")
+@require_POST
+def manage_reject(request, pk):
+    registration = access.access_registration_for_user(request.user, pk)
+    services.registration_reject(
+        registration=registration,
+        actor=request.user,
+        reason=request.POST.get("reason", ""),
+        note=request.POST.get("note", ""),
+    )
+    messages.success(request, f"{registration.reference} rejected.")
+    return redirect("manage_registration", pk=pk)
+
+
+@manager_required
+@domain_errors(back="manage_registration")
+@require_POST
+def manage_request_info(request, pk):
+    registration = access.access_registration_for_user(request.user, pk)
+    services.registration_request_info(
+        registration=registration, actor=request.user, message=request.POST.get("message", "")
+    )
+    messages.success(request, f"Information requested on {registration.reference}.")
+    return redirect("manage_registration", pk=pk)
+
+
+@manager_required
+@domain_errors(back="manage_registration")
+@require_POST
+def manage_note(request, pk):
+    """Internal note (managers only) or, with visibility=partner, a reply the partner sees."""
+    registration = access.access_registration_for_user(request.user, pk)
+    internal = request.POST.get("visibility", "internal") != "partner"
+    comment_create(
+        registration=registration,
+        actor=request.user,
+        body=request.POST.get("body", ""),
+        internal=internal,
+    )
+    messages.success(request, "Internal note added." if internal else "Reply sent to the partner.")
+    return redirect(reverse("manage_registration", kwargs={"pk": pk}) + "#conversation")
+
+
+@manager_required
+@domain_errors()
+@require_POST
+def manage_conflict_resolve(request, pk):
+    conflict = access.access_conflict_for_user(request.user, pk)
+    back = reverse("manage_registration", kwargs={"pk": conflict.registration_id})
+    try:
+        conflict = services.conflict_resolve(
+            conflict=conflict,
+            actor=request.user,
+            resolution=request.POST.get("resolution", ""),
+            note=request.POST.get("note", ""),
+        )
+    except (InvalidTransition, StateConflict, ValidationFailed) as exc:
+        messages.error(request, error_text(exc))
+        return redirect(back)
+    messages.success(request, f"Conflict resolved: {conflict.get_resolution_display()}.")
+    return redirect(back)
+
+
+@manager_required
+@domain_errors()
+@require_POST
+def manage_extension_decide(request, pk):
+    extension = access.access_extension_request_for_user(request.user, pk)
+    back = reverse("manage_registration", kwargs={"pk": extension.registration_id})
+    approve = request.POST.get("decision") == "approve"
+    try:
+        extension_request_decide(
+            request=extension,
+            actor=request.user,
+            approve=approve,
+            note=request.POST.get("note", ""),
+        )
+    except (InvalidTransition, StateConflict, ValidationFailed) as exc:
+        messages.error(request, error_text(exc))
+        return redirect(back)
+    messages.success(request, "Extension approved." if approve else "Extension rejected.")
+    return redirect(back)
+
+
+@manager_required
+@require_GET
+def manage_partner_list(request):
+    queryset = selectors_portal.partners_with_figures()
+    search = (request.GET.get("search") or "").strip()
+    if search:
+        queryset = queryset.filter(name__icontains=search)
+    page, query = _page(request, queryset)
+    return render(
+        request,
+        "manage/partner_list.html",
+        {"page": page, "query": query, "search": search, "section": "partners"},
+    )
+
+
+@manager_required
+@require_GET
+def manage_partner_detail(request, pk):
+    partner = (
+        selectors_portal.partners_with_figures().filter(pk=pk).first()
+        if str(pk).isdigit()
+        else None
+    )
+    if partner is None:
+        raise Http404
+    registrations = selectors.registrations_visible_to(request.user).filter(partner_id=partner.pk)
+    return render(
+        request,
+        "manage/partner_detail.html",
+        {
+            "partner": partner,
+            "members": list(partner_members(partner)),
+            "registrations": list(registrations.order_by("-created_at", "-id")[:20]),
+            "registration_total": registrations.count(),
+            "scorecard": selectors_portal.scorecard_figures(registrations),
+            "section": "partners",
+        },
+    )
+
+
+@manager_required
+@require_GET
+def manage_opportunity_list(request):
+    queryset = opportunities_visible_to(request.user)
+    search = (request.GET.get("search") or "").strip()
+    status = request.GET.get("status") or ""
+    if search:
+        queryset = queryset.filter(
+            Q(external_id__icontains=search)
+            | Q(account_name__icontains=search)
+            | Q(account_domain__icontains=search)
+        )
+    if status in OpportunityStatus.values:
+        queryset = queryset.filter(status=status)
+    page, query = _page(request, queryset.order_by("-updated_at", "-id"))
+    return render(
+        request,
+        "manage/opportunity_list.html",
+        {
+            "page": page,
+            "query": query,
+            "search": search,
+            "status": status,
+            "status_choices": OpportunityStatus.choices,
+            "filtered": bool(search or status),
+            "section": "opportunities",
+        },
+    )
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def manage_opportunity_import(request):
+    """CSV import, all or nothing, with a per-row error report (deals.csv_import)."""
+    context = {"section": "opportunities"}
+    if request.method == "GET":
+        context["form"] = OpportunityImportForm()
+        return render(request, "manage/opportunity_import.html", context)
+    form = OpportunityImportForm(request.POST, request.FILES)
+    context["form"] = form
+    if not form.is_valid():
+        return render(request, "manage/opportunity_import.html", context, status=400)
+    from deals.opportunities.csv_import import opportunities_import_csv
+
+    try:
+        result = opportunities_import_csv(form.cleaned_data["file"])
+    except ValidationFailed as exc:
+        rows = exc.extra.get("rows") or {}
+        context["row_errors"] = _row_report(rows)
+        context["error"] = exc.detail if rows else error_text(exc)
+        return render(request, "manage/opportunity_import.html", context, status=400)
+    except DomainError as exc:
+        context["error"] = error_text(exc)
+        return render(request, "manage/opportunity_import.html", context, status=400)
+    created = result.get("created", 0) if isinstance(result, dict) else 0
+    updated = result.get("updated", 0) if isinstance(result, dict) else 0
+    messages.success(request, f"Import complete: {created} created, {updated} updated.")
+    return redirect("manage_opportunity_list")
+
+
+def _row_report(rows: dict) -> list[dict]:
+    """[{row, line, errors: [(field, message)]}] sorted by row number."""
+
+    def sort_key(item):
+        key = str(item[0])
+        return (0, int(key)) if key.isdigit() else (1, key)
+
+    report = []
+    for key, fields in sorted(rows.items(), key=sort_key):
+        errors = []
+        if isinstance(fields, dict):
+            for name, msgs in fields.items():
+                for message in msgs if isinstance(msgs, list) else [msgs]:
+                    errors.append((name, str(message)))
+        else:
+            errors.append(("", str(fields)))
+        # Index 0 is the first data row: line 2 of the file, after the header.
+        line = int(key) + 2 if str(key).isdigit() else key
+        report.append({"row": key, "line": line, "errors": errors})
+    return report
