@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from partners.dispatch import invitation_created
 from partners.models import ApiToken, Invitation, Membership, Partner, Tier, User, hash_token
 from partners.roles import is_manager, is_partner_admin, partner_of
 from prm.exceptions import PermissionDeniedError, StateConflict, ValidationFailed
@@ -132,9 +133,7 @@ def partner_user_create(
             invitation = Invitation.objects.create(user=user, partner=partner, invited_by=actor)
             # Through the notification outbox: written in this transaction, e-mailed after
             # commit with retries, so an SMTP outage never turns this into a 500.
-            from deals.notifications.outbox import invitation_notify
-
-            invitation_notify(invitation)
+            invitation_created.send(sender=Invitation, invitation=invitation)
     return user
 
 

@@ -1,10 +1,10 @@
 """The session registry: which browser sessions belong to which user (partners.UserSession),
 so ending a user's access deletes their sessions by key instead of decoding every session.
 
-Written on login and removed on logout by prm.middleware's signal receivers; used by
+Written on login and removed on logout by partners.middleware's signal receivers; used by
 partners.services.user_revoke_access (password change, deactivation, partner suspension).
 Defence in depth: Django already rejects a session after a password change (session auth hash)
-and for an inactive user, and prm.middleware.ActiveAccountMiddleware signs out users of a
+and for an inactive user, and partners.middleware.ActiveAccountMiddleware signs out users of a
 suspended partner; the registry makes the sessions disappear from the store as well.
 """
 

@@ -143,12 +143,6 @@ class ApiView(APIView):
             )
         super().initial(request, *args, **kwargs)
 
-    def require_manager(self) -> None:
-        from partners.roles import is_manager
-
-        if not is_manager(self.request.user):
-            raise PermissionDeniedError("Only channel managers can do this.")
-
 
 def apply_ordering(queryset, request, allowed: dict[str, str], default: list[str]):
     """`?ordering=a,-b` over a whitelist {public name: model field}; anything else is a 400.

@@ -1,5 +1,6 @@
 """The project package as an app, only to connect cross-cutting signal receivers at start-up:
-the security log (prm.security_log) and the session registry (prm.middleware)."""
+the security log (prm.security_log). The session registry's receivers are connected by
+partners.apps."""
 
 from django.apps import AppConfig
 
@@ -13,17 +14,11 @@ class PrmConfig(AppConfig):
         from allauth.mfa import signals as mfa_signals
         from django.contrib.auth import signals as auth_signals
 
-        from prm import middleware, security_log
+        from prm import security_log
 
         auth_signals.user_login_failed.connect(
             security_log.on_user_login_failed, dispatch_uid="prm_security_login_failed"
         )
         mfa_signals.authentication_failed.connect(
             security_log.on_mfa_failed, dispatch_uid="prm_security_mfa_failed"
-        )
-        auth_signals.user_logged_in.connect(
-            middleware.on_user_logged_in, dispatch_uid="prm_session_logged_in"
-        )
-        auth_signals.user_logged_out.connect(
-            middleware.on_user_logged_out, dispatch_uid="prm_session_logged_out"
         )

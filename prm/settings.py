@@ -68,16 +68,16 @@ MIDDLEWARE = [
     "prm.middleware.SecurityHeadersMiddleware",
     "prm.middleware.RejectUnstorableQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "prm.middleware.SessionLifetimeMiddleware",
+    "partners.middleware.SessionLifetimeMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "prm.middleware.ActiveAccountMiddleware",
+    "partners.middleware.ActiveAccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "prm.middleware.ManagerMfaMiddleware",
+    "partners.middleware.ManagerMfaMiddleware",
 ]
 
 ROOT_URLCONF = "prm.urls"
@@ -93,7 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "prm.context_processors.navigation",
+                "deals.context_processors.navigation",
             ],
         },
     }

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from deals.api import views
+from deals.api import tiers, views
 
 urlpatterns = [
+    path("tiers/", tiers.TierListView.as_view(), name="api-tiers"),
     path("products/", views.ProductListView.as_view(), name="api-products"),
     path("registrations/", views.RegistrationListView.as_view(), name="api-registrations"),
     path(

@@ -403,6 +403,11 @@ def notifications_for_event(event: RegistrationEvent) -> None:
             transaction.on_commit(lambda: notifications_publish(ids))
 
 
+def on_invitation_created(sender, invitation, **kwargs) -> None:
+    """Receiver of partners.dispatch.invitation_created (connected in deals.apps)."""
+    invitation_notify(invitation)
+
+
 def invitation_notify(invitation) -> Notification:
     """Queue the invitation e-mail of a new partner user, in the caller's transaction.
 

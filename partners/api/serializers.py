@@ -44,31 +44,6 @@ class MeSerializer(serializers.Serializer):
         return {"id": membership.partner_id, "name": membership.partner.name}
 
 
-# --- Tiers --------------------------------------------------------------------------------------
-
-
-class TierSerializer(serializers.Serializer):
-    """A tier with its *effective* protection_days and max_extensions (the tier's value, or
-    the policy's when the tier leaves it blank)."""
-
-    code = serializers.CharField()
-    name = serializers.CharField()
-    protection_days = serializers.SerializerMethodField()
-    max_extensions = serializers.SerializerMethodField()
-    auto_approve_ceiling = serializers.DecimalField(
-        max_digits=14, decimal_places=2, allow_null=True
-    )
-    discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
-
-    def get_protection_days(self, tier: Tier) -> int:
-        policy = self.context["policy"]
-        return tier.protection_days or policy.protection_days
-
-    def get_max_extensions(self, tier: Tier) -> int:
-        policy = self.context["policy"]
-        return policy.max_extensions if tier.max_extensions is None else tier.max_extensions
-
-
 # --- Partners -----------------------------------------------------------------------------------
 
 

@@ -5,7 +5,6 @@ from partners.api import views
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-auth-token"),
     path("me/", views.MeView.as_view(), name="api-me"),
-    path("tiers/", views.TierListView.as_view(), name="api-tiers"),
     path("partners/", views.PartnerListView.as_view(), name="api-partners"),
     path("partners/<int:pk>/", views.PartnerDetailView.as_view(), name="api-partner"),
     path("partners/<int:pk>/users/", views.PartnerUserListView.as_view(), name="api-partner-users"),

@@ -19,11 +19,9 @@ from partners.api.serializers import (
     PartnerUpdateInputSerializer,
     PartnerUserInputSerializer,
     PartnerUserSerializer,
-    TierSerializer,
     TokenInputSerializer,
     TokenOutputSerializer,
 )
-from partners.models import Tier
 from partners.roles import is_manager, is_partner_admin
 from prm.api import ApiView, Pagination, apply_ordering, ordering_parameter, responses
 from prm.exceptions import PermissionDeniedError
@@ -77,25 +75,15 @@ class MeView(ApiView):
         return Response(MeSerializer(request.user).data)
 
 
-class TierListView(ApiView):
-    @extend_schema(
-        operation_id="tiers_list",
-        tags=["partners"],
-        responses=responses({200: TierSerializer(many=True)}, 404),
-        description="Tiers with their effective protection_days and max_extensions "
-        "(the tier's value, else the policy's).",
-    )
-    def get(self, request):
-        from deals.policy import policy_current
+class ManagerCheckedApiView(ApiView):
+    """ApiView with the channel-manager check partners' write endpoints need."""
 
-        policy = policy_current()
-        return self.as_list(
-            Tier.objects.order_by("rank", "code"),
-            lambda rows: TierSerializer(rows, many=True, context={"policy": policy}).data,
-        )
+    def require_manager(self) -> None:
+        if not is_manager(self.request.user):
+            raise PermissionDeniedError("Only channel managers can do this.")
 
 
-class PartnerListView(ApiView):
+class PartnerListView(ManagerCheckedApiView):
     pagination_class = Pagination
 
     @extend_schema(
@@ -146,7 +134,7 @@ def _require_manager_or_own_admin(user) -> None:
         raise PermissionDeniedError("Only partner admins and channel managers can do this.")
 
 
-class PartnerDetailView(ApiView):
+class PartnerDetailView(ManagerCheckedApiView):
     @extend_schema(
         operation_id="partners_retrieve",
         tags=["partners"],

@@ -1,0 +1,10 @@
+"""Signals partners sends so other apps can act on its changes; partners imports no other app.
+
+`invitation_created(invitation=...)` is sent inside the transaction that creates the invitation;
+deals connects its notification outbox to it (deals.apps), so the e-mail is written in the same
+transaction and sent after commit with retries: an SMTP outage never turns an invite into a 500.
+"""
+
+from django.dispatch import Signal
+
+invitation_created = Signal()
