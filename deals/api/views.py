@@ -18,6 +18,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from conflicts.models import RecordKind
+from deals import access
 from deals.api import serializers as s
 from deals.catalog import product_create, products_active
 from deals.models import DealRegistration, DirectOpportunity
@@ -30,7 +31,7 @@ from deals.opportunities.services import (
     opportunity_update,
     opportunity_upsert,
 )
-from deals.registrations import access, selectors, services
+from deals.registrations import selectors, services
 from deals.registrations.availability import availability_check
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_create, extension_request_decide

@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
 from deals import events as audit
-from deals.registrations.access import access_registration_for_user
+from deals.access import access_registration_for_user
 from partners.roles import is_manager
 from prm.exceptions import NotFound
 from prm.security_log import log_event

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deals import lifecycle
+from deals import access, lifecycle
 from deals.models import (
     ConflictStatus,
     OpportunityStatus,
@@ -17,7 +17,7 @@ from deals.models import (
 )
 from deals.opportunities.selectors import opportunities_visible_to
 from deals.policy import policy_current
-from deals.registrations import access, selectors, services
+from deals.registrations import selectors, services
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_decide
 from deals.web import selectors as selectors_portal

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deals import lifecycle
+from deals import access, lifecycle
 from deals.catalog import products_active
 from deals.models import (
     ConflictStatus,
@@ -25,7 +25,7 @@ from deals.models import (
 )
 from deals.notifications.inbox import notifications_visible_to
 from deals.policy import policy_current
-from deals.registrations import access, selectors, services
+from deals.registrations import selectors, services
 from deals.registrations.collaboration import activity_create, comment_create
 from deals.registrations.extensions import extension_request_create
 from deals.web import selectors as selectors_portal

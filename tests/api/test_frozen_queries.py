@@ -11,10 +11,10 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
+from deals.access import access_registration_for_user
 from deals.api.views import registration_for_output
 from deals.models import DealRegistration
 from deals.registrations import selectors
-from deals.registrations.access import access_registration_for_user
 from partners.authentication import token_for_key
 from partners.services import token_create
 from prm.exceptions import NotFound

@@ -28,8 +28,8 @@ def unscoped_read(request, pk):
 def scoped_read(request, pk):
     from django.http import Http404
 
+    from deals.access import access_registration_for_user
     from deals.models import Comment
-    from deals.registrations.access import access_registration_for_user
     from prm.exceptions import NotFound
 
     try:
