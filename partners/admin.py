@@ -263,7 +263,6 @@ class PartnerAdmin(admin.ModelAdmin):
             if extra:
                 partner = services.partner_update(actor=request.user, partner=partner, **extra)
         obj.pk = partner.pk
-        obj._state.adding = False
         obj.created_at = partner.created_at
         obj.updated_at = partner.updated_at
 

@@ -47,6 +47,12 @@ from deals.opportunities.services import (
 from deals.policy import POLICY_FIELDS, policy_current, policy_history, policy_publish
 from deals.registrations import services
 from deals.registrations.extensions import extension_request_decide
+from deals.registrations.validation import (
+    REGISTRATION_CONTACT_FIELDS,
+    REGISTRATION_CUSTOMER_FIELDS,
+    REGISTRATION_DEAL_FIELDS,
+    REGISTRATION_DETAIL_FIELDS,
+)
 from partners.roles import is_manager
 from prm.exceptions import DomainError
 
@@ -235,7 +241,6 @@ class RulesOfEngagementAdmin(admin.ModelAdmin):
         obj.version = policy.version
         obj.created_by = policy.created_by
         obj.created_at = policy.created_at
-        obj._state.adding = False
 
     def save_related(self, request, form, formsets, change):
         return None
@@ -350,31 +355,11 @@ class DealRegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ),
         (
             "Customer",
-            {
-                "fields": (
-                    "customer_name",
-                    "customer_domain",
-                    "customer_country",
-                    "customer_address",
-                    "contact_name",
-                    "contact_email",
-                    "contact_phone",
-                )
-            },
+            {"fields": REGISTRATION_CUSTOMER_FIELDS + REGISTRATION_CONTACT_FIELDS},
         ),
         (
             "Deal",
-            {
-                "fields": (
-                    "products",
-                    "estimated_value",
-                    "currency",
-                    "expected_close_date",
-                    "stage",
-                    "description",
-                    "competitors",
-                )
-            },
+            {"fields": REGISTRATION_DEAL_FIELDS + REGISTRATION_DETAIL_FIELDS},
         ),
         (
             "Decision and protection",
@@ -612,7 +597,6 @@ class DirectOpportunityAdmin(admin.ModelAdmin):
         obj.won_at = opportunity.won_at
         obj.created_at = opportunity.created_at
         obj.updated_at = opportunity.updated_at
-        obj._state.adding = False
 
     def save_related(self, request, form, formsets, change):
         # Products were set by the service (the index needs them in the same transaction).

@@ -18,6 +18,7 @@ from deals.models import (
     RejectionReason,
     Stage,
 )
+from deals.registrations.validation import PARTNER_EDITABLE_FIELDS
 from prm.api import OptionalKeysSerializer, PartnerRefSerializer, StrictInputSerializer
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -81,20 +82,7 @@ PARTNER_REGISTRATION_FIELDS = (
     "conflict_message",
     "partner",
     "submitted_by",
-    "customer_name",
-    "customer_domain",
-    "customer_country",
-    "customer_address",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "products",
-    "estimated_value",
-    "currency",
-    "expected_close_date",
-    "stage",
-    "description",
-    "competitors",
+    *PARTNER_EDITABLE_FIELDS,
     "submitted_at",
     "decided_at",
     "approved_at",

@@ -21,21 +21,30 @@ from prm.lib.validation import (
     today,
 )
 
-PARTNER_EDITABLE_FIELDS = (
+# The fields a partner enters and may edit (while a draft or when information is requested), in
+# the order the API, the form and the admin show them. The one list: the service refuses any
+# other key, and the API serializers, the portal form, the admin and the CSV export take their
+# registration fields from here.
+REGISTRATION_CUSTOMER_FIELDS = (
     "customer_name",
     "customer_domain",
     "customer_country",
     "customer_address",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
+)
+REGISTRATION_CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone")
+REGISTRATION_DEAL_FIELDS = (
     "products",
     "estimated_value",
     "currency",
     "expected_close_date",
     "stage",
-    "description",
-    "competitors",
+)
+REGISTRATION_DETAIL_FIELDS = ("description", "competitors")
+PARTNER_EDITABLE_FIELDS = (
+    REGISTRATION_CUSTOMER_FIELDS
+    + REGISTRATION_CONTACT_FIELDS
+    + REGISTRATION_DEAL_FIELDS
+    + REGISTRATION_DETAIL_FIELDS
 )
 
 

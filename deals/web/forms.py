@@ -9,6 +9,12 @@ from django import forms
 
 from conflicts.models import Conflict
 from deals.models import ActivityKind, RejectionReason, Stage
+from deals.registrations.validation import (
+    REGISTRATION_CONTACT_FIELDS,
+    REGISTRATION_CUSTOMER_FIELDS,
+    REGISTRATION_DEAL_FIELDS,
+    REGISTRATION_DETAIL_FIELDS,
+)
 from prm.exceptions import ValidationFailed
 
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "SEK", "NOK", "DKK", "INR"]
@@ -120,10 +126,11 @@ class RegistrationForm(ServiceErrorsMixin, forms.Form):
     )
     competitors = _text("Competitors", max_length=500, help_text="Other vendors in the deal.")
 
-    CUSTOMER_FIELDS = ("customer_name", "customer_domain", "customer_country", "customer_address")
-    CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone")
-    DEAL_FIELDS = ("estimated_value", "currency", "expected_close_date", "stage")
-    DETAIL_FIELDS = ("description", "competitors")
+    # Grouped as the page shows them; the fields themselves are PARTNER_EDITABLE_FIELDS.
+    CUSTOMER_FIELDS = REGISTRATION_CUSTOMER_FIELDS
+    CONTACT_FIELDS = REGISTRATION_CONTACT_FIELDS
+    DEAL_FIELDS = tuple(f for f in REGISTRATION_DEAL_FIELDS if f != "products")
+    DETAIL_FIELDS = REGISTRATION_DETAIL_FIELDS
 
     def __init__(self, *args, products=(), required_fields=(), **kwargs):
         super().__init__(*args, **kwargs)
