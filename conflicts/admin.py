@@ -11,17 +11,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from conflicts.models import Conflict, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
+from prm.lib.admin import ReadOnlyAdminMixin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 def _record_link(kind: str, record_id: int):

@@ -1,3 +1,3 @@
 """The deals admin, one module per area; Django's autodiscovery imports this package."""
 
-from deals.admin import registrations  # noqa: F401
+from deals.admin import catalog, notifications, opportunities, policy, registrations  # noqa: F401

@@ -15,7 +15,7 @@ from deals.registrations.validation import (
     REGISTRATION_DEAL_FIELDS,
     REGISTRATION_DETAIL_FIELDS,
 )
-from prm.exceptions import ValidationFailed
+from prm.lib.forms import ServiceErrorsMixin
 
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "SEK", "NOK", "DKK", "INR"]
 
@@ -46,39 +46,6 @@ def _text(label, *, required=False, max_length=None, help_text="", **attrs):
         help_text=help_text,
         widget=forms.TextInput(attrs=widget_attrs),
     )
-
-
-class ServiceErrorsMixin:
-    """Show a service's ValidationFailed on the form: field errors inline, others on top.
-    Help and error texts are tied to their input with aria-describedby."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.describe_help()
-
-    def describe_help(self) -> None:
-        for name, field in self.fields.items():
-            if field.help_text:
-                field.widget.attrs["aria-describedby"] = f"id_{name}_help"
-
-    def apply_errors(self, exc: ValidationFailed) -> None:
-        if not self.is_bound:
-            return
-        if not hasattr(self, "cleaned_data"):
-            self.full_clean()
-        fields = exc.fields or {}
-        if not fields:
-            self.add_error(None, exc.detail)
-        for name, messages in fields.items():
-            target = name if name in self.fields else None
-            for message in messages if isinstance(messages, list) else [messages]:
-                self.add_error(target, str(message))
-            if target:
-                attrs = self.fields[target].widget.attrs
-                attrs["aria-invalid"] = "true"
-                described = attrs.get("aria-describedby", "")
-                if f"id_{target}_error" not in described:
-                    attrs["aria-describedby"] = f"{described} id_{target}_error".strip()
 
 
 class RegistrationForm(ServiceErrorsMixin, forms.Form):
