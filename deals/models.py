@@ -320,7 +320,7 @@ class DealRegistration(models.Model):
                 condition=Q(decision_hours__isnull=False),
             ),
             # Percentiles of time to decision read values in order from this index alone
-            # (deals.reports.percentiles_by_rank), filtered by period and partner inside it.
+            # (deals.reports.percentiles.percentiles_by_rank), filtered by period and partner inside it.
             models.Index(
                 fields=["decision_hours", "first_submitted_at", "partner"],
                 name="registration_decision_hours",

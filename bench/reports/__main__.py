@@ -208,7 +208,11 @@ def _run(args, db_name: str) -> int:
     from deals.api.reports import csv_stream
     from deals.models import Product, ProductLine
     from deals.reports import rollup
-    from deals.reports import summary as reports
+    from deals.reports.breakdowns import report_breakdowns
+    from deals.reports.csv import report_csv_rows
+    from deals.reports.filters import report_filters_parse
+    from deals.reports.series import report_weekly
+    from deals.reports.summary import report_summary
     from partners.models import Membership, Partner, Tier, User
 
     t = time.perf_counter()
@@ -283,7 +287,7 @@ def _run(args, db_name: str) -> int:
     )
 
     def parse(user, **query):
-        return reports.report_filters_parse(query, user=user)
+        return report_filters_parse(query, user=user)
 
     import datetime as dt
 
@@ -300,7 +304,7 @@ def _run(args, db_name: str) -> int:
     worst = 0.0
     for label, user, query in scenarios:
         filters = parse(user, **query)
-        p50, p95 = _timed(lambda u=user, f=filters: reports.report_summary(u, f), args.runs)
+        p50, p95 = _timed(lambda u=user, f=filters: report_summary(u, f), args.runs)
         if label.startswith("manager, all time"):
             worst = p95
         print(f"  {label:32s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
@@ -313,9 +317,9 @@ def _run(args, db_name: str) -> int:
     ):
 
         def dashboard(selection=selection):
-            reports.report_summary(manager, selection)
-            reports.report_weekly(manager, selection)
-            reports.report_breakdowns(manager, selection)
+            report_summary(manager, selection)
+            report_weekly(manager, selection)
+            report_breakdowns(manager, selection)
 
         p50, p95 = _timed(dashboard, max(3, args.runs // 4))
         print(f"  {label:32s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
@@ -328,7 +332,7 @@ def _run(args, db_name: str) -> int:
     samples = []
     start = time.perf_counter()
     size = rows = 0
-    for chunk in csv_stream(reports.report_csv_rows(manager, filters)):
+    for chunk in csv_stream(report_csv_rows(manager, filters)):
         size += len(chunk.encode())
         rows += 1
         if rows % 50_000 == 0:

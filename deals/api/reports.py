@@ -22,7 +22,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deals.reports import summary as reports
+from deals.reports.csv import csv_format, csv_header, report_csv_rows
+from deals.reports.filters import report_filters_parse
+from deals.reports.summary import program_median_hours_to_decision, report_summary
 from partners.roles import is_manager, partner_of
 from prm.exceptions import PermissionDeniedError
 from prm.lib.csvsafe import csv_safe
@@ -108,12 +110,10 @@ class ReportSummaryApi(_JsonErrorsApi):
     )
     def get(self, request):
         _require_report_user(request.user)
-        filters = reports.report_filters_parse(request.query_params, user=request.user)
-        data = reports.report_summary(request.user, filters)
+        filters = report_filters_parse(request.query_params, user=request.user)
+        data = report_summary(request.user, filters)
         if not is_manager(request.user):
-            data["program_median_hours_to_decision"] = reports.program_median_hours_to_decision(
-                filters
-            )
+            data["program_median_hours_to_decision"] = program_median_hours_to_decision(filters)
         return Response(data)
 
 
@@ -123,12 +123,12 @@ class _Echo:
 
 
 def _cell(value):
-    return csv_safe(value) if isinstance(value, str) else reports.csv_format(value)
+    return csv_safe(value) if isinstance(value, str) else csv_format(value)
 
 
 def csv_stream(rows) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow(reports.csv_header())
+    yield writer.writerow(csv_header())
     for row in rows:
         yield writer.writerow([_cell(value) for value in row])
 
@@ -152,8 +152,8 @@ class ReportRegistrationsCsvApi(_JsonErrorsApi):
     )
     def get(self, request):
         _require_report_user(request.user)
-        filters = reports.report_filters_parse(request.query_params, user=request.user)
-        rows = reports.report_csv_rows(request.user, filters)
+        filters = report_filters_parse(request.query_params, user=request.user)
+        rows = report_csv_rows(request.user, filters)
         response = StreamingHttpResponse(csv_stream(rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="registrations-{stamp}.csv"'

@@ -9,7 +9,7 @@ def backfill(apps, schema_editor):
     """Existing decisions get their hours under the current policy's holidays (one UPDATE)."""
     import datetime as dt
 
-    from deals.reports.summary import business_hours_expression
+    from deals.reports.percentiles import business_hours_expression
 
     Registration = apps.get_model("deals", "DealRegistration")
     Policy = apps.get_model("deals", "RulesOfEngagement")

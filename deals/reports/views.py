@@ -17,7 +17,15 @@ from django.utils import timezone
 
 from deals.models import ProductLine, RegistrationStatus, RejectionReason
 from deals.reports import charts
-from deals.reports import summary as reports
+from deals.reports.breakdowns import report_breakdowns
+from deals.reports.filters import ReportFilters, report_filters_parse
+from deals.reports.series import report_weekly
+from deals.reports.summary import (
+    MAX_PARTNER_ROWS,
+    REPORT_STATUSES,
+    program_median_hours_to_decision,
+    report_summary,
+)
 from partners.models import Partner, Tier
 from partners.roles import is_manager, partner_of
 from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed
@@ -92,7 +100,7 @@ def _kpis(summary: dict) -> list[dict]:
 
 
 def _charts(summary: dict, weekly: dict, breakdowns: dict | None, *, csv_url: str) -> list[dict]:
-    statuses = [(s, RegistrationStatus(s).label) for s in reports.REPORT_STATUSES]
+    statuses = [(s, RegistrationStatus(s).label) for s in REPORT_STATUSES]
     weeks = weekly["registrations"][-WEEKS_SHOWN:]
     decisions = weekly["decisions"][-WEEKS_SHOWN:]
     result = [
@@ -207,7 +215,7 @@ def _charts(summary: dict, weekly: dict, breakdowns: dict | None, *, csv_url: st
         currencies = sorted({r["currency"] for r in rows})
         for currency in currencies or [""]:
             selected = [r for r in rows if r["currency"] == currency]
-            shown = selected[: reports.MAX_PARTNER_ROWS]
+            shown = selected[:MAX_PARTNER_ROWS]
             chart_id = f"{key.replace('_', '-')}-{currency.lower() or 'none'}"
             full_title = f"{title} ({currency})" if currency else title
             result.append(
@@ -215,7 +223,7 @@ def _charts(summary: dict, weekly: dict, breakdowns: dict | None, *, csv_url: st
                     "id": chart_id,
                     "title": full_title,
                     "note": (
-                        f"Top {reports.MAX_PARTNER_ROWS} of {len(selected)}."
+                        f"Top {MAX_PARTNER_ROWS} of {len(selected)}."
                         if len(selected) > len(shown)
                         else ""
                     )
@@ -276,7 +284,7 @@ def _params(request):
 def _parse(request):
     """(filters, errors); errors is a {field: [messages]} dict when the query is invalid."""
     try:
-        return reports.report_filters_parse(_params(request), user=request.user), None
+        return report_filters_parse(_params(request), user=request.user), None
     except ValidationFailed as exc:
         return None, exc.fields or {"__all__": [exc.detail]}
     except NotFound:
@@ -305,9 +313,9 @@ def reports_dashboard(request):
         "product_lines": ProductLine.objects.order_by("name").values_list("code", "name"),
     }
     if filters is not None:
-        summary = reports.report_summary(request.user, filters)
-        weekly = reports.report_weekly(request.user, filters)
-        breakdowns = reports.report_breakdowns(request.user, filters)
+        summary = report_summary(request.user, filters)
+        weekly = report_weekly(request.user, filters)
+        breakdowns = report_breakdowns(request.user, filters)
         csv_url = _csv_url(filters)
         context.update(
             summary=summary,
@@ -334,9 +342,9 @@ def reports_scorecard(request):
         "product_lines": ProductLine.objects.order_by("name").values_list("code", "name"),
     }
     if filters is not None:
-        summary = reports.report_summary(request.user, filters)
-        weekly = reports.report_weekly(request.user, filters)
-        program_median = reports.program_median_hours_to_decision(filters)
+        summary = report_summary(request.user, filters)
+        weekly = report_weekly(request.user, filters)
+        program_median = program_median_hours_to_decision(filters)
         csv_url = _csv_url(filters, partner_view=True)
         kpis = _kpis(summary)
         kpis.insert(
@@ -358,7 +366,7 @@ def reports_scorecard(request):
     return render(request, "reports/scorecard.html", context, status=400 if errors else 200)
 
 
-def _csv_url(filters: reports.ReportFilters, *, partner_view: bool = False) -> str:
+def _csv_url(filters: ReportFilters, *, partner_view: bool = False) -> str:
     params = filters.as_params()
     if partner_view:
         params.pop("partner", None)

@@ -9,7 +9,7 @@ from django.contrib import admin
 from deals.api.serializers import PARTNER_REGISTRATION_FIELDS, RegistrationInputSerializer
 from deals.models import DealRegistration
 from deals.registrations.validation import PARTNER_EDITABLE_FIELDS, _clean_registration_fields
-from deals.reports.summary import CSV_COLUMNS
+from deals.reports.csv import CSV_COLUMNS
 from deals.web.forms import RegistrationForm
 
 

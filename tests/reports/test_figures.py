@@ -36,7 +36,15 @@ from deals.policy import policy_publish
 from deals.registrations import services
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_create, extension_request_decide
-from deals.reports import summary as reports
+from deals.reports.breakdowns import report_breakdowns
+from deals.reports.filters import report_filters_parse
+from deals.reports.percentiles import (
+    _percentiles_window,
+    business_hours_expression,
+    percentiles_by_rank,
+)
+from deals.reports.series import report_weekly
+from deals.reports.summary import program_median_hours_to_decision, report_summary
 from prm.exceptions import NotFound, ValidationFailed
 from prm.lib.time import business_hours_between
 from tests import factories
@@ -224,7 +232,7 @@ class ReportDataset(TestCase):
         cls.ids = {"a1": a1.pk, "b1": b1.pk, "b2": b2.pk, "a5": a5.pk, "d1": d1.pk, "d2": d2.pk}
 
     def manager_filters(self, **params):
-        return reports.report_filters_parse(params, user=self.manager)
+        return report_filters_parse(params, user=self.manager)
 
 
 class DatasetSanityTests(ReportDataset):
@@ -241,7 +249,7 @@ class DatasetSanityTests(ReportDataset):
 
 class ManagerSummaryTests(ReportDataset):
     def test_every_figure_matches_the_hand_computed_value(self):
-        s = reports.report_summary(self.manager, self.manager_filters())
+        s = report_summary(self.manager, self.manager_filters())
         self.assertEqual(s["registrations"]["total"], 8)
         self.assertEqual(
             s["registrations"]["by_status"],
@@ -296,32 +304,30 @@ class ManagerSummaryTests(ReportDataset):
         self.assertEqual(expected, [4, 24, 24, 48, 66, 72])
 
     def test_filter_by_partner(self):
-        s = reports.report_summary(
-            self.manager, self.manager_filters(partner=str(self.partner_b.pk))
-        )
+        s = report_summary(self.manager, self.manager_filters(partner=str(self.partner_b.pk)))
         self.assertEqual(s["registrations"]["total"], 2)
         self.assertEqual(s["won_value"], {"USD": "300000.00"})
         self.assertEqual(s["pipeline_value"], {})
         self.assertAlmostEqual(s["median_hours_to_decision"], 48.0)  # 24, 72
 
     def test_filter_by_tier(self):
-        s = reports.report_summary(self.manager, self.manager_filters(tier="gold"))
+        s = report_summary(self.manager, self.manager_filters(tier="gold"))
         self.assertEqual(s["registrations"]["total"], 6)
         self.assertEqual(s["co_sell_won_value"], {})
 
     def test_filter_by_product_line_counts_a_two_product_registration_once(self):
-        s = reports.report_summary(self.manager, self.manager_filters(product_line="erp"))
+        s = report_summary(self.manager, self.manager_filters(product_line="erp"))
         self.assertEqual(s["registrations"]["total"], 2)  # A3 and A5
         self.assertEqual(s["pipeline_value"], {"USD": "200000.00"})
         self.assertEqual(s["registrations"]["by_status"]["lost"], 1)
 
     def test_filter_by_period_of_first_submission(self):
-        s = reports.report_summary(
+        s = report_summary(
             self.manager, self.manager_filters(**{"from": "2025-03-10", "to": "2025-03-11"})
         )
         self.assertEqual(s["registrations"]["total"], 2)  # A3 (03-10) and A4 (03-11)
         self.assertEqual(s["overdue"], 1)
-        s = reports.report_summary(self.manager, self.manager_filters(**{"to": "2025-03-02"}))
+        s = report_summary(self.manager, self.manager_filters(**{"to": "2025-03-02"}))
         self.assertEqual(s["registrations"]["total"], 0)
         self.assertIsNone(s["approval_rate"])
         self.assertIsNone(s["median_hours_to_decision"])
@@ -330,7 +336,7 @@ class ManagerSummaryTests(ReportDataset):
         self.assertEqual(s["pipeline_value"], {})
 
     def test_weekly_series(self):
-        weekly = reports.report_weekly(self.manager, self.manager_filters())
+        weekly = report_weekly(self.manager, self.manager_filters())
         self.assertEqual(
             [(w["week"], w["by_status"]) for w in weekly["registrations"]],
             [
@@ -348,7 +354,7 @@ class ManagerSummaryTests(ReportDataset):
         )
 
     def test_breakdowns(self):
-        b = reports.report_breakdowns(self.manager, self.manager_filters())
+        b = report_breakdowns(self.manager, self.manager_filters())
         self.assertEqual(
             [
                 (r["partner__name"], r["currency"], str(r["value"]), r["count"])
@@ -381,9 +387,9 @@ class ManagerSummaryTests(ReportDataset):
 
 class PartnerScopeTests(ReportDataset):
     def test_partner_summary_is_their_own_company_only(self):
-        filters = reports.report_filters_parse({}, user=self.alice)
+        filters = report_filters_parse({}, user=self.alice)
         self.assertEqual(filters.partner_id, self.partner_a.pk)
-        s = reports.report_summary(self.alice, filters)
+        s = report_summary(self.alice, filters)
         self.assertEqual(s["registrations"]["total"], 6)
         self.assertEqual((s["approved"], s["decided"]), (3, 4))
         self.assertAlmostEqual(s["approval_rate"], 0.75)
@@ -404,17 +410,17 @@ class PartnerScopeTests(ReportDataset):
         )
 
     def test_program_median_covers_every_partner(self):
-        filters = reports.report_filters_parse({}, user=self.alice)
-        self.assertAlmostEqual(reports.program_median_hours_to_decision(filters), 36.0)
+        filters = report_filters_parse({}, user=self.alice)
+        self.assertAlmostEqual(program_median_hours_to_decision(filters), 36.0)
 
     def test_another_partners_id_is_not_found(self):
         with pytest.raises(NotFound):
-            reports.report_filters_parse({"partner": str(self.partner_b.pk)}, user=self.alice)
+            report_filters_parse({"partner": str(self.partner_b.pk)}, user=self.alice)
         with pytest.raises(NotFound):
-            reports.report_filters_parse({"partner": "999999"}, user=self.alice)
+            report_filters_parse({"partner": "999999"}, user=self.alice)
 
     def test_own_partner_id_is_accepted(self):
-        filters = reports.report_filters_parse({"partner": str(self.partner_a.pk)}, user=self.alice)
+        filters = report_filters_parse({"partner": str(self.partner_a.pk)}, user=self.alice)
         self.assertEqual(filters.partner_id, self.partner_a.pk)
 
 
@@ -458,7 +464,7 @@ class BusinessHoursExpressionTests(TestCase):
         ]
         weekday_holidays = [d for d in holidays if d.weekday() < 5]
         for start, end in pairs:
-            expression = reports.business_hours_expression(
+            expression = business_hours_expression(
                 Value(start, output_field=DateTimeField()),
                 Value(end, output_field=DateTimeField()),
                 weekday_holidays,
@@ -477,7 +483,7 @@ class BusinessHoursExpressionTests(TestCase):
         for n, code in enumerate(["a", "b", "c", "d", "e"]):
             ProductLine.objects.create(code=f"pl-{code}", name=f"{n * n}")
         queryset = ProductLine.objects.filter(code__startswith="pl-")
-        values = reports._percentiles_window(queryset, Cast("name", FloatField()), (0.5, 0.9))[None]
+        values = _percentiles_window(queryset, Cast("name", FloatField()), (0.5, 0.9))[None]
         # names 0, 1, 4, 9, 16: median 4; p90 at rank 3.6 -> 9 + 0.6*7
         self.assertAlmostEqual(values[0.5], 4.0)
         self.assertAlmostEqual(values[0.9], 13.2)
@@ -503,11 +509,11 @@ class BusinessHoursExpressionTests(TestCase):
             return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
         fractions = (0.0, 0.1, 0.5, 0.75, 0.9, 1.0)
-        values = reports.percentiles_by_rank(queryset, "v", len(names), fractions)
+        values = percentiles_by_rank(queryset, "v", len(names), fractions)
         for fraction in fractions:
             with self.subTest(fraction=fraction):
                 self.assertAlmostEqual(values[fraction], expected(fraction))
-        self.assertEqual(reports.percentiles_by_rank(queryset.none(), "v", 0, (0.5,)), {})
+        self.assertEqual(percentiles_by_rank(queryset.none(), "v", 0, (0.5,)), {})
 
 
 class DecisionHoursTests(TestCase):
@@ -535,7 +541,7 @@ class DecisionHoursTests(TestCase):
         policy_publish(actor=manager, change_note="No holidays", holidays=[])
         first.refresh_from_db()
         self.assertAlmostEqual(first.decision_hours, 48.0)
-        s = reports.report_summary(manager, reports.report_filters_parse({}, user=manager))
+        s = report_summary(manager, report_filters_parse({}, user=manager))
         self.assertAlmostEqual(s["median_hours_to_decision"], 48.0)
 
     def test_database_refuses_a_decision_without_hours(self):

@@ -17,8 +17,15 @@ from django.test import TestCase
 from deals.models import DealRegistration, ReportCell, ReportHoursCell
 from deals.registrations import services
 from deals.registrations.extensions import extension_request_create, extension_request_decide
+from deals.reports import breakdowns as breakdowns_module
 from deals.reports import rollup
-from deals.reports import summary as reports
+from deals.reports import series as series_module
+from deals.reports import summary as summary_module
+from deals.reports.breakdowns import report_breakdowns
+from deals.reports.filters import registrations_for_report, report_filters_parse
+from deals.reports.percentiles import percentiles_by_rank, percentiles_from_histogram
+from deals.reports.series import report_weekly
+from deals.reports.summary import _decided, _groups_from_cells, _groups_live, report_summary
 from tests import factories
 
 UTC = dt.UTC
@@ -102,11 +109,11 @@ class RollupScenario(TestCase):
                         )
 
     def summaries(self, **params):
-        filters = reports.report_filters_parse(params, user=self.manager)
+        filters = report_filters_parse(params, user=self.manager)
         now = START + dt.timedelta(days=40)
-        from_cells = reports.report_summary(self.manager, filters, now=now)
-        with mock.patch.object(reports, "uses_report_cells", return_value=False):
-            live = reports.report_summary(self.manager, filters, now=now)
+        from_cells = report_summary(self.manager, filters, now=now)
+        with mock.patch.object(summary_module, "uses_report_cells", return_value=False):
+            live = report_summary(self.manager, filters, now=now)
         return from_cells, live
 
 
@@ -135,28 +142,28 @@ class RollupAgreesWithRegistrationsTests(RollupScenario):
                 self.assertEqual(from_cells, live)
 
     def test_group_rows_agree(self):
-        filters = reports.report_filters_parse({}, user=self.manager)
-        registrations = reports.registrations_for_report(self.manager, filters)
+        filters = report_filters_parse({}, user=self.manager)
+        registrations = registrations_for_report(self.manager, filters)
         self.assertEqual(
-            _normalise(reports._groups_from_cells(filters)),
-            _normalise(reports._groups_live(registrations)),
+            _normalise(_groups_from_cells(filters)),
+            _normalise(_groups_live(registrations)),
         )
 
     def test_weekly_series_is_the_same_from_cells(self):
-        filters = reports.report_filters_parse({}, user=self.manager)
-        from_cells = reports.report_weekly(self.manager, filters)
-        with mock.patch.object(reports, "uses_report_cells", return_value=False):
-            live = reports.report_weekly(self.manager, filters)
+        filters = report_filters_parse({}, user=self.manager)
+        from_cells = report_weekly(self.manager, filters)
+        with mock.patch.object(series_module, "uses_report_cells", return_value=False):
+            live = report_weekly(self.manager, filters)
         self.assertEqual(from_cells["registrations"], live["registrations"])
         self.assertTrue(from_cells["registrations"])
 
     def test_tier_breakdowns_are_the_same_from_cells(self):
         for params in ({}, {"from": "2025-06-05"}, {"tier": "silver"}):
             with self.subTest(params=params):
-                filters = reports.report_filters_parse(params, user=self.manager)
-                from_cells = reports.report_breakdowns(self.manager, filters)
-                with mock.patch.object(reports, "uses_report_cells", return_value=False):
-                    live = reports.report_breakdowns(self.manager, filters)
+                filters = report_filters_parse(params, user=self.manager)
+                from_cells = report_breakdowns(self.manager, filters)
+                with mock.patch.object(breakdowns_module, "uses_report_cells", return_value=False):
+                    live = report_breakdowns(self.manager, filters)
                 self.assertEqual(from_cells, live)
         self.assertTrue(from_cells["win_rate_by_tier"])
 
@@ -220,8 +227,8 @@ class RollupAgreesWithRegistrationsTests(RollupScenario):
         self.assertEqual(ReportCell.objects.count(), rows)
 
     def test_histogram_percentiles_equal_rank_percentiles(self):
-        filters = reports.report_filters_parse({}, user=self.manager)
-        decided = reports._decided(reports.registrations_for_report(self.manager, filters))
+        filters = report_filters_parse({}, user=self.manager)
+        decided = _decided(registrations_for_report(self.manager, filters))
         histogram = list(
             ReportHoursCell.objects.values("bucket")
             .annotate(count=Sum("n"))
@@ -229,8 +236,8 @@ class RollupAgreesWithRegistrationsTests(RollupScenario):
         )
         self.assertGreater(len([c for _, c in histogram if c]), 1, "several buckets in play")
         fractions = (0.0, 0.1, 0.25, 0.5, 0.9, 1.0)
-        by_rank = reports.percentiles_by_rank(decided, "decision_hours", decided.count(), fractions)
-        from_histogram = reports.percentiles_from_histogram(
+        by_rank = percentiles_by_rank(decided, "decision_hours", decided.count(), fractions)
+        from_histogram = percentiles_from_histogram(
             decided, "decision_hours", histogram, rollup.HOURS_BUCKET, fractions
         )
         self.assertEqual(set(by_rank), set(fractions))

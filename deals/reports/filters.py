@@ -1,0 +1,165 @@
+"""Report filters: parsing the query (period, partner, tier, product line), the registrations and rollup cells they select, scoped to the caller through the selectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.db.models import (
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+)
+
+from deals.models import (
+    DealRegistration,
+    ProductLine,
+    ReportCell,
+)
+from deals.registrations.selectors import registrations_visible_to
+from partners.models import Partner, Tier
+from partners.roles import is_manager, partner_of
+from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed
+
+UTC = dt.UTC
+ProductsThrough = DealRegistration.products.through
+
+
+# --- Filters ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    partner_id: int | None = None
+    tier: str | None = None
+    product_line: str | None = None
+
+    def as_params(self) -> dict[str, str]:
+        """Query-string form (for links such as the CSV export of the same selection)."""
+        params = {
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "partner": str(self.partner_id) if self.partner_id else "",
+            "tier": self.tier or "",
+            "product_line": self.product_line or "",
+        }
+        return {k: v for k, v in params.items() if v}
+
+
+# Codes are slugs; anything else (NUL bytes, 10 kB strings) is refused before any query.
+_CODE = re.compile(r"[-a-zA-Z0-9_]{1,40}")
+
+
+def _parse_date(raw: str, field: str, errors: dict) -> dt.date | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = ["Use a date in the form YYYY-MM-DD."]
+        return None
+
+
+def report_filters_parse(params, *, user) -> ReportFilters:
+    """Validate report query parameters for `user`.
+
+    Unknown or malformed values raise ValidationFailed (400). A partner user's partner filter
+    is forced to their own company; naming another partner raises NotFound (404), exactly as
+    for a partner id that does not exist, so existence does not leak."""
+    errors: dict[str, list[str]] = {}
+    date_from = _parse_date(params.get("from", ""), "from", errors)
+    date_to = _parse_date(params.get("to", ""), "to", errors)
+    if date_from and date_to and date_from > date_to:
+        errors["to"] = ["The end of the period is before its start."]
+
+    partner_id = None
+    raw_partner = (params.get("partner") or "").strip()
+    if raw_partner:
+        if not raw_partner.isdigit() or len(raw_partner) > 18:
+            errors["partner"] = ["Use a partner id (a positive integer)."]
+        else:
+            partner_id = int(raw_partner)
+
+    tier = (params.get("tier") or "").strip() or None
+    if tier and (not _CODE.fullmatch(tier) or not Tier.objects.filter(code=tier).exists()):
+        errors["tier"] = ["Unknown tier code."]
+    product_line = (params.get("product_line") or "").strip() or None
+    if product_line and (
+        not _CODE.fullmatch(product_line)
+        or not ProductLine.objects.filter(code=product_line).exists()
+    ):
+        errors["product_line"] = ["Unknown product line code."]
+
+    if is_manager(user):
+        if partner_id is not None and "partner" not in errors:
+            if not Partner.objects.filter(pk=partner_id).exists():
+                errors["partner"] = ["Unknown partner."]
+    else:
+        own = partner_of(user)
+        if own is None:
+            raise PermissionDeniedError("Reports are for channel managers and partner users.")
+        if partner_id is not None and partner_id != own.pk and "partner" not in errors:
+            raise NotFound()
+        partner_id = own.pk
+    if errors:
+        raise ValidationFailed("Some report filters are not valid.", fields=errors)
+    return ReportFilters(date_from, date_to, partner_id, tier, product_line)
+
+
+def _period_q(filters: ReportFilters, field: str = "first_submitted_at") -> Q:
+    q = Q(**{f"{field}__isnull": False})
+    if filters.date_from:
+        start = dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=UTC)
+        q &= Q(**{f"{field}__gte": start})
+    if filters.date_to:
+        end = dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=UTC)
+        q &= Q(**{f"{field}__lt": end})
+    return q
+
+
+def _apply(queryset: QuerySet, filters: ReportFilters) -> QuerySet:
+    queryset = queryset.filter(_period_q(filters))
+    if filters.partner_id:
+        queryset = queryset.filter(partner_id=filters.partner_id)
+    if filters.tier:
+        # A partner-id subquery, not a join: the percentile index scan filters on partner_id.
+        queryset = queryset.filter(
+            partner_id__in=Partner.objects.filter(tier__code=filters.tier).values("pk")
+        )
+    if filters.product_line:
+        # EXISTS, not a join: a registration with two products in the line counts once.
+        queryset = queryset.filter(
+            Exists(
+                ProductsThrough.objects.filter(
+                    dealregistration_id=OuterRef("pk"),
+                    product__product_line__code=filters.product_line,
+                )
+            )
+        )
+    return queryset
+
+
+def registrations_for_report(user, filters: ReportFilters) -> QuerySet[DealRegistration]:
+    """The tenant-scoped, filtered registrations every report figure is computed from."""
+    base = registrations_visible_to(user).select_related(None).prefetch_related(None)
+    return _apply(base.order_by(), filters)
+
+
+def uses_report_cells(user, filters: ReportFilters) -> bool:
+    return is_manager(user) and not filters.partner_id and not filters.product_line
+
+
+def _cells_for(filters: ReportFilters, model=ReportCell) -> QuerySet:
+    cells = model.objects.order_by()
+    if filters.date_from:
+        cells = cells.filter(day__gte=filters.date_from)
+    if filters.date_to:
+        cells = cells.filter(day__lte=filters.date_to)
+    if filters.tier:
+        cells = cells.filter(tier_id__in=Tier.objects.filter(code=filters.tier).values("pk"))
+    return cells
