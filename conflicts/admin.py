@@ -1,6 +1,6 @@
 """Admin for the identity index and conflicts: read-only tools for administrators.
 
-Conflicts are resolved by channel managers through deals.services.conflict_resolve (review
+Conflicts are resolved by channel managers through deals.registrations.services.conflict_resolve (review
 pages and API); this app never imports deals, so the admin only lists and links.
 """
 

@@ -1,5 +1,9 @@
-"""Audit export: a registration's full event chain with its hash-chain verification, as
-dispute evidence (JSON and CSV). Managers only (deals/views_audit.py checks the role; the
+"""Events: the append-only, hash-chained record of every change (`event_record`, which also
+writes the event's notifications into the outbox in the same transaction), verifying the
+chains (`events_verify_chain`, `events_verify_all`), and the audit export.
+
+Audit export: a registration's full event chain with its hash-chain verification, as
+dispute evidence (JSON and CSV). Managers only (deals/web/audit.py checks the role; the
 registration is fetched through deals.access, so scoping rules are the usual ones).
 
 Each event's `hash` is SHA-256 over `canonical` (RegistrationEvent.content_for_hash: sorted-key,

@@ -1,5 +1,6 @@
 """Registrations, direct opportunities, products, the rules of engagement, events and the
-notification outbox. Status is never assigned here: deals/services.py owns every transition."""
+notification outbox. Status is never assigned here: deals/registrations/services.py owns every
+transition (through deals/lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -731,9 +732,9 @@ class ReportCell(models.Model):
     """Counts and sums of submitted registrations per first-submission day and report key.
 
     Written only by database triggers on deals_dealregistration and partners_partner (migration
-    0005, SQL in deals/rollup.py): every change to a registration's report key inserts a
+    0005, SQL in deals/reports/rollup.py): every change to a registration's report key inserts a
     delta row (-1 for the old key, +1 for the new one; nothing for changes reports ignore), so
-    concurrent writers never wait on each other here. `deals.rollup.report_cells_compact`
+    concurrent writers never wait on each other here. `deals.reports.rollup.report_cells_compact`
     (a periodic job) folds deltas into one row per key. The reports read these rows instead of
     scanning a million registrations when no partner or product-line filter is set; the live
     registrations stay the definition (tests assert both give the same figures)."""
@@ -764,7 +765,7 @@ class ReportHoursCell(models.Model):
     """How many decisions took hours in [8·bucket, 8·bucket + 8) business hours, per
     first-submission day and tier: the histogram the summary's percentiles start from (it
     finds the bucket holding a rank here, then reads the exact value from the registrations'
-    decision-hours index). Kept by the same triggers as ReportCell (deals/rollup.py)."""
+    decision-hours index). Kept by the same triggers as ReportCell (deals/reports/rollup.py)."""
 
     day = models.DateField()
     tier_id = models.BigIntegerField(null=True)

@@ -1,4 +1,8 @@
-"""What-if thresholds (PRODUCT.md "Beyond what PRMs do today"): before an administrator saves new
+"""The rules of engagement: the policy in force (`policy_current`) and its history, publishing a
+new version (`policy_publish`; versions are never edited), the values a decision takes from it
+(protection days, extensions, holidays, the engine's thresholds), and the what-if preview.
+
+What-if thresholds (PRODUCT.md "Beyond what PRMs do today"): before an administrator saves new
 match thresholds or a new conflict scope, show how many recent submissions would come out
 differently.
 

@@ -296,7 +296,7 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
-# Notification outbox (deals/notifications.py). Delivery retries use exponential backoff with
+# Notification outbox (deals/notifications/). Delivery retries use exponential backoff with
 # jitter: min(cap, base * 2**(attempt-1)), jittered to 50-100 %; after MAX_ATTEMPTS a delivery
 # is marked failed (admin: Notification, status filter). The drain runs every DRAIN_SECONDS
 # (django-celery-beat row created by `manage.py setup_schedules`), delivers pending rows older

@@ -8,7 +8,7 @@ deterministic with setseed, and bypassing the services on purpose). Events carry
 hashes: the chain is not verifiable, and the database is dropped at the end.
 
 It then measures:
-- p50/p95 of deals.reports.report_summary for several filter sets (target p95 <= 300 ms for the
+- p50/p95 of deals.reports.summary.report_summary for several filter sets (target p95 <= 300 ms for the
   manager's unfiltered summary), and of the whole dashboard (summary + weekly + breakdowns);
 - the CSV export of all N rows streamed through the real csv_stream generator: time, bytes,
   and the process RSS sampled every 50,000 rows (flat = constant memory).
@@ -48,7 +48,7 @@ def _with_db(url: str, name: str) -> str:
 
 
 REGISTRATIONS_SQL = """
--- Business seconds since Monday 1970-01-05 (deals.reports.business_hours_expression's formula).
+-- Business seconds since Monday 1970-01-05 (deals.reports.percentiles.business_hours_expression's formula).
 CREATE FUNCTION prm_bench_business_seconds(t timestamptz) RETURNS double precision
 LANGUAGE sql IMMUTABLE AS $f$
     SELECT floor((date_part('epoch', t) - 345600) / 604800) * 432000

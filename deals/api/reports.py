@@ -2,7 +2,7 @@
 
 Managers see everything (filters apply); partner users only their own company (the partner
 filter is forced to it, another partner's id answers 404). The figures are defined in
-deals/reports.py."""
+deals/reports/."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Input and output serializers of the deals API. Inputs parse and type-check only (the rules
-live in deals.services); outputs are plain read-only shapes. The partner representation of a
+live in the services); outputs are plain read-only shapes. The partner representation of a
 registration is an allow-list (PARTNER_REGISTRATION_FIELDS, ISO-06): manager-only keys are
 removed, never just left empty."""
 

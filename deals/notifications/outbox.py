@@ -1,7 +1,8 @@
-"""The notification outbox: who hears about what, and how it is delivered exactly once.
+"""The notification outbox: who hears about what. Delivery is in delivery.py, the links a
+message carries in links.py, the bell (read state) in inbox.py.
 
 - `notifications_for_event(event)` runs inside the transaction that writes the event (every
-  call of deals.services.event_record), decides the recipients per kind and writes one row per
+  call of deals.events.event_record), decides the recipients per kind and writes one row per
   recipient and channel. A rollback therefore leaves no notification behind (JOB-01).
 - After commit, the e-mail rows are published to Celery (`notification_deliver`). Publishing
   never fails or slows the request: errors are logged and the broker is left alone for a
@@ -12,9 +13,8 @@
   wins. The only duplicate window is a crash between the SMTP server accepting the message and
   the "sent" commit: the row is re-driven after NOTIFICATION_STALE_SECONDS with the same
   Message-ID, so the receiving side can recognise the repeat.
-- Reminders and SLA escalations are events too (REMINDER_DUE, SLA_BREACHED), recorded once per
-  registration and key under the registration's row lock, so notifications always come from
-  events and running a sweep twice (or twice at once) changes nothing the second time.
+- Reminders and SLA escalations are events too (REMINDER_DUE, SLA_BREACHED), recorded by the
+  sweeps (deals/registrations/sweeps.py), so notifications always come from events.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """CSV import of direct opportunities (API `POST /api/v1/opportunities/import/` and the admin).
 
 Same columns and the same all-or-nothing rule as the bulk API: every row is validated by
-deals.services (one set of rules), and either every row is written or none. The file must be
+deals.opportunities.services (one set of rules), and either every row is written or none. The file must be
 UTF-8 (a BOM is accepted), without NUL bytes, at most CSV_IMPORT_MAX_BYTES; `products` is a
 `;`-separated list of product codes. Errors raise ValidationFailed with `rows` ({row index:
 {field: [messages]}}, index 0 = the first data row) and, for file-level problems, `fields`

@@ -6,7 +6,7 @@ live check. It is an oracle about competitors (OWASP API6, RELIABILITY finding 9
 - every call is logged (ConflictCheckLog: user, partner, SHA-256 of the normalised customer
   key, verdict), refused ones with the verdict "throttled";
 - a partner learns the verdict and the same neutral sentence whoever the other party is
-  (deals.services.conflict_message, ISO-04); only managers see the matches.
+  (deals.registrations.services.conflict_message, ISO-04); only managers see the matches.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""Every write the business does on registrations, opportunities and the policy.
+"""The registration lifecycle's writes: create, edit, submit (with the conflict check),
+approve, reject, request information, withdraw, close, expire, and the registration side of a
+conflict resolution. Input cleaning is in validation.py, extensions in extensions.py, comments
+and activity in collaboration.py, the periodic sweeps in sweeps.py.
 
 Each service takes keyword arguments and an actor, owns its transaction, changes status only
 through the lifecycle table with compare-and-set on the current status, writes exactly one
 event per change (hash-chained), and writes notifications into the outbox in the same
-transaction (deals.notifications), to be delivered after commit.
+transaction (deals.events -> deals.notifications.outbox), to be delivered after commit.
 """
 
 from __future__ import annotations

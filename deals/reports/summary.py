@@ -1,4 +1,6 @@
-"""Reporting selectors (PRODUCT.md "Reporting", API.md "Reports").
+"""The report summary (PRODUCT.md "Reporting", API.md "Reports"). Filters are in filters.py,
+percentiles in percentiles.py, the weekly series in series.py, breakdowns in breakdowns.py,
+the CSV export in csv.py and the rollup cells in rollup.py.
 
 Every figure is a database aggregate: the queries below return one row per currency, per
 week, per status or per breakdown key, never one row per registration. The only code that

@@ -1,5 +1,5 @@
 """Forms for the browser pages. They bind, render and parse input only: every business rule
-(required fields, minimum value, dates, products) is checked by deals.services, whose
+(required fields, minimum value, dates, products) is checked by deals.registrations.services, whose
 ValidationFailed.fields are mapped back onto these forms with `apply_errors`."""
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class RegistrationForm(ServiceErrorsMixin, forms.Form):
         self.fields["currency"].widget.choices = currency_choices()
 
     def service_data(self) -> dict:
-        """The raw values, named as the API names them, for deals.services."""
+        """The raw values, named as the API names them, for deals.registrations.services."""
         data = {}
         for name in self.fields:
             if name == "products":

@@ -337,7 +337,7 @@ def manage_opportunity_list(request):
 @manager_required
 @require_http_methods(["GET", "POST"])
 def manage_opportunity_import(request):
-    """CSV import, all or nothing, with a per-row error report (deals.csv_import)."""
+    """CSV import, all or nothing, with a per-row error report (deals.opportunities.csv_import)."""
     context = {"section": "opportunities"}
     if request.method == "GET":
         context["form"] = OpportunityImportForm()

@@ -1,7 +1,7 @@
 """Browser pages: the partner portal and the manager workspace.
 
-Thin like the API: read through deals.selectors / selectors_portal / access, write through
-deals.services, and map domain errors the same way everywhere (`domain_errors`):
+Thin like the API: read through deals.registrations.selectors / deals.web.selectors / deals.access, write
+through the services (deals.registrations, deals.opportunities), and map domain errors the same way everywhere (`domain_errors`):
 NotFound → 404, PermissionDeniedError → 403, InvalidTransition / StateConflict → a message and
 a redirect back. Every form is a POST with CSRF and works without JavaScript; htmx only adds
 the live availability verdict.
@@ -119,7 +119,7 @@ def _registration_form(request, *, initial=None):
 
 def _availability(user, data: dict) -> dict | None:
     """The availability verdict for the customer fields, or None when too little is typed.
-    The same function as POST /api/v1/conflict-check/ (deals.availability)."""
+    The same function as POST /api/v1/conflict-check/ (deals.registrations.availability)."""
     from deals.registrations.availability import availability_check
 
     name = (data.get("customer_name") or "").strip()

@@ -1,7 +1,7 @@
 """Reads for the browser pages: the partner dashboard, the scorecard figures it shows, the
 review page's side-by-side records and the manager's partner figures.
 
-Everything starts from the tenant-scoped selectors in deals/selectors.py; each function runs a
+Everything starts from the tenant-scoped selectors in deals/registrations/selectors.py; each function runs a
 fixed number of queries whatever the number of rows.
 """
 

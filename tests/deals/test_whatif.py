@@ -1,5 +1,5 @@
 """What-if thresholds: how many recent submissions a new threshold or conflict scope would
-change, before the administrator saves it (deals.whatif)."""
+change, before the administrator saves it (deals.policy.policy_what_if)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """My registrations: the list (filters, search, pagination), the detail page (all fields,
 protection window, timeline without internal events, comments without internal notes) and the
-actions allowed in the current status, each a POST calling deals.services."""
+actions allowed in the current status, each a POST calling the registration services."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The report rollup (deals.rollup): the cells the triggers keep must always add up to what the
+"""The report rollup (deals.reports.rollup): the cells the triggers keep must always add up to what the
 registrations say, through every kind of write, and the summary must not depend on which of
 the two sources it was computed from."""
 

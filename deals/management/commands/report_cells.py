@@ -1,4 +1,4 @@
-"""manage.py report_cells [--compact | --rebuild | --check]: the report rollup (deals.rollup)."""
+"""manage.py report_cells [--compact | --rebuild | --check]: the report rollup (deals.reports.rollup)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
