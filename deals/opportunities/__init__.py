@@ -1,0 +1,1 @@
+"""Direct opportunities (the vendor's own pipeline): services, CSV import, selectors."""

@@ -1,0 +1,1 @@
+"""The browser pages: partner portal, manager workspace, audit export, forms, page selectors."""
