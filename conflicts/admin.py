@@ -6,19 +6,27 @@ pages and API); this app never imports deals, so the admin only lists and links.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from conflicts.models import Conflict, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
 from prm.lib.admin import ReadOnlyAdminMixin
 
+if TYPE_CHECKING:  # ModelAdmin is generic only in the stubs (not subscriptable at run time)
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = admin.ModelAdmin
 
-class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+
+class ReadOnlyAdmin(ReadOnlyAdminMixin, _ModelAdmin):
     pass
 
 
-def _record_link(kind: str, record_id: int):
+def _record_link(kind: str, record_id: int) -> int | SafeString:
     name = (
         "admin:deals_dealregistration_change"
         if kind == RecordKind.REGISTRATION
@@ -50,7 +58,7 @@ class IdentityEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "since"
 
     @admin.display(description="Record", ordering="record_id")
-    def record(self, obj):
+    def record(self, obj: IdentityEntry) -> int | SafeString:
         return _record_link(obj.kind, obj.record_id)
 
 
@@ -74,11 +82,11 @@ class ConflictAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
     @admin.display(description="Registration", ordering="registration_id")
-    def registration(self, obj):
+    def registration(self, obj: Conflict) -> int | SafeString:
         return _record_link(RecordKind.REGISTRATION, obj.registration_id)
 
     @admin.display(description="Other record", ordering="other_id")
-    def other(self, obj):
+    def other(self, obj: Conflict) -> int | SafeString:
         return _record_link(obj.kind, obj.other_id)
 
 

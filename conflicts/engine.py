@@ -87,7 +87,7 @@ def _chosen_keys(keys: list[str]) -> tuple[str, list[str]]:
         return "", []
     if present[0][0] > RAREST_KEY_DF:
         return "and", [k for _, k in present[:3]]
-    chosen = []
+    chosen: list[str] = []
     total = 0
     for df, key in present:
         if chosen and (total + df > CANDIDATE_BUDGET or df > RARE_KEY_DF):
@@ -99,12 +99,13 @@ def _chosen_keys(keys: list[str]) -> tuple[str, list[str]]:
 
 def _key_frequencies(keys: list[str]) -> list[tuple[int, str]]:
     """(df, key) of the keys that occur; the query is compiled once per number of keys."""
-    return frozen_list_in(
+    frequencies: list[tuple[int, str]] = frozen_list_in(
         ("key_frequencies",),
         lambda keys: KeyFrequency.objects.filter(key__in=keys, df__gt=0).values_list("df", "key"),
         keys,
         max_items=32,
     )
+    return frequencies
 
 
 def _candidate_ids_by_keys(keys: list[str]) -> list[int]:
@@ -157,6 +158,8 @@ if CANDIDATE_FIELDS[-1] != "since":  # _PG_SELECT and _candidates_in_one_query r
 # PostgreSQL: the same columns, `since` (the last) as exact integer microseconds.
 _PG_SELECT = ", ".join([*CANDIDATE_FIELDS[:-1], "(EXTRACT(EPOCH FROM since) * 1000000)::int8"])
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# One row of _PG_SELECT: Candidate's fields, `since` as integer microseconds.
+_PgCandidateRow = tuple[int, str, int, int | None, str, str, str, str, str, str, int]
 
 
 def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[Candidate]:
@@ -209,7 +212,7 @@ def _candidates_in_one_query(identity: Identity, now: dt.datetime) -> list[Candi
     postings = CandidateKey._meta.db_table
     cap = int(CANDIDATE_CAP)
     probes: list[str] = []
-    params: list = []
+    params: list[str | list[str]] = []
     domains = sorted({d for d in (identity.domain, identity.email_domain) if d})
     if domains:
         probes.append(f"(SELECT id FROM {entries} WHERE domain = ANY(%s) LIMIT {cap})")
@@ -239,7 +242,7 @@ def _candidates_in_one_query(identity: Identity, now: dt.datetime) -> list[Candi
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, now])
-        rows = cursor.fetchall()
+        rows: list[_PgCandidateRow] = cursor.fetchall()
     # `since` comes as integer microseconds since the epoch: parsing a timestamp text per
     # candidate was a fifth of the check's Python time (≈190 candidates per probe).
     return [Candidate(*row[:-1], _EPOCH + dt.timedelta(microseconds=row[-1])) for row in rows]

@@ -65,7 +65,7 @@ def _adjust_frequencies(keys: Iterable[str], delta: int) -> None:
         return
     table = KeyFrequency._meta.db_table
     placeholders = ", ".join(["(%s, %s)"] * len(keys))
-    params: list = []
+    params: list[str | int] = []
     for key in keys:
         params.extend([key, max(delta, 0)])
     with connection.cursor() as cursor:

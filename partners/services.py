@@ -4,6 +4,7 @@ tokens. Revocation (sessions and tokens) lives here so every path that ends acce
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -15,12 +16,12 @@ from partners.roles import is_manager, is_partner_admin, partner_of
 from prm.exceptions import PermissionDeniedError, StateConflict, ValidationFailed
 
 
-def _require_manager(actor) -> None:
+def _require_manager(actor: User) -> None:
     if not is_manager(actor):
         raise PermissionDeniedError("Only channel managers can do this.")
 
 
-def _require_partner_admin_or_manager(actor, partner: Partner) -> None:
+def _require_partner_admin_or_manager(actor: User, partner: Partner) -> None:
     if is_manager(actor):
         return
     own = partner_of(actor)
@@ -28,7 +29,7 @@ def _require_partner_admin_or_manager(actor, partner: Partner) -> None:
         raise PermissionDeniedError("Only your company's partner admins can manage users.")
 
 
-def _clean_domains(value) -> list[str]:
+def _clean_domains(value: object) -> list[str]:
     from prm.lib.domains import registrable_domain
 
     if value in (None, ""):
@@ -46,7 +47,15 @@ def _clean_domains(value) -> list[str]:
     return sorted(set(domains))
 
 
-def partner_create(*, actor, name: str, country: str, tier: Tier, domains=None, legal_name=""):
+def partner_create(
+    *,
+    actor: User,
+    name: str,
+    country: str,
+    tier: Tier,
+    domains: object = None,
+    legal_name: str = "",
+) -> Partner:
     _require_manager(actor)
     from prm.lib.validation import Errors, check_country, check_text
 
@@ -66,7 +75,7 @@ def partner_create(*, actor, name: str, country: str, tier: Tier, domains=None, 
     )
 
 
-def partner_update(*, actor, partner: Partner, **changes) -> Partner:
+def partner_update(*, actor: User, partner: Partner, **changes: Any) -> Partner:
     _require_manager(actor)
     from prm.lib.validation import Errors, check_country, check_text
 
@@ -100,7 +109,13 @@ def partner_update(*, actor, partner: Partner, **changes) -> Partner:
 
 
 def partner_user_create(
-    *, actor, partner: Partner, email: str, name: str = "", role: str = "member", password=None
+    *,
+    actor: User,
+    partner: Partner,
+    email: str,
+    name: str = "",
+    role: str = "member",
+    password: object = None,
 ) -> User:
     """Add a user to a partner. Without a password, an invitation e-mail with a link to set
     one is sent after commit."""
@@ -137,7 +152,7 @@ def partner_user_create(
     return user
 
 
-def partner_user_deactivate(*, actor, partner: Partner, user: User) -> User:
+def partner_user_deactivate(*, actor: User, partner: Partner, user: User) -> User:
     _require_partner_admin_or_manager(actor, partner)
     if user.pk == actor.pk:
         raise StateConflict("You cannot deactivate yourself.")
@@ -148,7 +163,7 @@ def partner_user_deactivate(*, actor, partner: Partner, user: User) -> User:
     return user
 
 
-def partner_user_set_role(*, actor, partner: Partner, user: User, role: str) -> User:
+def partner_user_set_role(*, actor: User, partner: Partner, user: User, role: str) -> User:
     _require_partner_admin_or_manager(actor, partner)
     if role not in Membership.Role.values:
         raise ValidationFailed("Invalid role.", fields={"role": ["Choose member or admin."]})
