@@ -1,7 +1,7 @@
 """The conflict engine: is this customer already engaged?
 
 `check()` finds candidates only through index lookups (exact domain / e-mail domain / name
-key, plus blocking keys chosen by their frequency, MATCHING.md), scores them with reasons,
+key, plus blocking keys chosen by their frequency, docs/matching.md), scores them with reasons,
 keeps those that are active and in scope, and returns an explainable Outcome. It knows nothing
 about HTTP, registrations or partners' models.
 """
@@ -29,7 +29,7 @@ CLEAR = "clear"
 POTENTIAL = "potential_conflict"
 CONFLICT = "conflict"
 
-# Candidate-generation budget (MATCHING.md "A design that meets the targets").
+# Candidate-generation budget (docs/matching.md "Candidate generation").
 RARE_KEY_DF = 1000
 RAREST_KEY_DF = 8000
 CANDIDATE_BUDGET = 400
@@ -78,7 +78,7 @@ def _chosen_keys(keys: list[str]) -> tuple[str, list[str]]:
 
     Keys are taken rarest first while their summed frequency stays within CANDIDATE_BUDGET
     (at least the rarest one is always taken). When even the rarest key is very common, only
-    entries that carry 2 of the 3 rarest keys qualify (the AND fallback of MATCHING.md).
+    entries that carry 2 of the 3 rarest keys qualify (the AND fallback of docs/matching.md).
     """
     if not keys:
         return "", []

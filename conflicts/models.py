@@ -25,7 +25,8 @@ class IdentityEntry(models.Model):
     label = models.CharField(max_length=300)
     name_raw = models.CharField(max_length=300)
     name_norm = models.CharField(max_length=300)
-    # B-tree only: MATCHING.md measured a 100x slowdown when this column also had a trigram index.
+    # B-tree only (docs/matching.md, "The index"): with a trigram index on the same column the
+    # planner chose it for `=` lookups, about 100x slower.
     name_key = models.CharField(max_length=300, db_index=True)
     domain = models.CharField(max_length=253, blank=True, db_index=True)
     email_domain = models.CharField(max_length=253, blank=True, db_index=True)

@@ -4,7 +4,7 @@ No Django, no database. Everything here is deterministic and versioned by the mo
 (``NORMALIZER_VERSION``): if the output of :func:`normalize_name` or :func:`blocking_keys`
 changes, bump it so the index can be rebuilt.
 
-See ``shared/MATCHING.md`` ("Normalisation recipe" and "A design that meets the targets").
+See ``docs/matching.md`` ("Normalisation" and "Blocking keys").
 """
 
 from __future__ import annotations
@@ -660,7 +660,7 @@ def _blocking_keys_cached(name_norm: str) -> frozenset[str]:
 
 
 def blocking_keys(name_norm: str) -> set[str]:
-    """Blocking keys of a normalised name (see module docs and MATCHING.md)."""
+    """Blocking keys of a normalised name (see module docs and docs/matching.md)."""
     return set(_blocking_keys_cached(name_norm or ""))
 
 

@@ -1,6 +1,6 @@
 """Pure scoring of two customer identities (no Django, no DB).
 
-See ``shared/MATCHING.md`` ("Scoring"). The engine adds product-line overlap; this module only
+See ``docs/matching.md`` ("Scoring"). The engine adds product-line overlap; this module only
 compares identities: registrable website domain, non-free e-mail domain, normalised name and
 country. Every contribution becomes a reason string.
 
@@ -25,8 +25,8 @@ Evidence, strongest first:
 - country: equal (``"country"``) or either unknown is compatible; different countries cap the
   total at ``DEFAULT_CERTAIN - 1`` (``"country_mismatch"``): review at most, never a veto.
 
-These deviations from the MATCHING.md starting point (the residual rule, the JaroWinkler length
-penalty, containment-only token_set) were driven by ``python -m bench.matching_eval``.
+These choices (the residual rule, the JaroWinkler length penalty, containment-only token_set)
+were driven by ``python -m bench.matching_eval``.
 """
 
 from __future__ import annotations

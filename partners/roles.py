@@ -43,7 +43,7 @@ def is_partner_admin(user) -> bool:
 
 
 def role_of(user: User) -> str | None:
-    """'manager' | 'partner_admin' | 'partner' | None (API.md /me)."""
+    """'manager' | 'partner_admin' | 'partner' | None (docs/api.md, GET /me/)."""
     if is_manager(user):
         return "manager"
     membership = membership_of(user)

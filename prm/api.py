@@ -115,7 +115,7 @@ class ApiView(APIView):
 
     max_body_bytes: int | None = None
     pagination_class = None
-    parser_classes = [JSONParser]  # JSON only (API.md); the CSV import opts into multipart
+    parser_classes = [JSONParser]  # JSON only (docs/api.md); the CSV import opts into multipart
 
     def paginate(self, queryset, build):
         """One page of `queryset` as {"count","next","previous","results"}; `build(rows)` turns
@@ -126,7 +126,7 @@ class ApiView(APIView):
         return paginator.get_paginated_response(build(list(rows)))
 
     def as_list(self, queryset, build, *, limit: int | None = None):
-        """A bare JSON array, for the endpoints API.md shows as arrays (tiers, products,
+        """A bare JSON array, for the endpoints docs/api.md documents as arrays (tiers, products,
         history, conflicts). `limit` bounds a list that could grow without end."""
         rows = list(queryset[:limit] if limit else queryset)
         return Response(build(rows))

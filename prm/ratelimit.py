@@ -1,7 +1,7 @@
 """An atomic fixed-window rate limiter on the Django cache.
 
 DRF's throttles read, decide and write in three steps, so concurrent requests all see the old
-count (RELIABILITY finding 3). Here the decision is made on the value returned by one atomic
+count (docs/reliability.md, decision 3). Here the decision is made on the value returned by one atomic
 increment: `cache.add` creates the counter with the window as its TTL (a no-op when it exists)
 and `cache.incr` bumps it atomically on Redis (INCR) and LocMemCache (under its lock). Neither
 resets the TTL, so the window runs from the first hit. On Redis both steps are one Lua

@@ -1,5 +1,5 @@
 """The security log: one structured JSON record per security-relevant event on logger
-"prm.security" (ASVS 7.1/7.2, RELIABILITY AUD-04).
+"prm.security" (ASVS 7.1/7.2, docs/reliability.md AUD-04).
 
 Events: login_failed, mfa_failed, rate_limited, csrf_failed, not_found_foreign (a cross-tenant
 404), permission_denied. Each record carries who (user id + e-mail), partner, route (the URL

@@ -8,7 +8,7 @@ Labels:
 - ``nonmatch``: different customers, including hard negatives (shared generic words, same first
   word with a different business word, same free-mail domain, confusable real-world pairs).
 - ``review_only``: the same normalised name registered in a different country. By design
-  (MATCHING.md: a different country caps the score, multinationals register per country) these
+  (docs/matching.md: a different country caps the score, multinationals register per country) these
   must land in the review band: at least ``review`` but below ``certain``. They are reported
   separately and not counted in precision/recall.
 """

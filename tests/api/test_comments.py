@@ -36,7 +36,7 @@ def test_partner_sending_internal_is_403_and_writes_nothing(as_alice, alice, pro
     registration = factories.make_registration(alice)
     before = hash_all_tables()
     response = as_alice.post(curl(registration), {"body": "x", "internal": True}, format="json")
-    assert response.status_code == 403  # authenticated, but the role may not (API.md)
+    assert response.status_code == 403  # authenticated, but the role may not (docs/api.md)
     assert response.json()["code"] == "permission_denied"
     assert changed_tables(before, hash_all_tables()) == []
 

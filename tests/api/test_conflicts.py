@@ -26,7 +26,7 @@ def test_list_with_summaries_and_filters(as_manager, alice, bob, product):
         alice, customer_name="Initech", customer_domain="initech.com"
     )
     body = as_manager.get(URL).json()
-    assert isinstance(body, list)  # API.md shows this list as an array
+    assert isinstance(body, list)  # docs/api.md: this list is an array
     assert len(body) == 2
     item = next(c for c in body if c["id"] == conflict.pk)
     assert item["registration_id"] == second.pk

@@ -28,7 +28,7 @@ def test_history_for_partner_and_manager(
     )
 
     manager_view = as_manager.get(hurl(second)).json()
-    assert isinstance(manager_view, list)  # API.md shows history as an array
+    assert isinstance(manager_view, list)  # docs/api.md: history is an array
     actions = [e["action"] for e in manager_view]
     assert {
         "created",

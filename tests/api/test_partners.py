@@ -26,7 +26,7 @@ def test_me_for_each_role(as_alice, as_alice_admin, as_manager, alice, manager):
 def test_tiers_show_effective_values(as_alice, db):
     Tier.objects.filter(code="platinum").update(protection_days=180, max_extensions=3)
     body = as_alice.get("/api/v1/tiers/").json()
-    assert isinstance(body, list)  # API.md: GET /tiers/ → [{...}]
+    assert isinstance(body, list)  # docs/api.md: GET /tiers/ → [{...}]
     tiers = {t["code"]: t for t in body}
     assert {"registered", "silver", "gold", "platinum"} <= set(tiers)
     assert tiers["gold"]["protection_days"] == 90

@@ -78,7 +78,7 @@ def test_list_query_count_is_constant(
     assert len(full.json()["results"]) == full.json()["count"] >= 3
 
 
-# Lists that API.md shows as bare arrays: the query count must not grow with their length.
+# Lists that docs/api.md documents as bare arrays: the query count must not grow with their length.
 ARRAYS = [
     ("partner", "/api/v1/registrations/{registration}/history/"),
     ("manager", "/api/v1/registrations/{registration}/history/"),

@@ -1,5 +1,5 @@
 """The conflict engine on real index entries: every outcome, activity windows, scope, exclusion,
-not_a_conflict, and the partner-facing message (PRODUCT.md "Conflict detection — the core")."""
+not_a_conflict, and the partner-facing message (docs/product.md "Conflict rules")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Two managers decide one registration at the same moment (approve ∥ reject): exactly one
 succeeds, the other gets InvalidTransition, and exactly one decision event is written
-(RELIABILITY.md CONC-05). Threads behind a barrier, each on its own database connection; on
+(docs/reliability.md CONC-05). Threads behind a barrier, each on its own database connection; on
 SQLite the test database is a file in WAL mode with BEGIN IMMEDIATE, on PostgreSQL the row
 lock (select_for_update) plus compare-and-set on the status."""
 

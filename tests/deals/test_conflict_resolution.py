@@ -1,4 +1,4 @@
-"""Every resolution's effect on both records and the events it writes (PRODUCT.md), and the
+"""Every resolution's effect on both records and the events it writes (docs/product.md), and the
 partner-visible message, identical for every kind of conflict (ISO-04)."""
 
 from __future__ import annotations

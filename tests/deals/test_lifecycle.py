@@ -1,4 +1,4 @@
-"""The transition table against PRODUCT.md's diagram: every (status, action) pair, legal and
+"""The transition table against docs/product.md's diagram: every (status, action) pair, legal and
 illegal, first as data (deals.lifecycle), then through the real services (status, events).
 
     draft ──submit──▶ submitted ──approve──▶ approved ──close(won)──▶ won

@@ -1,4 +1,4 @@
-"""One test per lifecycle rule of PRODUCT.md, named after the rule."""
+"""One test per lifecycle rule of docs/product.md, named after the rule."""
 
 from __future__ import annotations
 

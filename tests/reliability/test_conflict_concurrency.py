@@ -1,4 +1,4 @@
-"""First come, first served under concurrency (RELIABILITY.md CONC-01/02/03/06/07).
+"""First come, first served under concurrency (docs/reliability.md CONC-01/02/03/06/07).
 
 Threads behind a barrier, each with its own database connection, submit registrations for the
 same customer at the same moment. Exactly one may come out clear; every other one is a conflict

@@ -1,4 +1,4 @@
-"""Jobs and notifications: no loss, no duplicates (RELIABILITY.md JOB-02..05).
+"""Jobs and notifications: no loss, no duplicates (docs/reliability.md JOB-02..05).
 
 Real services: a private redis-server (persistence off, so a restart loses the queue, like the
 CI Redis), a Celery worker and beat as subprocesses (solo pool, acks_late, prefetch 1), an
