@@ -1,4 +1,4 @@
-"""The registration lifecycle as data (PRODUCT.md's diagram) plus one guard. No ORM here.
+"""The registration lifecycle as data (docs/product.md's diagram) plus one guard. No ORM here.
 
 draft ──submit──▶ submitted ──approve──▶ approved ──close(won)──▶ won
                      │  ▲                    │  └──close(lost)──▶ lost

@@ -2,7 +2,7 @@
 new version (`policy_publish`; versions are never edited), the values a decision takes from it
 (protection days, extensions, holidays, the engine's thresholds), and the what-if preview.
 
-What-if thresholds (PRODUCT.md "Beyond what PRMs do today"): before an administrator saves new
+What-if thresholds (docs/product.md "Rules of engagement"): before an administrator saves new
 match thresholds or a new conflict scope, show how many recent submissions would come out
 differently.
 

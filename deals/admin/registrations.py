@@ -1,4 +1,4 @@
-"""The admin as a real tool for administrators (ARCHITECTURE.md).
+"""The admin as a real tool for administrators (docs/architecture.md).
 
 - Registrations are read-only here: status only changes through deals.services, which the
   "Approve selected" / "Reject selected" actions call. Nothing can be deleted (AUD-03).

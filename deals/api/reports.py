@@ -1,4 +1,4 @@
-"""Reports API (API.md "Reports"): the summary and the streaming CSV export.
+"""Reports API (docs/api.md "Reports"): the summary and the streaming CSV export.
 
 Managers see everything (filters apply); partner users only their own company (the partner
 filter is forced to it, another partner's id answers 404). The figures are defined in

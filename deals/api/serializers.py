@@ -49,7 +49,7 @@ class ProductInputSerializer(StrictInputSerializer):
 
 
 class BlankAsNullField(serializers.CharField):
-    """A text value that is absent answers null (API.md writes unset values as null)."""
+    """A text value that is absent answers null (docs/api.md: unset values are null)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("allow_null", True)

@@ -601,7 +601,7 @@ class ConflictListView(ApiView):
             ordering_parameter(CONFLICT_ORDERING),
         ],
         responses=responses({200: s.ConflictSerializer(many=True)}, 400, 404),
-        description=f"Managers only. An array (API.md) of at most {CONFLICT_LIST_LIMIT} "
+        description=f"Managers only. An array (docs/api.md) of at most {CONFLICT_LIST_LIMIT} "
         "conflicts in the requested order; narrow it with the filters.",
     )
     def get(self, request):

@@ -7,7 +7,7 @@ message carries in links.py, the bell (read state) in inbox.py.
 - After commit, the e-mail rows are published to Celery (`notification_deliver`). Publishing
   never fails or slows the request: errors are logged and the broker is left alone for a
   while; the periodic drain (`notifications_drain`) delivers whatever is still pending, so a
-  broker outage or a wiped queue only delays delivery (RELIABILITY finding 7, JOB-02/03).
+  broker outage or a wiped queue only delays delivery (docs/reliability.md decision 7, JOB-02/03).
 - Delivery claims a row with compare-and-set (pending -> sending), sends, then marks it sent.
   A second task, a drain and a redelivered message all race on the same UPDATE; exactly one
   wins. The only duplicate window is a crash between the SMTP server accepting the message and

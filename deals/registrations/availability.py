@@ -1,5 +1,5 @@
 """The availability check ("is this customer already engaged?") for the API and the portal's
-live check. It is an oracle about competitors (OWASP API6, RELIABILITY finding 9), so:
+live check. It is an oracle about competitors (OWASP API6, docs/reliability.md decision 9), so:
 
 - every call is rate-limited per user and per partner with the atomic limiter (prm.ratelimit;
   CONFLICT_CHECK_RATE_USER / CONFLICT_CHECK_RATE_PARTNER), refused calls answer 429;

@@ -60,7 +60,7 @@ def registrations_visible_to(user) -> QuerySet[DealRegistration]:
 def registrations_filter(
     queryset: QuerySet[DealRegistration], *, params, user
 ) -> QuerySet[DealRegistration]:
-    """Apply the list filters of API.md (also used by the portal lists)."""
+    """Apply the list filters of the API (docs/api.md; also used by the portal lists)."""
     status = params.get("status")
     if status:
         queryset = queryset.filter(status__in=status.split(","))

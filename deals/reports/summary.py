@@ -1,4 +1,4 @@
-"""The report summary (PRODUCT.md "Reporting", API.md "Reports"). Filters are in filters.py,
+"""The report summary (docs/product.md "Reports", docs/api.md "Reports"). Filters are in filters.py,
 percentiles in percentiles.py, the weekly series in series.py, breakdowns in breakdowns.py,
 the CSV export in csv.py and the rollup cells in rollup.py.
 
@@ -189,7 +189,7 @@ def _conflicts_for(user, registrations: QuerySet, filters: ReportFilters) -> Que
 
 
 def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = None) -> dict:
-    """The figures of API.md's summary (plus a few extra fields) in a handful of queries: the
+    """The figures of the summary API (docs/api.md) (plus a few extra fields) in a handful of queries: the
     group rows (from the rollup cells or the registrations), the overdue count, the conflicts,
     and the percentiles (histogram + one index read per fraction, or index reads by rank)."""
     now = now or timezone.now()

@@ -49,7 +49,7 @@ def _text(label, *, required=False, max_length=None, help_text="", **attrs):
 
 
 class RegistrationForm(ServiceErrorsMixin, forms.Form):
-    """The fields of API.md, with the same names."""
+    """The fields of the API (docs/api.md), with the same names."""
 
     customer_name = _text("Customer name", required=True, max_length=200)
     customer_domain = _text(
