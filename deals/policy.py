@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -93,7 +93,7 @@ def policy_what_if(changes: dict[str, Any], last_n: int = 200) -> dict[str, Any]
 
     changed = 0
     transitions: dict[str, int] = {}
-    examples = []
+    examples: list[dict[str, Any]] = []
     for registration in registrations:
         lines = sorted({lines_by_product[p.pk] for p in registration.products.all()})
         outcome = engine.check(
@@ -103,7 +103,8 @@ def policy_what_if(changes: dict[str, Any], last_n: int = 200) -> dict[str, Any]
             partner_id=registration.partner_id,
             exclude=(RecordKind.REGISTRATION, registration.pk),
         )
-        earlier = [m for m in outcome.matches if m.since <= registration.submitted_at]
+        submitted_at = cast(dt.datetime, registration.submitted_at)  # filtered on above
+        earlier = [m for m in outcome.matches if m.since <= submitted_at]
         before = classify(earlier, current, partner_id=registration.partner_id)
         after = classify(earlier, proposed, partner_id=registration.partner_id)
         if before != after:

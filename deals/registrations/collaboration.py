@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from django.db import transaction
 
@@ -78,7 +79,11 @@ def activity_create(
         if registration.status in lifecycle.TERMINAL_STATUSES:
             raise InvalidTransition("Activity can only be logged on open registrations.")
         entry = ActivityEntry.objects.create(
-            registration=registration, author=actor, kind=kind, occurred_on=day, summary=summary
+            registration=registration,
+            author=actor,
+            kind=kind,
+            occurred_on=cast(dt.date, day),  # required: raise_if_any above refused a missing one
+            summary=summary,
         )
         _registration_event(
             registration,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -78,12 +79,14 @@ def extension_request_decide(
             raise StateConflict("This extension request has already been decided.")
         policy = policy_current()
         now = timezone_now()
-        updates = {"decided_by": actor, "decided_at": now, "decision_note": note}
+        updates: dict[str, Any] = {"decided_by": actor, "decided_at": now, "decision_note": note}
         if approve:
             if registration.status != lifecycle.APPROVED:
                 raise InvalidTransition("Only approved registrations can be extended.")
             limit = max_extensions_for(registration.partner, policy)
-            new_expiry = registration.expires_at + dt.timedelta(days=policy.extension_days)
+            # Approved registrations always have expires_at (a database constraint).
+            expires_at = cast(dt.datetime, registration.expires_at)
+            new_expiry = expires_at + dt.timedelta(days=policy.extension_days)
             changed = DealRegistration.objects.filter(
                 pk=registration.pk, status=lifecycle.APPROVED, extensions_used__lt=limit
             ).update(
@@ -116,7 +119,7 @@ def extension_request_decide(
             details={
                 "extension_request": request.pk,
                 "note": note,
-                "expires_at": registration.expires_at.isoformat(),
+                "expires_at": cast(dt.datetime, registration.expires_at).isoformat(),
             },
             policy_version=policy.version,
         )

@@ -17,13 +17,14 @@ from deals.models import (
     ExtensionRequest,
     Product,
     RegistrationEvent,
+    RegistrationQuerySet,
 )
 from partners.roles import is_manager, partner_of
 
 # --- Registrations ------------------------------------------------------------------------------
 
 
-def _registration_base() -> QuerySet[DealRegistration]:
+def _registration_base() -> RegistrationQuerySet:
     return DealRegistration.objects.select_related(
         "partner", "partner__tier", "submitted_by"
     ).prefetch_related(
@@ -43,7 +44,7 @@ def registration_scope(user) -> tuple[str, dict]:
     return "partner", {"partner_id": partner.pk}
 
 
-def registrations_in_scope(kind: str, partner_id: int | None = None) -> QuerySet[DealRegistration]:
+def registrations_in_scope(kind: str, partner_id: int | None = None) -> RegistrationQuerySet:
     if kind == "all":
         return _registration_base()
     if kind == "partner":
@@ -51,7 +52,7 @@ def registrations_in_scope(kind: str, partner_id: int | None = None) -> QuerySet
     return DealRegistration.objects.none()
 
 
-def registrations_visible_to(user) -> QuerySet[DealRegistration]:
+def registrations_visible_to(user) -> RegistrationQuerySet:
     """Managers see every registration; a partner user only their own company's; others none."""
     kind, values = registration_scope(user)
     return registrations_in_scope(kind, **values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import cast
 
 from django.db import transaction
 
@@ -64,7 +65,7 @@ CONFLICT_MESSAGES = {
         "This customer is already engaged. A channel manager will review your registration."
     ),
 }
-REVEALED_KIND = {
+REVEALED_KIND: dict[str, str] = {
     RecordKind.DIRECT_OPPORTUNITY: " (with the vendor's direct sales team)",
     RecordKind.REGISTRATION: " (with another partner registration)",
 }
@@ -500,7 +501,7 @@ def registration_expire(*, registration: DealRegistration, now=None) -> bool:
             EventAction.EXPIRED,
             from_status=from_status,
             to_status=to_status,
-            details={"expires_at": registration.expires_at.isoformat()},
+            details={"expires_at": cast(dt.datetime, registration.expires_at).isoformat()},
         )
     return True
 
@@ -508,7 +509,7 @@ def registration_expire(*, registration: DealRegistration, now=None) -> bool:
 # --- Conflict resolution (the registration side) ------------------------------------------------
 
 
-REJECT_ON_RESOLUTION = {
+REJECT_ON_RESOLUTION: dict[str, str] = {
     Conflict.Resolution.FIRST_REGISTRATION_WINS: RejectionReason.PARTNER_REGISTRATION,
     Conflict.Resolution.DIRECT_WINS: RejectionReason.DIRECT_OPPORTUNITY,
     Conflict.Resolution.DUPLICATE: RejectionReason.DUPLICATE,

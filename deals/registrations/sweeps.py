@@ -7,7 +7,9 @@ events and running a sweep twice (or twice at once) changes nothing the second t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import cast
 
 from django.db import transaction
 
@@ -78,12 +80,14 @@ def reminders_send_due(*, now=None) -> int:
     if not days_list:
         return 0
     horizon = now + timedelta(days=max(days_list))
-    candidates = (
+    # expires_at is filtered on, so never None here.
+    candidates = cast(
+        "Iterable[tuple[int, datetime | None, datetime]]",
         DealRegistration.objects.filter(
             status="approved", expires_at__gt=now, expires_at__lte=horizon
         )
         .order_by("pk")
-        .values_list("pk", "approved_at", "expires_at")
+        .values_list("pk", "approved_at", "expires_at"),
     )
     sent = 0
     for pk, approved_at, expires_at in candidates:
@@ -111,12 +115,13 @@ def sla_escalate_due(*, now=None) -> int:
     skipped); an information request stops the clock and a resubmission sets a new due time,
     hence a new breach key."""
     now = now or timezone_now()
-    overdue = (
+    overdue = cast(
+        "Iterable[tuple[int, datetime]]",  # sla_due_at is filtered on, so never None here
         DealRegistration.objects.filter(
             status="submitted", sla_due_at__isnull=False, sla_due_at__lte=now
         )
         .order_by("pk")
-        .values_list("pk", "sla_due_at")
+        .values_list("pk", "sla_due_at"),
     )
     escalated = 0
     for pk, sla_due_at in overdue:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -59,10 +61,11 @@ def scorecard_figures(registrations: QuerySet[DealRegistration]) -> Scorecard:
         card.approval_rate = round(100 * card.approved / card.decided, 1)
     if card.won + card.lost:
         card.win_rate = round(100 * card.won / (card.won + card.lost), 1)
-    pairs = (
+    pairs = cast(
+        "Iterable[tuple[dt.datetime, dt.datetime]]",  # both filtered on, so never None here
         registrations.filter(decided_at__isnull=False, first_submitted_at__isnull=False)
         .order_by("-decided_at")
-        .values_list("first_submitted_at", "decided_at")[:MEDIAN_SAMPLE]
+        .values_list("first_submitted_at", "decided_at")[:MEDIAN_SAMPLE],
     )
     hours = [(decided - submitted).total_seconds() / 3600 for submitted, decided in pairs]
     if hours:
