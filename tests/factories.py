@@ -136,8 +136,20 @@ def registration_data(**overrides) -> dict:
     return data
 
 
+#: The statuses make_registration can reach through the services (anything else raises).
+BUILDABLE_STATUSES = frozenset(
+    {"draft", "submitted", "approved", "rejected", "info_requested", "withdrawn", "won", "lost"}
+)
+
+
 def make_registration(actor: User, *, status: str = "submitted", manager=None, **overrides):
-    """A registration in `status`, reached through the services."""
+    """A registration in `status`, reached through the services. A status it does not build
+    (``expired``, a typo) raises instead of quietly returning a submitted registration."""
+    if status not in BUILDABLE_STATUSES:
+        raise ValueError(
+            f"make_registration cannot build status {status!r}; "
+            f"it builds {sorted(BUILDABLE_STATUSES)}"
+        )
     registration = services.registration_create(
         actor=actor, data=registration_data(**overrides), submit=status != "draft"
     )
