@@ -12,7 +12,7 @@ from django.core import mail
 from django.test import override_settings
 
 from deals.models import Notification, NotificationKind, NotificationPreference
-from deals.notifications import delivery, outbox
+from deals.notifications import delivery
 from deals.registrations import collaboration, extensions, services
 from deals.tasks import notification_deliver as notification_deliver_task
 from deals.tasks import notifications_drain as notifications_drain_task
