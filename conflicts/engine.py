@@ -22,6 +22,7 @@ from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFreque
 from conflicts.normalize import blocking_keys
 from conflicts.scoring import Identity, score
 from prm.frozen import frozen_list_in
+from prm.lib.tenancy import system_context
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +262,7 @@ def _ignored(exclude: tuple[str, int] | None) -> set[tuple[str, int]]:
     return ignored
 
 
+@system_context("conflict engine")
 def check(
     identity: Identity,
     product_lines: Iterable[str],

@@ -18,7 +18,7 @@ from anyascii import anyascii
 from conflicts.freemail import FREE_MAIL_DOMAINS, FREE_MAIL_FAMILIES
 from prm.lib.domains import registrable_domain
 
-NORMALIZER_VERSION = 1
+NORMALIZER_VERSION = 2
 
 MAX_KEY_LEN = 190
 
@@ -612,7 +612,9 @@ def name_tokens(name_norm: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 _SHORT_TOKEN = 4  # a single token of at most this many letters also gets an ``a:`` key
-_DELETE_MAX_LEN = 8  # single-token names up to this length get deletion-neighbourhood keys
+_DELETE_MAX_LEN = 9  # single-token names up to this length get deletion-neighbourhood keys
+# (9, not 8: a space typed for a letter in a 9-letter name leaves two 4-letter tokens, which have
+# no prefix/suffix keys; "gihhddhei" vs "gihh dhei" then shares only the deletion key.)
 
 
 def _k(prefix: str, body: str) -> str:

@@ -24,6 +24,8 @@ import re
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from prm.lib.tenancy import system_context
+
 logger = logging.getLogger("prm.security")
 
 # The request being served (set by prm.middleware.SecurityHeadersMiddleware), so code without a
@@ -31,9 +33,6 @@ logger = logging.getLogger("prm.security")
 current_request: contextvars.ContextVar = contextvars.ContextVar(
     "prm_current_request", default=None
 )
-# Set while a deliberate, tenant-unscoped read runs (the existence probe that tells a
-# cross-tenant 404 from a missing id). The test suite's unscoped-query guard honours it.
-unscoped_read: contextvars.ContextVar = contextvars.ContextVar("prm_unscoped_read", default=False)
 
 # Keys in `extra` whose values are never written, whatever the caller passes.
 _SECRET_KEY_RE = re.compile(
@@ -168,11 +167,9 @@ def log_foreign_not_found(queryset, pk) -> None:
     byte-identical for foreign and missing ids."""
     try:
         model = queryset.model
-        token = unscoped_read.set(True)
-        try:
+        # A deliberate cross-tenant read: only "exists" leaves it, into the security log.
+        with system_context("cross-tenant 404 probe"):
             exists = model._base_manager.filter(pk=pk).exists()
-        finally:
-            unscoped_read.reset(token)
         if exists:
             log_event(
                 "not_found_foreign",

@@ -104,18 +104,28 @@ def enrol_totp(user: User) -> str:
     return secret
 
 
-def totp_code(secret: str, offset: int = 0, *, margin: float = 2) -> str:
-    """The code of the current 30 s window (+ `offset` windows), never computed in a window's
-    last `margin` seconds: allauth accepts only the current window (MFA_TOTP_TOLERANCE 0), and
-    the code still has to travel to the server."""
+def totp_code(secret: str, offset: int = 0) -> str:
+    """The TOTP code of the current 30 s window (+ `offset` windows) by the process clock.
+
+    allauth accepts only the current window (MFA_TOTP_TOLERANCE 0), so a test that computes a
+    code and then submits it must not cross a window boundary in between: run it under a pinned
+    clock (time_machine; see the `totp_clock` fixture in tests/security/conftest.py), never with
+    the real clock and a sleep."""
     import time
 
     from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
-    left = 30 - time.time() % 30
-    if left < margin:
-        time.sleep(left + 0.1)
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30 + offset))
+
+
+def pinned_totp_clock():
+    """time_machine traveller frozen one second into the next 30 s TOTP window: the code a test
+    computes and the server's check fall in the same window by construction."""
+    import time
+
+    import time_machine
+
+    return time_machine.travel((int(time.time()) // 30 + 1) * 30 + 1, tick=False)
 
 
 def registration_data(**overrides) -> dict:
@@ -136,8 +146,20 @@ def registration_data(**overrides) -> dict:
     return data
 
 
+#: The statuses make_registration can reach through the services (anything else raises).
+BUILDABLE_STATUSES = frozenset(
+    {"draft", "submitted", "approved", "rejected", "info_requested", "withdrawn", "won", "lost"}
+)
+
+
 def make_registration(actor: User, *, status: str = "submitted", manager=None, **overrides):
-    """A registration in `status`, reached through the services."""
+    """A registration in `status`, reached through the services. A status it does not build
+    (``expired``, a typo) raises instead of quietly returning a submitted registration."""
+    if status not in BUILDABLE_STATUSES:
+        raise ValueError(
+            f"make_registration cannot build status {status!r}; "
+            f"it builds {sorted(BUILDABLE_STATUSES)}"
+        )
     registration = services.registration_create(
         actor=actor, data=registration_data(**overrides), submit=status != "draft"
     )

@@ -21,6 +21,7 @@ from deals.models import (
     NotificationKind,
 )
 from deals.notifications.links import _invitation_link, absolute_url
+from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
 
 logger = logging.getLogger("prm.notifications")
@@ -117,6 +118,7 @@ def _email_send(notification: Notification, message_id: str) -> None:
     message.send()
 
 
+@system_context("notification delivery")
 def notification_deliver(*, notification_id: int, now=None) -> DeliveryResult:
     """Deliver one notification. Idempotent: only the caller that moves the row from pending
     to sending (compare-and-set) sends; everyone else gets "skipped".
@@ -152,6 +154,7 @@ def notification_deliver(*, notification_id: int, now=None) -> DeliveryResult:
     return DeliveryResult("sent")
 
 
+@system_context("notification delivery")
 def notification_attempt_failed(*, notification_id: int, error: str) -> DeliveryResult:
     """Record a failed attempt of a claimed (sending) row: back to pending with a backoff, or
     failed after the last attempt (visible in the admin, never silently dropped)."""
@@ -185,6 +188,7 @@ def notification_attempt_failed(*, notification_id: int, error: str) -> Delivery
     return DeliveryResult("retry", retry_in=delay)
 
 
+@system_context("notification drain")
 def notifications_drain(*, now=None, budget_seconds: float | None = None) -> dict[str, int]:
     """Deliver what is pending and due; re-drive rows stuck in "sending" (a worker died between
     claim and mark). Safe to run concurrently with itself and with delivery tasks: every row

@@ -41,6 +41,7 @@ from deals.notifications.delivery import notifications_publish
 from deals.notifications.links import MANAGER, PARTNER, REP, registration_path
 from partners.roles import REVIEW_PERMISSION, is_manager, membership_of
 from prm.frozen import frozen_first, frozen_list
+from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
 
 logger = logging.getLogger("prm.notifications")
@@ -320,6 +321,7 @@ def _dedupe_key(kind: str, event: RegistrationEvent, recipient_id: int, channel:
     return f"event:{event.pk}:{recipient_id}:{channel}"
 
 
+@system_context("notification fan-out")
 def notifications_for_event(event: RegistrationEvent) -> None:
     """Write the outbox rows for `event`, inside the caller's transaction.
 

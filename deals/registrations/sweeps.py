@@ -20,9 +20,11 @@ from deals.models import (
 )
 from deals.policy import policy_current
 from deals.registrations.services import registration_expire
+from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
 
 
+@system_context("expiry sweep")
 def registrations_expire_due(*, now=None) -> int:
     """Expire every approved registration whose expires_at has passed (the periodic sweep)."""
     now = now or timezone_now()
@@ -67,6 +69,7 @@ def _record_once(
     return True
 
 
+@system_context("expiry reminder sweep")
 def reminders_send_due(*, now=None) -> int:
     """Expiry reminders at the policy's reminder_days before expires_at (default 14 and 3).
 
@@ -108,6 +111,7 @@ def reminders_send_due(*, now=None) -> int:
     return sent
 
 
+@system_context("SLA escalation sweep")
 def sla_escalate_due(*, now=None) -> int:
     """Escalate submitted registrations past their review SLA, once per breach.
 

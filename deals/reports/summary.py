@@ -74,7 +74,7 @@ from deals.reports.percentiles import percentiles_by_rank, percentiles_from_hist
 from deals.reports.rollup import HOURS_BUCKET
 from partners.models import Partner
 from partners.roles import is_manager
-from prm.security_log import unscoped_read
+from prm.lib.tenancy import system_context
 
 AWAITING = (lifecycle.SUBMITTED, lifecycle.INFO_REQUESTED)
 PIPELINE_STATUSES = (lifecycle.SUBMITTED, lifecycle.INFO_REQUESTED, lifecycle.APPROVED)
@@ -284,13 +284,9 @@ def program_median_hours_to_decision(filters: ReportFilters) -> float | None:
     over every partner, shown to partners on their scorecard; nothing else crosses tenants."""
     program = ReportFilters(date_from=filters.date_from, date_to=filters.date_to)
     queryset = _decided(_apply(DealRegistration.objects.order_by(), program))
-    # A deliberate cross-tenant read: only one number leaves it (the unscoped-query guard of
-    # the test suite honours this flag).
-    token = unscoped_read.set(True)
-    try:
+    # A deliberate cross-tenant read: only one number leaves it.
+    with system_context("program-wide median for partner scorecards"):
         result = percentiles_by_rank(queryset, "decision_hours", queryset.count(), (0.5,))
-    finally:
-        unscoped_read.reset(token)
     return _hours(result.get(0.5))
 
 

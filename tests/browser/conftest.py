@@ -7,6 +7,7 @@ The tests skip (with the reason) only when that binary is absent.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,19 @@ def open_session(chromium, live_server):
         session.close()
 
 
+@contextmanager
+def totp_window():
+    """Freeze the clock inside one TOTP window while a code is computed, typed and verified.
+
+    The live server runs in a thread of this process, so time_machine pins the clock its TOTP
+    check reads as well: the code the test types is the one the server expects, however slow
+    the browser is, and nothing sleeps to wait for a fresh window. Only time.time/datetime are
+    frozen (not time.monotonic, which the server's sockets and Playwright's waits use); the
+    browser keeps its own clock, which TOTP does not involve."""
+    with factories.pinned_totp_clock():
+        yield
+
+
 def totp_code(secret: str) -> str:
-    # The browser still has to type the code and submit the form: keep 5 s of the window.
-    return factories.totp_code(secret, margin=5)
+    """The current code; call it inside `with totp_window():`."""
+    return factories.totp_code(secret)

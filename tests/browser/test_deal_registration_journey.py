@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from deals.models import DealRegistration
 from tests import factories
-from tests.browser.conftest import totp_code
+from tests.browser.conftest import totp_code, totp_window
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,9 +115,10 @@ def test_deal_registration_journey(open_session, partner_a, partner_b, product):
     sign_in(third, manager.email)
     expect(page.get_by_role("heading", level=1)).to_have_text("Two-factor authentication")
     third.screenshot("03-manager-mfa-code")
-    page.get_by_label("Code").fill(totp_code(secret))
-    page.get_by_role("button", name="Verify").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
+    with totp_window():
+        page.get_by_label("Code").fill(totp_code(secret))
+        page.get_by_role("button", name="Verify").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
     rows = page.get_by_test_id("queue-row")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text(registration_a.reference)  # earliest SLA first

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from partners.models import ApiToken, hash_token
 from tests import factories
-from tests.browser.conftest import totp_code
+from tests.browser.conftest import totp_code, totp_window
 from tests.browser.test_deal_registration_journey import CSP_ERROR, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,9 +31,10 @@ def test_totp_setup_then_token(open_session, partner_a):
     expect(page.locator("img.qr")).to_be_visible()
     secret = page.locator("#authenticator_secret").input_value()
     session.screenshot("07-mfa-activate")
-    page.get_by_label("Authenticator code").fill(totp_code(secret))
-    page.get_by_role("button", name="Activate").click()
-    expect(page.locator("body")).to_contain_text("Recovery")
+    with totp_window():
+        page.get_by_label("Authenticator code").fill(totp_code(secret))
+        page.get_by_role("button", name="Activate").click()
+        expect(page.locator("body")).to_contain_text("Recovery")
     assert Authenticator.objects.filter(user=alice, type="totp").exists()
     session.screenshot("07-mfa-recovery-codes")
 

@@ -1,16 +1,23 @@
-"""Blocking keys, and CONC-07: a pair scoring at or above review always shares a key."""
+"""Blocking keys, and CONC-07: a pair that is a likely match always shares a key.
+
+CONC-07 is tested against an independent similarity (rapidfuzz on the normalised names, with no
+blocking-key gate and none of the scorer's caps), not against conflicts.scoring: the scorer
+returns 0 for names without a shared key, so "every pair it rates ≥ review shares a key" would
+hold by construction and could not fail.
+"""
 
 from __future__ import annotations
 
 import random
 import string
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rapidfuzz import fuzz
 
-from conflicts import scoring
 from conflicts.normalize import MAX_KEY_LEN, blocking_keys, normalize_name, shares_blocking_key
-from conflicts.scoring import DEFAULT_REVIEW, Identity, score
+from conflicts.scoring import DEFAULT_REVIEW
 
 PROFILE = settings(
     derandomize=True,
@@ -51,6 +58,9 @@ def test_empty_name_has_no_keys() -> None:
 def test_split_and_joined_names_share_a_key() -> None:
     assert shares_blocking_key(normalize_name("Face Book"), normalize_name("Facebook"))
     assert shares_blocking_key(normalize_name("7-Eleven"), normalize_name("7Eleven"))
+    # A space typed for a letter of a 9-letter name: two 4-letter tokens (no prefix/suffix
+    # keys); the deletion key of the one-token name catches it (found by CONC-07 below).
+    assert shares_blocking_key(normalize_name("Walgreens"), normalize_name("Walg eens"))
 
 
 @PROFILE
@@ -152,11 +162,14 @@ def _name(rng: random.Random) -> str:
     return " ".join(words) + rng.choice(_SUFFIXES)
 
 
-def _perturb(rng: random.Random, base: str) -> str:
+def _perturb(rng: random.Random, base: str, max_edits: int = 1) -> str:
+    """A variant of *base*: up to *max_edits* typos (a letter or a space substituted, inserted,
+    deleted or transposed), another legal suffix, a word dropped, added or moved, or an
+    unrelated name."""
     kind = rng.choice(["edits", "edits", "edits", "suffix", "drop", "add", "swap", "other"])
     if kind == "edits":
         s = list(base)
-        for _ in range(rng.randint(1, 3)):
+        for _ in range(rng.randint(1, max_edits)):
             op = rng.choice(["sub", "ins", "del", "swap"])
             pos = rng.randrange(max(len(s), 1))
             ch = rng.choice(_LETTERS)
@@ -187,20 +200,78 @@ def _perturb(rng: random.Random, base: str) -> str:
 # edit through Hypothesis costs ~2 ms an example, which would not fit 10,000 examples in CI.
 _SEEDS = st.integers(min_value=0, max_value=2**64 - 1)
 
+#: The independent similarity's "likely match" threshold: the default review threshold. Review
+#: is the lowest score at which the engine must report a pair, so every pair that deserves it
+#: must be retrievable through the key index; judging "deserves it" by a measure the scorer does
+#: not control (no key gate, no caps or residual rules) tests the key design, not the scorer.
+LIKELY = DEFAULT_REVIEW
+
+
+def independent_similarity(a: str, b: str) -> float:
+    """Plain rapidfuzz on normalised names: the best of ratio (edits), token_sort_ratio (word
+    order) and token_set_ratio (one name's words contained in the other's)."""
+    return max(
+        fuzz.ratio(a, b, processor=None),
+        fuzz.token_sort_ratio(a, b, processor=None),
+        fuzz.token_set_ratio(a, b, processor=None),
+    )
+
+
+def _pair(seed: int, max_edits: int = 1) -> tuple[str, str, str, str]:
+    rng = random.Random(seed)
+    raw_a = _name(rng)
+    raw_b = _perturb(rng, raw_a, max_edits)
+    return raw_a, raw_b, normalize_name(raw_a), normalize_name(raw_b)
+
 
 @settings(PROFILE, max_examples=10_000)
 @given(_SEEDS)
-def test_conc07_pairs_at_or_above_review_share_a_blocking_key(seed: int) -> None:
-    rng = random.Random(seed)
-    raw_a = _name(rng)
-    raw_b = _perturb(rng, raw_a)
-    a, b = Identity.from_raw(name=raw_a), Identity.from_raw(name=raw_b)
-    s = score(a, b)
-    if s.value >= DEFAULT_REVIEW or s.name_similarity >= DEFAULT_REVIEW:
-        assert shares_blocking_key(a.name, b.name), (raw_a, raw_b, a.name, b.name, s)
-    # Holds at any threshold: a name score never comes without a shared key.
-    if s.name_similarity > 0:
-        assert shares_blocking_key(a.name, b.name)
+def test_conc07_likely_matches_by_an_independent_similarity_share_a_blocking_key(
+    seed: int,
+) -> None:
+    """CONC-07 on 10,000 generated pairs (one typo, a legal suffix, a word dropped, added or
+    moved, or an unrelated name): a pair rated ≥ review by the independent similarity shares a
+    blocking key. Dropping a key family (the prefix keys, say) makes this fail."""
+    raw_a, raw_b, a, b = _pair(seed)
+    if a and b and independent_similarity(a, b) >= LIKELY:
+        assert shares_blocking_key(a, b), (raw_a, raw_b, a, b, independent_similarity(a, b))
+
+
+def test_conc07_pairs_exercise_more_than_the_token_keys() -> None:
+    """The property above has teeth: many of its likely pairs share no whole token, so only the
+    prefix/suffix, acronym and joined/deletion keys can retrieve them."""
+    likely_without_a_common_token = 0
+    for seed in range(3000):
+        _, _, a, b = _pair(seed)
+        if (
+            a
+            and b
+            and independent_similarity(a, b) >= LIKELY
+            and not set(a.split()) & set(b.split())
+        ):
+            likely_without_a_common_token += 1
+    assert likely_without_a_common_token >= 100
+
+
+# Known gap (measured, reported in issue 13): two or three typos in one name, near both ends of
+# a long token or across a moved space, leave no common key. Over 40,000 pairs with 1-3 edits,
+# 94 of 30,465 likely pairs (0.3 %) share no key (with one edit: 0 of 33,244). Closing it needs
+# deletion-neighbourhood keys on the first and last five letters of the joined name (+5 keys a
+# name, +43 % key rows): a design change with an index cost, not made here. Strict: the test
+# flips to a failure once the keys cover these pairs.
+@pytest.mark.xfail(strict=True, reason="known key-design gap: two typos in one token")
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("international", "inernationa"),
+        ("construction", "contruciton"),
+        ("johnson wayne", "johsonw ayne"),
+        ("hooli tyrell", "hooyi tyre ll"),
+    ],
+)
+def test_known_gap_two_typos_in_one_token(a: str, b: str) -> None:
+    assert independent_similarity(a, b) >= LIKELY
+    assert shares_blocking_key(a, b)
 
 
 def _one_edit(rng: random.Random) -> tuple[str, str]:
@@ -226,8 +297,8 @@ def _one_edit(rng: random.Random) -> tuple[str, str]:
 
 @settings(PROFILE, max_examples=3000)
 @given(_SEEDS)
-def test_keys_cover_one_edit_typos_without_the_gate(seed: int) -> None:
-    """The key design itself (not just the scoring gate) catches one-edit typos."""
+def test_keys_cover_one_edit_typos_inside_a_token(seed: int) -> None:
+    """A one-edit typo inside one token (the commonest real variant) always shares a key."""
     a, b = _one_edit(random.Random(seed))
-    if a and b and scoring._raw_name_score(a, b) >= DEFAULT_REVIEW:
+    if a and b and independent_similarity(a, b) >= LIKELY:
         assert shares_blocking_key(a, b), (a, b)

@@ -45,22 +45,61 @@ ACTIONS = [
     "expire",
 ]
 
-# Written from the diagram, independently of deals.lifecycle.TRANSITIONS.
-DIAGRAM = {
-    ("draft", "submit"): "submitted",
-    ("submitted", "approve"): "approved",
-    ("submitted", "request_info"): "info_requested",
-    ("info_requested", "resubmit"): "submitted",
-    ("submitted", "reject"): "rejected",
-    ("info_requested", "reject"): "rejected",
-    ("approved", "close_won"): "won",
-    ("approved", "close_lost"): "lost",
-    ("approved", "expire"): "expired",
-    ("draft", "withdraw"): "withdrawn",
-    ("submitted", "withdraw"): "withdrawn",
-    ("info_requested", "withdraw"): "withdrawn",
-    ("approved", "withdraw"): "withdrawn",
+# Expectations derived from PRODUCT.md's rules ("Registration lifecycle"), not a copy of
+# deals.lifecycle.TRANSITIONS: each rule is one line of the product text.
+OPEN = {"draft", "submitted", "info_requested", "approved"}  # may still change or protect
+TERMINAL = set(STATUSES) - OPEN  # rejected, withdrawn, won, lost, expired: final
+# What each action does when it is allowed: an action always leads to the same status.
+OUTCOME = {
+    "submit": "submitted",
+    "resubmit": "submitted",
+    "approve": "approved",
+    "reject": "rejected",
+    "request_info": "info_requested",
+    "withdraw": "withdrawn",
+    "close_won": "won",
+    "close_lost": "lost",
+    "expire": "expired",
 }
+# Where each action is allowed, by the product rules.
+ALLOWED_FROM = {
+    "submit": {"draft"},  # a draft is submitted for review
+    "resubmit": {"info_requested"},  # the partner answers a request for information
+    "approve": {"submitted"},  # a manager decides on a submitted registration
+    "request_info": {"submitted"},  # ... or asks the partner for more information
+    "reject": {"submitted", "info_requested"},  # "submitted/info_requested ──reject──▶"
+    "withdraw": OPEN,  # "any open state ──withdraw──▶ withdrawn"
+    "close_won": {"approved"},  # only a protected (approved) deal is closed won or lost
+    "close_lost": {"approved"},
+    "expire": {"approved"},  # "a periodic job expires approved registrations"
+}
+
+
+def expected_status(status: str, action: str) -> str | None:
+    """The status `action` leads to from `status` by the product rules; None if refused."""
+    if status in TERMINAL:
+        return None
+    return OUTCOME[action] if status in ALLOWED_FROM[action] else None
+
+
+DIAGRAM = {
+    (status, action): expected_status(status, action)
+    for status in STATUSES
+    for action in ACTIONS
+    if expected_status(status, action) is not None
+}
+
+
+def test_product_rules_are_consistent():
+    """Sanity of the rules themselves: nothing leads back to draft or out of a final status,
+    every open status can be left, and approval (protection) only follows a review."""
+    assert "draft" not in OUTCOME.values()
+    assert all(frm <= OPEN for frm in ALLOWED_FROM.values())
+    for status in OPEN:
+        assert any(status in frm for frm in ALLOWED_FROM.values()), status
+    assert {s for (s, a) in DIAGRAM if OUTCOME[a] == "approved"} == {"submitted"}
+
+
 PAIRS = [(status, action) for status in STATUSES for action in ACTIONS]
 
 

@@ -12,7 +12,7 @@ from django.core import mail
 from django.test import override_settings
 
 from deals.models import Notification, NotificationKind, NotificationPreference
-from deals.notifications import delivery, outbox
+from deals.notifications import delivery
 from deals.registrations import collaboration, extensions, services
 from deals.tasks import notification_deliver as notification_deliver_task
 from deals.tasks import notifications_drain as notifications_drain_task
@@ -327,28 +327,29 @@ class TestPublishing:
     def test_broker_down_never_fails_or_slows_the_request(
         self, alice, manager, broker_down, monkeypatch, django_capture_on_commit_callbacks
     ):
+        """Behaviour, not wall-clock time (the latency figure is JOB-02 in the reliability
+        suite): one publish tries the broker once, without kombu's connection retries, fails
+        quietly and pauses publishing; the next ones do not touch the broker at all."""
         import kombu.transport.redis  # noqa: F401 - a running web process has imported it
 
-        publish_times = []
-        original = delivery.notifications_publish
+        from deals.notifications.delivery import notification_deliver_task as task
 
-        def timed(ids):
-            start = time.monotonic()
-            try:
-                return original(ids)
-            finally:
-                publish_times.append(time.monotonic() - start)
+        attempts = []
+        original_apply_async = task.apply_async
 
-        monkeypatch.setattr(outbox, "notifications_publish", timed)
+        def counted(*args, **kwargs):
+            attempts.append(kwargs.get("retry"))
+            return original_apply_async(*args, **kwargs)
+
+        monkeypatch.setattr(task, "apply_async", counted)
         for _ in range(5):
             with django_capture_on_commit_callbacks(execute=True):
                 factories.make_registration(alice, manager=manager)
         assert Notification.objects.filter(channel="email", status="pending").count() == 10
-        assert len(publish_times) == 5
-        assert max(publish_times) < 0.5, f"publish attempts took {publish_times}"
+        assert attempts == [False], "one attempt, no retries, then paused"
         assert delivery._publish_paused_until > time.monotonic(), "publishing paused"
-        assert max(publish_times[1:]) < 0.05, "later publishes are skipped while paused"
-        assert original([1, 2]) == 0, "skipped while paused"
+        assert delivery.notifications_publish([1, 2]) == 0, "skipped while paused"
+        assert attempts == [False]
 
     def test_publish_errors_are_swallowed_and_logged(self, broker_down, caplog):
         with override_settings(NOTIFICATION_PUBLISH_PAUSE_SECONDS=0):

@@ -56,8 +56,17 @@ def is_signed_in(client: Client) -> bool:
 
 
 @pytest.fixture
-def mfa_user(partner_a):
-    """A partner admin with TOTP enrolled; `.totp_secret` holds the secret."""
+def totp_clock():
+    """The clock frozen inside one TOTP window (time_machine), so codes from totp_now() are the
+    ones the server expects; a test may still travel further itself."""
+    with factories.pinned_totp_clock() as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def mfa_user(partner_a, totp_clock):
+    """A partner admin with TOTP enrolled; `.totp_secret` holds the secret. The clock is frozen
+    for the test (totp_clock), so its codes never straddle a window boundary."""
     user = factories.partner_user(partner_a, role="admin", email="mia@acme-resellers.example")
     user.totp_secret = factories.enrol_totp(user)
     return user

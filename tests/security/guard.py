@@ -9,14 +9,20 @@ AND-ed WHERE conditions, a scoping condition whose value is the caller's own ten
 - DealRegistration.pk / <fk to DealRegistration> = or IN ids that all belong to the caller's
   partner (checked against the database), or IN a subquery that is itself scoped
 - Notification.recipient = <caller>
+- Conflict.registration_partner = <caller's partner>, or Conflict.registration_id = / IN ids
+  that all belong to the caller's partner (or IN a scoped subquery)
+- DirectOpportunity (the vendor's own pipeline): no condition scopes it; a partner request
+  never reads it outside a system context
 
 Anything else (no such condition, a condition only under OR/NOT, a foreign value) is a
 violation: the guard raises UnscopedQueryError inside the request (so the view fails) and also
 records it, and the test fails at teardown even if some handler swallowed the exception.
-Deliberate unscoped reads (the cross-tenant existence probe behind the security log) run under
-prm.security_log.unscoped_read and are exempt, and so is the system work listed in SYSTEM_WORK
-(event fan-out, jobs, conflict detection) that runs inside a request but never answers it. Raw SQL is outside the guard's view: the project
-uses the ORM for tenant tables.
+Code that must read across tenants (the conflict engine, the notification fan-out, jobs and
+sweeps run eagerly inside a request, the cross-tenant 404 probe of the security log, program-wide
+report figures) runs under an explicit, named prm.lib.tenancy.system_context("..."); the guard
+exempts exactly the queries made inside one. There is no call-stack inspection and no list of
+exempt modules: a cross-tenant read that is not declared at its entry point fails the test.
+Raw SQL is outside the guard's view: the project uses the ORM for tenant tables.
 
 Hooked at SQLCompiler.execute_sql (SELECT and aggregate compilers; not INSERT/UPDATE/DELETE),
 i.e. on the structured query rather than on SQL text, so values are checked, not just names.
@@ -25,8 +31,6 @@ i.e. on the structured query rather than on SQL text, so values are checked, not
 from __future__ import annotations
 
 import contextvars
-import os
-import sys
 import threading
 
 import pytest
@@ -57,15 +61,25 @@ _SKIP = (
 
 
 def _tenant_models():
+    from conflicts.models import Conflict
     from deals.models import (
         ActivityEntry,
         Comment,
         DealRegistration,
+        DirectOpportunity,
         ExtensionRequest,
         Notification,
     )
 
-    return {DealRegistration, Comment, ExtensionRequest, ActivityEntry, Notification}
+    return {
+        DealRegistration,
+        Comment,
+        ExtensionRequest,
+        ActivityEntry,
+        Notification,
+        Conflict,
+        DirectOpportunity,
+    }
 
 
 def violations() -> list[str]:
@@ -110,10 +124,12 @@ class _Checker:
     def __init__(self, user, partner_id):
         self.user = user
         self.partner_id = partner_id
+        from conflicts.models import Conflict
         from deals.models import DealRegistration, Notification
 
         self.Registration = DealRegistration
         self.Notification = Notification
+        self.Conflict = Conflict
 
     def registrations_owned(self, ids) -> bool:
         try:
@@ -140,8 +156,13 @@ class _Checker:
             return all(str(v) == str(self.partner_id) for v in values)
         if model is self.Notification and field.name == "recipient":
             return all(str(v) == str(self.user.pk) for v in values)
-        registration_key = (model is self.Registration and field.primary_key) or (
-            getattr(field, "related_model", None) is self.Registration and field.many_to_one
+        if model is self.Conflict and field.name == "registration_partner_id":
+            return all(str(v) == str(self.partner_id) for v in values)
+        registration_key = (
+            (model is self.Registration and field.primary_key)
+            or (getattr(field, "related_model", None) is self.Registration and field.many_to_one)
+            # Conflict keeps plain ids (the conflicts app does not import deals).
+            or (model is self.Conflict and field.name == "registration_id")
         )
         if registration_key:
             return self.registrations_owned(values)
@@ -162,34 +183,6 @@ class _Checker:
         return self.where_scoped(query.where)
 
 
-# System work that runs inside a partner's request but never answers it: the notification
-# fan-out for an event (it reads managers' rows, writes everyone's notifications), delivery jobs
-# (eager Celery in tests), and conflict detection, which matches across tenants by design and
-# only ever returns neutral messages (ISO-03/ISO-04 test those messages). Each entry is
-# (path suffix, function name or None for the whole module). Keep this list short and explicit.
-SYSTEM_WORK = (
-    ("deals/notifications/outbox.py", "notifications_for_event"),
-    ("deals/notifications/delivery.py", "notifications_publish"),
-    ("deals/notifications/delivery.py", "notification_deliver_task"),
-    ("deals/tasks.py", None),
-    ("celery/app/task.py", "__call__"),
-    ("conflicts/engine.py", None),
-    ("conflicts/index.py", None),
-    ("conflicts/services.py", None),
-)
-
-
-def _system_work() -> bool:
-    frame = sys._getframe(2)
-    while frame is not None:
-        filename = frame.f_code.co_filename.replace(os.sep, "/")
-        for suffix, function in SYSTEM_WORK:
-            if filename.endswith(suffix) and function in (None, frame.f_code.co_name):
-                return True
-        frame = frame.f_back
-    return False
-
-
 def _guarded_execute_sql(self, *args, **kwargs):
     if not isinstance(self, _SKIP) and not _checking.get():
         _check(self.query)
@@ -197,11 +190,12 @@ def _guarded_execute_sql(self, *args, **kwargs):
 
 
 def _check(query) -> None:
-    from prm.security_log import current_request, unscoped_read
+    from prm.lib.tenancy import current_system_context
+    from prm.security_log import current_request
 
     request = current_request.get()
     model = getattr(query, "model", None)
-    if request is None or unscoped_read.get():
+    if request is None or current_system_context() is not None:
         return
     inner = query.inner_query if isinstance(query, AggregateQuery) else query
     if getattr(inner, "model", model) not in _tenant_models():
@@ -211,7 +205,7 @@ def _check(query) -> None:
         caller = _caller(request)
         if caller is None:
             return
-        if _Checker(*caller).query_scoped(query) or _system_work():
+        if _Checker(*caller).query_scoped(query):
             return
         message = (
             f"ISO-07: unscoped {inner.model._meta.label} query in a partner request "
