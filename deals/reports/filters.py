@@ -12,6 +12,7 @@ from django.db.models import (
     Q,
     QuerySet,
 )
+from django.utils import timezone
 
 from deals.models import (
     DealRegistration,
@@ -50,6 +51,28 @@ class ReportFilters:
             "product_line": self.product_line or "",
         }
         return {k: v for k, v in params.items() if v}
+
+
+# The period every page shows when none is chosen (dashboard, scorecard, home page, partner
+# page): the last 13 weeks of first submissions, so the same figure agrees across pages.
+DEFAULT_PERIOD_DAYS = 91
+
+
+def default_period(today: dt.date | None = None) -> ReportFilters:
+    today = today or timezone.now().date()
+    return ReportFilters(date_from=today - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1))
+
+
+def period_label(filters: ReportFilters) -> str:
+    """The period of a figure, as every page states it."""
+    start, end = filters.date_from, filters.date_to
+    if start and end:
+        return f"first submitted {start.isoformat()} to {end.isoformat()} (UTC)"
+    if start:
+        return f"first submitted since {start.isoformat()} (UTC)"
+    if end:
+        return f"first submitted up to {end.isoformat()} (UTC)"
+    return "first submitted at any time"
 
 
 # Codes are slugs; anything else (NUL bytes, 10 kB strings) is refused before any query.

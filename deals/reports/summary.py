@@ -90,8 +90,22 @@ MAX_PARTNER_ROWS = 15
 # --- Summary --------------------------------------------------------------------------------------
 
 
-def _rate(numerator: int, denominator: int) -> float | None:
+def rate(numerator: int, denominator: int) -> float | None:
+    """A 0..1 rate rounded to 4 places, None when the denominator is 0 (every report rate)."""
     return round(numerator / denominator, 4) if denominator else None
+
+
+_rate = rate
+
+
+def format_hours(value: float | None) -> str:
+    """Business hours as every page shows them."""
+    return "–" if value is None else f"{value:.1f} h"
+
+
+def format_percent(value: float | None) -> str:
+    """A 0..1 rate as every page shows it."""
+    return "–" if value is None else f"{value * 100:.1f}%"
 
 
 def _money(value) -> str:
