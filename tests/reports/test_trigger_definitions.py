@@ -21,7 +21,7 @@ from django.test import TestCase
 
 from deals.reports import rollup
 
-MIGRATIONS = Path(rollup.__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(importlib.import_module("deals.migrations").__file__).resolve().parent
 TRIGGERS = {
     "postgresql": {"prm_report_cells_insert", "prm_report_cells_update", "prm_report_cells_tier"},
     "sqlite": {
