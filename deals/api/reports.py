@@ -22,10 +22,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deals.registrations.selectors import registration_scope
 from deals.reports.csv import csv_format, csv_header, report_csv_rows
 from deals.reports.filters import report_filters_parse
 from deals.reports.summary import program_median_hours_to_decision, report_summary
-from partners.roles import is_manager, partner_of
 from prm.exceptions import PermissionDeniedError
 from prm.lib.csvsafe import csv_safe
 
@@ -86,7 +86,7 @@ _SUMMARY = inline_serializer(
 
 
 def _require_report_user(user) -> None:
-    if not (is_manager(user) or partner_of(user) is not None):
+    if registration_scope(user)[0] == "none":
         raise PermissionDeniedError("Reports are for channel managers and partner users.")
 
 
@@ -112,7 +112,7 @@ class ReportSummaryApi(_JsonErrorsApi):
         _require_report_user(request.user)
         filters = report_filters_parse(request.query_params, user=request.user)
         data = report_summary(request.user, filters)
-        if not is_manager(request.user):
+        if registration_scope(request.user)[0] == "partner":
             data["program_median_hours_to_decision"] = program_median_hours_to_decision(filters)
         return Response(data)
 

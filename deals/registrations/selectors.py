@@ -6,6 +6,9 @@ partner themselves.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -20,6 +23,7 @@ from deals.models import (
     RegistrationQuerySet,
 )
 from partners.roles import is_manager, partner_of
+from prm.lib.tenancy import system_context
 
 # --- Registrations ------------------------------------------------------------------------------
 
@@ -56,6 +60,34 @@ def registrations_visible_to(user) -> RegistrationQuerySet:
     """Managers see every registration; a partner user only their own company's; others none."""
     kind, values = registration_scope(user)
     return registrations_in_scope(kind, **values)
+
+
+def registrations_of_partner_visible_to(user, partner_id: int | None) -> QuerySet[DealRegistration]:
+    """registrations_visible_to(user), narrowed to one partner when `partner_id` is given (a
+    manager's partner filter, or a partner user's own company; another company's id selects
+    nothing)."""
+    kind, values = registration_scope(user)
+    if partner_id is not None:
+        if kind == "all":
+            kind, values = "partner", {"partner_id": partner_id}
+        elif values.get("partner_id") != partner_id:
+            return DealRegistration.objects.none()
+    return registrations_in_scope(kind, **values)
+
+
+def registrations_program_wide() -> QuerySet[DealRegistration]:
+    """Every partner's registrations, for program-wide aggregates only (one number leaves,
+    such as the program median on a partner's scorecard). Evaluate it inside
+    `program_wide_read()`, which names the cross-tenant read."""
+    return DealRegistration.objects.order_by()
+
+
+@contextmanager
+def program_wide_read() -> Iterator[None]:
+    """A deliberate read across tenants for a program-wide aggregate: the named system context
+    (prm.lib.tenancy) that the test suite's unscoped-query guard honours."""
+    with system_context("program-wide aggregate"):
+        yield
 
 
 def registrations_filter(
@@ -141,3 +173,16 @@ def conflicts_visible_to(user) -> QuerySet[Conflict]:
     if not is_manager(user):
         return Conflict.objects.none()
     return Conflict.objects.all()
+
+
+def conflicts_counted_for(user, partner_id: int | None = None) -> QuerySet[Conflict]:
+    """Conflict rows a user's reports may count (counts only, never listed): a manager's every
+    row (or one partner's, when `partner_id` is given); a partner user's those flagging their
+    own company's registrations; anyone else's none."""
+    kind, values = registration_scope(user)
+    if kind == "none":
+        return Conflict.objects.none()
+    if kind == "partner":
+        partner_id = values["partner_id"] if partner_id in (None, values["partner_id"]) else -1
+    conflicts = Conflict.objects.all()
+    return conflicts if partner_id is None else conflicts.filter(registration_partner_id=partner_id)

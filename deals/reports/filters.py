@@ -12,15 +12,18 @@ from django.db.models import (
     Q,
     QuerySet,
 )
+from django.utils import timezone
 
 from deals.models import (
     DealRegistration,
     ProductLine,
     ReportCell,
 )
-from deals.registrations.selectors import registrations_visible_to
+from deals.registrations.selectors import (
+    registration_scope,
+    registrations_of_partner_visible_to,
+)
 from partners.models import Partner, Tier
-from partners.roles import is_manager, partner_of
 from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed
 
 UTC = dt.UTC
@@ -48,6 +51,28 @@ class ReportFilters:
             "product_line": self.product_line or "",
         }
         return {k: v for k, v in params.items() if v}
+
+
+# The period every page shows when none is chosen (dashboard, scorecard, home page, partner
+# page): the last 13 weeks of first submissions, so the same figure agrees across pages.
+DEFAULT_PERIOD_DAYS = 91
+
+
+def default_period(today: dt.date | None = None) -> ReportFilters:
+    today = today or timezone.now().date()
+    return ReportFilters(date_from=today - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1))
+
+
+def period_label(filters: ReportFilters) -> str:
+    """The period of a figure, as every page states it."""
+    start, end = filters.date_from, filters.date_to
+    if start and end:
+        return f"first submitted {start.isoformat()} to {end.isoformat()} (UTC)"
+    if start:
+        return f"first submitted since {start.isoformat()} (UTC)"
+    if end:
+        return f"first submitted up to {end.isoformat()} (UTC)"
+    return "first submitted at any time"
 
 
 # Codes are slugs; anything else (NUL bytes, 10 kB strings) is refused before any query.
@@ -95,17 +120,18 @@ def report_filters_parse(params, *, user) -> ReportFilters:
     ):
         errors["product_line"] = ["Unknown product line code."]
 
-    if is_manager(user):
+    scope, scoped = registration_scope(user)  # tenant scope: deals.registrations.selectors
+    if scope == "all":
         if partner_id is not None and "partner" not in errors:
             if not Partner.objects.filter(pk=partner_id).exists():
                 errors["partner"] = ["Unknown partner."]
     else:
-        own = partner_of(user)
-        if own is None:
+        if scope != "partner":
             raise PermissionDeniedError("Reports are for channel managers and partner users.")
-        if partner_id is not None and partner_id != own.pk and "partner" not in errors:
+        own = scoped["partner_id"]
+        if partner_id is not None and partner_id != own and "partner" not in errors:
             raise NotFound()
-        partner_id = own.pk
+        partner_id = own
     if errors:
         raise ValidationFailed("Some report filters are not valid.", fields=errors)
     return ReportFilters(date_from, date_to, partner_id, tier, product_line)
@@ -123,9 +149,8 @@ def _period_q(filters: ReportFilters, field: str = "first_submitted_at") -> Q:
 
 
 def _apply(queryset: QuerySet, filters: ReportFilters) -> QuerySet:
+    """Period, tier and product line (the partner comes from the selector: see callers)."""
     queryset = queryset.filter(_period_q(filters))
-    if filters.partner_id:
-        queryset = queryset.filter(partner_id=filters.partner_id)
     if filters.tier:
         # A partner-id subquery, not a join: the percentile index scan filters on partner_id.
         queryset = queryset.filter(
@@ -146,12 +171,15 @@ def _apply(queryset: QuerySet, filters: ReportFilters) -> QuerySet:
 
 def registrations_for_report(user, filters: ReportFilters) -> QuerySet[DealRegistration]:
     """The tenant-scoped, filtered registrations every report figure is computed from."""
-    base = registrations_visible_to(user).select_related(None).prefetch_related(None)
+    base = registrations_of_partner_visible_to(user, filters.partner_id)
+    base = base.select_related(None).prefetch_related(None)
     return _apply(base.order_by(), filters)
 
 
 def uses_report_cells(user, filters: ReportFilters) -> bool:
-    return is_manager(user) and not filters.partner_id and not filters.product_line
+    # The cells hold every partner's registrations: only for a program-wide scope.
+    program_wide = registration_scope(user)[0] == "all"
+    return program_wide and not filters.partner_id and not filters.product_line
 
 
 def _cells_for(filters: ReportFilters, model=ReportCell) -> QuerySet:

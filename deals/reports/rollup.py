@@ -22,7 +22,10 @@ Two rollups, both keyed by first-submission day (UTC) and the partner's tier:
   serialised with it (both orders add up).
 - SQLite: row-level triggers too; one writer at a time. SQLite
   drops a table's triggers when a migration rebuilds the table, so they are installed after
-  every `migrate` (deals.apps) rather than by the migration.
+  every `migrate` (deals.apps) rather than by the migration, from the migration's frozen text.
+- Installed definitions are frozen text in the migrations (FROZEN_TRIGGERS below); the
+  generator here must keep producing exactly that text (tests/reports/test_trigger_definitions.py,
+  `manage.py report_cells --check-triggers`).
 - A partner's tier change moves its registrations' contribution from the old tier to the new.
 
 `report_cells_compact()` folds deltas into one row per key (periodic job and after bulk
@@ -33,10 +36,12 @@ loads); `report_cells_rebuild()` recomputes everything from the registrations (m
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, connections, transaction
+from django.db.migrations.recorder import MigrationRecorder
 
 REGISTRATIONS = "deals_dealregistration"
 PARTNERS = "partners_partner"
@@ -263,41 +268,113 @@ SQLITE_BACKWARD = [
 ]
 
 
-def triggers_install(schema_editor) -> None:
-    """Migration 0006. On SQLite the triggers are installed after every `migrate` instead
-    (sqlite_triggers_after_migrate)."""
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(_pg_forward(), params=None)
+# --- Installed triggers: frozen text, one module per migration that installs it -------------
+
+# The text the database holds comes from the migrations, never from the generator above:
+# (migration, frozen module), oldest first. A change to the generator ships as a new
+# deals/migrations/_rollup_sql_NNNN.py (written once from the generator, never edited), a
+# migration NNNN that installs it, and a line here. tests/reports/test_trigger_definitions.py
+# fails until all three exist: it compares the installed definitions with the generator's.
+FROZEN_TRIGGERS = (("0006_report_cells", "deals.migrations._rollup_sql_0006"),)
 
 
-def triggers_remove(schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_BACKWARD, params=None)
-    else:
-        sqlite_triggers_before_migrate(using=schema_editor.connection.alias)
+def frozen_triggers(using: str = "default"):
+    """The frozen SQL module of the latest trigger migration applied on `using` (None before
+    the rollup existed)."""
+    applied = MigrationRecorder(connections[using]).applied_migrations()
+    for name, module in reversed(FROZEN_TRIGGERS):
+        if ("deals", name) in applied:
+            return importlib.import_module(module)
+    return None
 
 
 def sqlite_triggers_before_migrate(using="default", **kwargs) -> None:
     if connections[using].vendor != "sqlite":
         return
+    frozen = frozen_triggers(using)
+    if frozen is None:
+        return
     with connections[using].cursor() as cursor:
-        for statement in SQLITE_BACKWARD:
+        for statement in frozen.SQLITE_BACKWARD:
             cursor.execute(statement)
 
 
 def sqlite_triggers_after_migrate(using="default", **kwargs) -> None:
-    """(Re)install the SQLite triggers and recompute the rollups (writes made while the
-    triggers were off are counted; a few seconds at a million registrations)."""
+    """(Re)install the SQLite triggers of the latest applied trigger migration, from its frozen
+    text, and recompute the rollups (writes made while the triggers were off are counted; a
+    few seconds at a million registrations)."""
     conn = connections[using]
     if conn.vendor != "sqlite":
         return
-    tables = set(conn.introspection.table_names())
-    if not all(r.table in tables for r in ROLLUPS):
+    frozen = frozen_triggers(using)
+    if frozen is None:
         return  # migrated back before the rollup existed
     with transaction.atomic(using=using), conn.cursor() as cursor:
-        for statement in SQLITE_BACKWARD + _sqlite_forward():
+        for statement in (*frozen.SQLITE_BACKWARD, *frozen.SQLITE_FORWARD, *frozen.SQLITE_REBUILD):
             cursor.execute(statement)
-    report_cells_rebuild(using=using)
+
+
+def triggers_installed(using: str = "default") -> dict[str, str]:
+    """{name: definition} of the rollup's triggers and trigger functions as the database holds
+    them: pg_get_triggerdef and pg_get_functiondef on PostgreSQL (normalised by the server),
+    the stored CREATE TRIGGER text on SQLite."""
+    conn = connections[using]
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute(
+                "SELECT t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+                "WHERE NOT t.tgisinternal AND t.tgname LIKE 'prm\\_report\\_cells%'"
+            )
+            found = {f"trigger {name}": definition for name, definition in cursor.fetchall()}
+            cursor.execute(
+                "SELECT p.proname, p.prosrc, pg_get_functiondef(p.oid) FROM pg_proc p "
+                "WHERE p.proname LIKE 'prm\\_report\\_cells%'"
+            )
+            for name, source, definition in cursor.fetchall():
+                found[f"function {name}"] = definition
+                found[f"source {name}"] = source
+            return found
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND name LIKE 'prm\\_report\\_cells%' ESCAPE '\\'"
+        )
+        return {f"trigger {name}": sql for name, sql in cursor.fetchall()}
+
+
+def triggers_generated(using: str = "default") -> dict[str, str]:
+    """What the generator above would install, read back the same way as triggers_installed:
+    the installed triggers are swapped for the generated ones inside a savepoint that is
+    always rolled back (on PostgreSQL this briefly locks the registrations and partners)."""
+    conn = connections[using]
+
+    class _Undo(Exception):
+        pass
+
+    generated: dict[str, str] = {}
+    try:
+        with transaction.atomic(using=using), conn.cursor() as cursor:
+            if conn.vendor == "postgresql":
+                cursor.execute(PG_BACKWARD)
+                cursor.execute(_pg_forward())
+            else:
+                for statement in (*SQLITE_BACKWARD, *_sqlite_forward()):
+                    cursor.execute(statement)
+            generated = triggers_installed(using)
+            raise _Undo
+    except _Undo:
+        pass
+    return generated
+
+
+def triggers_differences(using: str = "default") -> list[str]:
+    """Names of the triggers and functions whose installed definition is not the generator's
+    (a change to deals.reports.rollup shipped without its migration, or a database altered by hand)."""
+    installed, generated = triggers_installed(using), triggers_generated(using)
+    return sorted(
+        name
+        for name in set(installed) | set(generated)
+        if installed.get(name) != generated.get(name)
+    )
 
 
 # --- Maintenance --------------------------------------------------------------------------------

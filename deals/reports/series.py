@@ -6,7 +6,6 @@ import datetime as dt
 
 from django.db.models import (
     Count,
-    F,
     Sum,
 )
 from django.db.models.functions import TruncWeek
@@ -18,8 +17,7 @@ from deals.reports.filters import (
     registrations_for_report,
     uses_report_cells,
 )
-from deals.reports.percentiles import percentiles
-from deals.reports.summary import _decided, _hours, _rate
+from deals.reports.summary import _decided, _rate, time_to_decision
 
 # --- Time series and breakdowns (dashboard / scorecard) ------------------------------------------
 
@@ -67,7 +65,7 @@ def report_weekly(user, filters: ReportFilters) -> dict:
         )
         .order_by("week")
     )
-    medians = percentiles(decided, F("decision_hours"), (0.5,), group=_week("decided_at"))
+    medians = time_to_decision(registrations, (0.5,), group=_week("decided_at"))
     medians = {_as_date(k): v for k, v in medians.items()}
     decision_rows = []
     for row in decisions:
@@ -78,7 +76,7 @@ def report_weekly(user, filters: ReportFilters) -> dict:
                 "decided": row["decided"],
                 "approved": row["approved"],
                 "approval_rate": _rate(row["approved"], row["decided"]),
-                "median_hours": _hours(medians.get(week, {}).get(0.5)),
+                "median_hours": medians.get(week, {}).get(0.5),
             }
         )
     return {

@@ -22,6 +22,7 @@ Definitions (the README/report documents them too):
   PostgreSQL's `percentile_cont`): the summary reads the one or two values around each rank
   in order from an index (`percentiles_by_rank`), the weekly series uses `percentile_cont`
   on PostgreSQL and window functions elsewhere. Auto-approvals count as decisions (0 hours).
+  Every page's median comes from one function, `time_to_decision`.
 - **Overdue** = awaiting a decision (submitted / info_requested) with `sla_due_at` in the
   past, now. **Decided late** = decided after `sla_due_at`. **SLA breaches** = both.
 - **Conflict rate** = submitted registrations that were ever flagged (they have at least one
@@ -58,10 +59,15 @@ from django.utils import timezone
 from conflicts.models import Conflict
 from deals import lifecycle
 from deals.models import (
-    DealRegistration,
     RegistrationStatus,
     RejectionReason,
     ReportHoursCell,
+)
+from deals.registrations.selectors import (
+    conflicts_counted_for,
+    program_wide_read,
+    registration_scope,
+    registrations_program_wide,
 )
 from deals.reports.filters import (
     ReportFilters,
@@ -70,11 +76,10 @@ from deals.reports.filters import (
     registrations_for_report,
     uses_report_cells,
 )
-from deals.reports.percentiles import percentiles_by_rank, percentiles_from_histogram
+from deals.reports.percentiles import percentiles, percentiles_by_rank, percentiles_from_histogram
 from deals.reports.rollup import HOURS_BUCKET
 from partners.models import Partner
 from partners.roles import is_manager
-from prm.lib.tenancy import system_context
 
 AWAITING = (lifecycle.SUBMITTED, lifecycle.INFO_REQUESTED)
 PIPELINE_STATUSES = (lifecycle.SUBMITTED, lifecycle.INFO_REQUESTED, lifecycle.APPROVED)
@@ -86,8 +91,22 @@ MAX_PARTNER_ROWS = 15
 # --- Summary --------------------------------------------------------------------------------------
 
 
-def _rate(numerator: int, denominator: int) -> float | None:
+def rate(numerator: int, denominator: int) -> float | None:
+    """A 0..1 rate rounded to 4 places, None when the denominator is 0 (every report rate)."""
     return round(numerator / denominator, 4) if denominator else None
+
+
+_rate = rate
+
+
+def format_hours(value: float | None) -> str:
+    """Business hours as every page shows them."""
+    return "–" if value is None else f"{value:.1f} h"
+
+
+def format_percent(value: float | None) -> str:
+    """A 0..1 rate as every page shows it."""
+    return "–" if value is None else f"{value * 100:.1f}%"
 
 
 def _money(value) -> str:
@@ -104,9 +123,48 @@ def _decided(queryset: QuerySet) -> QuerySet:
     return queryset.filter(first_submitted_at__isnull=False, decision_hours__isnull=False)
 
 
+def time_to_decision(
+    registrations: QuerySet,
+    fractions: tuple[float, ...] = (0.5,),
+    *,
+    decided: int | None = None,
+    histogram: list[tuple[int, int]] | None = None,
+    group=None,
+) -> dict:
+    """THE time to decision: percentiles (median = 0.5) of the business hours from first
+    submission to the decision (`decision_hours`) of the decided registrations among
+    `registrations` (already scoped and filtered to a period), interpolated as percentile_cont,
+    rounded to 2 places. Every "median time to decision" (summary API, dashboard, scorecard,
+    program median, home page, partner page, weekly series) is computed here.
+
+    Returns {fraction: hours or None}; with `group` (an expression, e.g. the week of decision)
+    {group key: {fraction: hours}}. `decided` (how many are decided, when already counted) and
+    `histogram` (rollup buckets, deals.reports.rollup) only choose a faster way to the same
+    values."""
+    queryset = _decided(registrations)
+    if group is not None:
+        grouped = percentiles(queryset, F("decision_hours"), fractions, group=group)
+        return {
+            key: {f: _hours(values.get(f)) for f in fractions} for key, values in grouped.items()
+        }
+    if histogram is not None:
+        found = percentiles_from_histogram(
+            queryset, "decision_hours", histogram, HOURS_BUCKET, fractions
+        )
+    else:
+        count = queryset.count() if decided is None else decided
+        found = percentiles_by_rank(queryset, "decision_hours", count, fractions)
+    return {f: _hours(found.get(f)) for f in fractions}
+
+
+def median_hours_to_decision(registrations: QuerySet, *, decided: int | None = None):
+    """The median of time_to_decision (business hours), or None when nothing was decided."""
+    return time_to_decision(registrations, (0.5,), decided=decided)[0.5]
+
+
 # The summary's figures are folded from "group rows", one per (currency, status, rejection
 # reason), carrying counts and sums. Two sources give the same rows: the registrations
-# themselves (any filter), and the rollup cells (deals.rollup) when the selection is program-wide
+# themselves (any filter), and the rollup cells (deals.reports.rollup) when the selection is program-wide
 # (a manager without a partner or product-line filter), which is what keeps the unfiltered
 # summary fast at a million registrations. tests/reports/test_rollup.py asserts they agree.
 
@@ -176,11 +234,10 @@ def _conflicts_for(user, registrations: QuerySet, filters: ReportFilters) -> Que
     selected through `registrations` (tenant-scoped by the selector, and few). A manager's
     partner or tier selection reads the conflicts' own copy of the registration's partner (no
     registration scan); a period or product line needs the registrations."""
-    if not is_manager(user) or filters.date_from or filters.date_to or filters.product_line:
-        return Conflict.objects.filter(registration_id__in=registrations.values("pk"))
-    conflicts = Conflict.objects.all()
-    if filters.partner_id:
-        conflicts = conflicts.filter(registration_partner_id=filters.partner_id)
+    conflicts = conflicts_counted_for(user, filters.partner_id)  # tenant scope: the selectors
+    program_wide = registration_scope(user)[0] == "all"
+    if not program_wide or filters.date_from or filters.date_to or filters.product_line:
+        return conflicts.filter(registration_id__in=registrations.values("pk"))
     if filters.tier:
         conflicts = conflicts.filter(
             registration_partner_id__in=Partner.objects.filter(tier__code=filters.tier).values("pk")
@@ -232,6 +289,7 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
 
     submitted = total("n")
     decided, approved = total("decided"), total("approved")
+    histogram = None
     if from_cells:
         histogram = list(
             _cells_for(filters, ReportHoursCell)
@@ -239,11 +297,7 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
             .annotate(count=Sum("n"))
             .values_list("bucket", "count")
         )
-        pct = percentiles_from_histogram(
-            _decided(registrations), "decision_hours", histogram, HOURS_BUCKET, (0.5, 0.9)
-        )
-    else:
-        pct = percentiles_by_rank(_decided(registrations), "decision_hours", decided, (0.5, 0.9))
+    pct = time_to_decision(registrations, (0.5, 0.9), decided=decided, histogram=histogram)
     won, lost = total("n", statuses={"won"}), total("n", statuses={"lost"})
     decided_late = total("decided_late")
     reasons = sorted(
@@ -258,8 +312,8 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
         "decided": decided,
         "approved": approved,
         "approval_rate": _rate(approved, decided),
-        "median_hours_to_decision": _hours(pct.get(0.5)),
-        "p90_hours_to_decision": _hours(pct.get(0.9)),
+        "median_hours_to_decision": pct[0.5],
+        "p90_hours_to_decision": pct[0.9],
         "overdue": overdue,
         "decided_late": decided_late,
         "sla_breaches": overdue + decided_late,
@@ -283,11 +337,9 @@ def program_median_hours_to_decision(filters: ReportFilters) -> float | None:
     """The program-wide median time to decision over the period (all partners). An aggregate
     over every partner, shown to partners on their scorecard; nothing else crosses tenants."""
     program = ReportFilters(date_from=filters.date_from, date_to=filters.date_to)
-    queryset = _decided(_apply(DealRegistration.objects.order_by(), program))
-    # A deliberate cross-tenant read: only one number leaves it.
-    with system_context("program-wide median for partner scorecards"):
-        result = percentiles_by_rank(queryset, "decision_hours", queryset.count(), (0.5,))
-    return _hours(result.get(0.5))
+    # A deliberate cross-tenant read, named by the selectors: only one number leaves it.
+    with program_wide_read():
+        return median_hours_to_decision(_apply(registrations_program_wide(), program))
 
 
 def summary_label(status: str) -> str:

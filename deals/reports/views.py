@@ -4,7 +4,6 @@ and every chart's numbers as a table."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -13,16 +12,22 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 
 from deals.models import ProductLine, RegistrationStatus, RejectionReason
 from deals.reports import charts
 from deals.reports.breakdowns import report_breakdowns
-from deals.reports.filters import ReportFilters, report_filters_parse
+from deals.reports.filters import (
+    ReportFilters,
+    default_period,
+    period_label,
+    report_filters_parse,
+)
 from deals.reports.series import report_weekly
 from deals.reports.summary import (
     MAX_PARTNER_ROWS,
     REPORT_STATUSES,
+    format_hours,
+    format_percent,
     program_median_hours_to_decision,
     report_summary,
 )
@@ -31,7 +36,6 @@ from partners.roles import is_manager, partner_of
 from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed
 
 WEEKS_SHOWN = 26
-DEFAULT_DAYS = 91  # 13 weeks
 RESOLUTION_LABELS = {
     "open": "Open (unresolved)",
     "first_registration_wins": "First registration wins",
@@ -43,12 +47,8 @@ RESOLUTION_LABELS = {
 }
 
 
-def _percent(rate) -> str:
-    return "–" if rate is None else f"{rate * 100:.1f}%"
-
-
-def _hours(value) -> str:
-    return "–" if value is None else f"{value:.1f} h"
+_percent = format_percent
+_hours = format_hours
 
 
 def _amount(value, currency: str = "") -> str:
@@ -74,6 +74,7 @@ def _kpis(summary: dict) -> list[dict]:
         },
         {
             "label": "Median time to decision",
+            "figure": "median-hours-to-decision",
             "value": [_hours(summary["median_hours_to_decision"])],
             "note": f"p90 {_hours(summary['p90_hours_to_decision'])} · business hours",
         },
@@ -272,12 +273,13 @@ def _charts(summary: dict, weekly: dict, breakdowns: dict | None, *, csv_url: st
 
 
 def _params(request):
-    """The query, with the default period (the last DEFAULT_DAYS days) when the page is opened
-    without any period: an all-time dashboard over millions of rows is slow, and recent
-    figures are what people look at first. `?from=&to=` asks for all time explicitly."""
+    """The query, with the default period (filters.default_period, as on the home and partner
+    pages) when the page is opened without any period: an all-time dashboard over millions of
+    rows is slow, and recent figures are what people look at first. `?from=&to=` asks for all
+    time explicitly."""
     params = request.GET.copy()
     if "from" not in params and "to" not in params:
-        params["from"] = (timezone.now().date() - dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        params["from"] = default_period().date_from.isoformat()
     return params
 
 
@@ -318,6 +320,7 @@ def reports_dashboard(request):
         breakdowns = report_breakdowns(request.user, filters)
         csv_url = _csv_url(filters)
         context.update(
+            period=period_label(filters),
             summary=summary,
             kpis=_kpis(summary),
             charts=_charts(summary, weekly, breakdowns, csv_url=csv_url),
@@ -351,11 +354,13 @@ def reports_scorecard(request):
             3,
             {
                 "label": "Program median time to decision",
+                "figure": "program-median-hours-to-decision",
                 "value": [_hours(program_median)],
                 "note": "all partners, same period",
             },
         )
         context.update(
+            period=period_label(filters),
             summary=summary,
             kpis=kpis,
             charts=_charts(summary, weekly, None, csv_url=csv_url),

@@ -289,7 +289,7 @@ def manage_partner_detail(request, pk):
     )
     if partner is None:
         raise Http404
-    registrations = selectors.registrations_visible_to(request.user).filter(partner_id=partner.pk)
+    registrations = selectors.registrations_of_partner_visible_to(request.user, partner.pk)
     return render(
         request,
         "manage/partner_detail.html",
@@ -298,7 +298,7 @@ def manage_partner_detail(request, pk):
             "members": list(partner_members(partner)),
             "registrations": list(registrations.order_by("-created_at", "-id")[:20]),
             "registration_total": registrations.count(),
-            "scorecard": selectors_portal.scorecard_figures(registrations),
+            "scorecard": selectors_portal.partner_figures(request.user, partner.pk),
             "section": "partners",
         },
     )

@@ -8,10 +8,7 @@ fixed number of queries whatever the number of rows.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import cast
+from dataclasses import dataclass, field, replace
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -20,57 +17,69 @@ from conflicts.models import Conflict, RecordKind
 from deals.models import ActivityEntry, DealRegistration, DirectOpportunity, Product
 from deals.notifications.inbox import notifications_visible_to
 from deals.registrations import selectors
+from deals.reports.filters import (
+    ReportFilters,
+    default_period,
+    period_label,
+    registrations_for_report,
+)
+from deals.reports.summary import format_hours, format_percent, median_hours_to_decision, rate
 from partners.models import Partner
 
 EXPIRING_WITHIN_DAYS = 30
-DECIDED_STATUSES = ("approved", "rejected", "won", "lost", "expired")
-# The median is computed in Python over the most recent decisions: enough to be representative,
-# bounded so the dashboard stays fast for a partner with years of history.
-MEDIAN_SAMPLE = 500
 
 
 @dataclass
 class Scorecard:
+    """The headline figures of the home page and the manager's partner page: the same
+    definitions, period and median function (deals.reports.summary.time_to_decision) as the
+    reports."""
+
+    period: str = ""
     submitted: int = 0
     decided: int = 0
     approved: int = 0
     won: int = 0
     lost: int = 0
-    approval_rate: float | None = None
-    win_rate: float | None = None
-    median_hours_to_decision: float | None = None
+    approval_rate: float | None = None  # 0..1
+    win_rate: float | None = None  # 0..1
+    median_hours_to_decision: float | None = None  # business hours
 
     @property
-    def median_days_to_decision(self) -> float | None:
-        if self.median_hours_to_decision is None:
-            return None
-        return round(self.median_hours_to_decision / 24, 1)
+    def approval_rate_text(self) -> str:
+        return format_percent(self.approval_rate)
+
+    @property
+    def win_rate_text(self) -> str:
+        return format_percent(self.win_rate)
+
+    @property
+    def median_text(self) -> str:
+        return format_hours(self.median_hours_to_decision)
 
 
-def scorecard_figures(registrations: QuerySet[DealRegistration]) -> Scorecard:
-    """Approval rate, median time to decision and win rate over `registrations` (2 queries)."""
-    counts = registrations.order_by().aggregate(
-        submitted=Count("pk", filter=Q(first_submitted_at__isnull=False)),
+def scorecard_figures(user, filters: ReportFilters) -> Scorecard:
+    """Approval rate, median time to decision and win rate of the registrations `user` may see
+    that `filters` select (registrations_for_report), as the report summary defines them
+    (3 queries)."""
+    registrations = registrations_for_report(user, filters)
+    counts = registrations.aggregate(
+        submitted=Count("pk"),
         decided=Count("pk", filter=Q(decided_at__isnull=False)),
         approved=Count("pk", filter=Q(approved_at__isnull=False)),
         won=Count("pk", filter=Q(status="won")),
         lost=Count("pk", filter=Q(status="lost")),
     )
-    card = Scorecard(**counts)
-    if card.decided:
-        card.approval_rate = round(100 * card.approved / card.decided, 1)
-    if card.won + card.lost:
-        card.win_rate = round(100 * card.won / (card.won + card.lost), 1)
-    pairs = cast(
-        "Iterable[tuple[dt.datetime, dt.datetime]]",  # both filtered on, so never None here
-        registrations.filter(decided_at__isnull=False, first_submitted_at__isnull=False)
-        .order_by("-decided_at")
-        .values_list("first_submitted_at", "decided_at")[:MEDIAN_SAMPLE],
-    )
-    hours = [(decided - submitted).total_seconds() / 3600 for submitted, decided in pairs]
-    if hours:
-        card.median_hours_to_decision = round(statistics.median(hours), 1)
+    card = Scorecard(period=period_label(filters), **counts)
+    card.approval_rate = rate(card.approved, card.decided)
+    card.win_rate = rate(card.won, card.won + card.lost)
+    card.median_hours_to_decision = median_hours_to_decision(registrations, decided=card.decided)
     return card
+
+
+def partner_figures(user, partner_id: int) -> Scorecard:
+    """One partner's figures over the default period (the manager's partner page)."""
+    return scorecard_figures(user, replace(default_period(), partner_id=partner_id))
 
 
 @dataclass
@@ -105,7 +114,7 @@ def partner_dashboard(user, *, limit: int = 8) -> Dashboard:
         expiring=list(expiring.order_by("expires_at", "id")[:limit]),
         decisions=list(decisions[:limit]),
         notifications=list(unread[:5]),
-        scorecard=scorecard_figures(visible),
+        scorecard=scorecard_figures(user, default_period()),
     )
 
 
