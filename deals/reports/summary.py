@@ -79,7 +79,6 @@ from deals.reports.filters import (
 from deals.reports.percentiles import percentiles, percentiles_by_rank, percentiles_from_histogram
 from deals.reports.rollup import HOURS_BUCKET
 from partners.models import Partner
-from partners.roles import is_manager
 
 AWAITING = (lifecycle.SUBMITTED, lifecycle.INFO_REQUESTED)
 PIPELINE_STATUSES = (lifecycle.SUBMITTED, lifecycle.INFO_REQUESTED, lifecycle.APPROVED)
