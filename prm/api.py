@@ -13,13 +13,13 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from prm.exceptions import DomainError, NotFound, PermissionDeniedError
 from prm.lib.db_busy import BUSY_DETAIL, RETRY_AFTER_SECONDS, is_database_busy
+from prm.parsers import DepthLimitedJSONParser
 
 logger = logging.getLogger("prm.api")
 
@@ -117,7 +117,8 @@ class ApiView(APIView):
 
     max_body_bytes: int | None = None
     pagination_class = None
-    parser_classes = [JSONParser]  # JSON only (API.md); the CSV import opts into multipart
+    # JSON only (API.md); the CSV import opts into multipart.
+    parser_classes = [DepthLimitedJSONParser]
 
     def paginate(self, queryset, build):
         """One page of `queryset` as {"count","next","previous","results"}; `build(rows)` turns

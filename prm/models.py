@@ -10,7 +10,7 @@ class RateCounter(models.Model):
     (the database cache, the file cache...). Written only by prm/counters.py, in one atomic
     INSERT ... ON CONFLICT DO UPDATE ... RETURNING statement per hit."""
 
-    key = models.CharField(max_length=64, primary_key=True)  # sha256 hex of the limiter key
+    key = models.CharField(max_length=100, primary_key=True)  # "rl:" + sha256 hex of the key
     count = models.BigIntegerField(default=0)
     expires_at = models.FloatField(db_index=True)  # Unix seconds; the window ends here
 

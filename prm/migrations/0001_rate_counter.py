@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="RateCounter",
             fields=[
-                ("key", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("key", models.CharField(max_length=100, primary_key=True, serialize=False)),
                 ("count", models.BigIntegerField(default=0)),
                 ("expires_at", models.FloatField(db_index=True)),
             ],
