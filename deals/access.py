@@ -18,17 +18,15 @@ from deals.opportunities.selectors import opportunities_visible_to
 from deals.registrations import selectors
 from prm.exceptions import NotFound
 from prm.frozen import frozen_first
+from prm.lib.ids import parse_id
 from prm.security_log import log_foreign_not_found
 
 
 def _valid_pk(pk) -> int:
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    if pk <= 0 or pk > 2**62:
+    valid = parse_id(pk)
+    if valid is None:
         raise NotFound()
-    return pk
+    return valid
 
 
 def _get(queryset, pk):

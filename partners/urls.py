@@ -5,11 +5,11 @@ from partners import views
 urlpatterns = [
     path("company/users/", views.company_users, name="company_users"),
     path(
-        "company/users/<int:pk>/deactivate/",
+        "company/users/<id:pk>/deactivate/",
         views.company_user_deactivate,
         name="company_user_deactivate",
     ),
-    path("company/users/<int:pk>/role/", views.company_user_role, name="company_user_role"),
+    path("company/users/<id:pk>/role/", views.company_user_role, name="company_user_role"),
     path("settings/tokens/", views.token_list, name="token_list"),
-    path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("settings/tokens/<id:pk>/revoke/", views.token_revoke, name="token_revoke"),
 ]

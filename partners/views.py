@@ -22,6 +22,7 @@ from partners.models import ApiToken, Membership
 from partners.roles import is_partner_admin, partner_of
 from partners.selectors import partner_members
 from prm.exceptions import DomainError, PermissionDeniedError, StateConflict, ValidationFailed
+from prm.lib.ids import parse_id
 
 
 def partner_admin_required(view):
@@ -40,7 +41,8 @@ def partner_admin_required(view):
 
 def _company_member(partner, pk) -> Membership:
     """A member of the admin's own company, or 404 (another company's user never leaks)."""
-    membership = partner_members(partner).filter(user_id=pk).first() if str(pk).isdigit() else None
+    user_id = parse_id(pk)  # 64-bit ids only: a larger one would overflow SQLite's INTEGER
+    membership = partner_members(partner).filter(user_id=user_id).first() if user_id else None
     if membership is None:
         raise Http404
     return membership

@@ -13,12 +13,13 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from prm.exceptions import DomainError, NotFound, PermissionDeniedError
+from prm.lib.db_busy import BUSY_DETAIL, RETRY_AFTER_SECONDS, is_database_busy
+from prm.parsers import DepthLimitedJSONParser
 
 logger = logging.getLogger("prm.api")
 
@@ -80,6 +81,7 @@ ERROR_DESCRIPTIONS = {
     413: "The upload is too large.",
     415: "Unsupported media type (this operation takes multipart/form-data).",
     429: "Rate limited; retry later.",
+    503: "The database is busy (a lock wait timed out); retry after `Retry-After` seconds.",
 }
 
 
@@ -115,7 +117,8 @@ class ApiView(APIView):
 
     max_body_bytes: int | None = None
     pagination_class = None
-    parser_classes = [JSONParser]  # JSON only (docs/api.md); the CSV import opts into multipart
+    # JSON only (docs/api.md); the CSV import opts into multipart.
+    parser_classes = [DepthLimitedJSONParser]
 
     def paginate(self, queryset, build):
         """One page of `queryset` as {"count","next","previous","results"}; `build(rows)` turns
@@ -242,6 +245,15 @@ def exception_handler(exc, context):
         return Response(dict(NOT_FOUND_BODY), status=404)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if is_database_busy(exc):
+        # A lock wait that outlasted the busy timeout: the request did nothing (its transaction
+        # rolled back), so the client may simply retry.
+        logger.warning("Database busy: %s", exc)
+        return Response(
+            {"code": "service_busy", "detail": BUSY_DETAIL},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {"code": "payload_too_large", "detail": "The request body is too large."}, status=400

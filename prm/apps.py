@@ -1,5 +1,6 @@
-"""The project package as an app, only to connect cross-cutting signal receivers at start-up:
-the security log (prm.security_log). The session registry's receivers are connected by
+"""The project package as an app: connects cross-cutting signal receivers at start-up (the
+security log, prm.security_log), registers the `<id:...>` path converter (prm/lib/ids.py) and
+owns the limiter counters table (prm/models.py). The session registry's receivers are connected by
 partners.apps."""
 
 from django.apps import AppConfig
@@ -11,6 +12,13 @@ class PrmConfig(AppConfig):
     verbose_name = "Dealbridge platform"
 
     def ready(self):
+        from django.urls import register_converter
+
+        from prm.lib.ids import IdConverter
+
+        # `<id:pk>` on every object route: 64-bit ids only, larger ones are a 404 (issue 20).
+        register_converter(IdConverter, "id")
+
         from allauth.mfa import signals as mfa_signals
         from django.contrib.auth import signals as auth_signals
 

@@ -114,3 +114,31 @@ class RejectUnstorableQueryMiddleware:
 
                 return HttpResponseBadRequest("Query parameters must not contain NUL characters.")
         return self.get_response(request)
+
+
+# --- A busy database ----------------------------------------------------------------------------
+
+
+class DatabaseBusyMiddleware:
+    """A view that fails on a lock timeout ("database is locked" after SQLite's busy timeout,
+    PostgreSQL lock_timeout / serialization failure) answers 503 with Retry-After, never 500.
+    API views are answered by DRF's handler (prm.api.exception_handler); this covers pages,
+    and prm.views.server_error covers failures outside views."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from prm.lib.db_busy import is_database_busy
+
+        if not is_database_busy(exception):
+            return None
+        import logging
+
+        from prm.views import service_busy
+
+        logging.getLogger("prm.db").warning("Database busy on %s: %s", request.path, exception)
+        return service_busy(request)

@@ -7,22 +7,21 @@ and `cache.incr` bumps it atomically on Redis (INCR) and LocMemCache (under its 
 resets the TTL, so the window runs from the first hit. On Redis both steps are one Lua
 script (INCRBY, then EXPIRE only for a counter without a TTL): one round trip instead of
 Django's three, still atomic. Django's DatabaseCache implements incr
-as get + set (racy, and set would restart the TTL), so for it the increment runs in a
-transaction holding the cache row's lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
-BEGIN IMMEDIATE serialises writers already) and keeps the row's original expiry.
+as get + set (racy under any transaction mode, and set would restart the TTL), so with the
+database cache, and any other cache without an atomic incr (file, dummy), the counters live in
+their own table and each hit is one INSERT ... ON CONFLICT DO UPDATE ... RETURNING statement
+(prm/counters.py): atomic on SQLite and PostgreSQL alike, whatever the transaction mode.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 
 from django.core.cache import caches
-from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import BaseMemcachedCache
 from django.core.cache.backends.redis import RedisCache
-from django.db import connections, router, transaction
-from django.utils import timezone
 
 from prm.exceptions import DomainError
 
@@ -80,10 +79,12 @@ def count(key: str, window_seconds: int, *, delta: int = 1, cache=None) -> int:
     # The real backend, not django.core.cache.cache (a proxy that no isinstance() matches).
     cache = cache or caches["default"]
     ckey = _cache_key(key)
-    if isinstance(cache, DatabaseCache):
-        return _db_incr(cache, ckey, window_seconds, delta)
     if isinstance(cache, RedisCache):
         return _redis_incr(cache, ckey, window_seconds, delta)
+    if not _has_atomic_incr(cache):
+        from prm import counters
+
+        return counters.increment(ckey, window_seconds, delta)
     cache.add(ckey, 0, timeout=window_seconds)
     try:
         return cache.incr(ckey, delta)
@@ -119,8 +120,10 @@ def refund(key: str, window_seconds: int, *, cache=None) -> None:
     """Give back one hit (e.g. a login that turned out to be correct)."""
     cache = cache or caches["default"]
     ckey = _cache_key(key)
-    if isinstance(cache, DatabaseCache):
-        _db_incr(cache, ckey, window_seconds, -1, create=False)
+    if not isinstance(cache, RedisCache) and not _has_atomic_incr(cache):
+        from prm import counters
+
+        counters.decrement(ckey)
         return
     try:
         if cache.incr(ckey, -1) < 0:
@@ -130,37 +133,16 @@ def refund(key: str, window_seconds: int, *, cache=None) -> None:
 
 
 def reset(key: str, *, cache=None) -> None:
-    (cache or caches["default"]).delete(_cache_key(key))
+    cache = cache or caches["default"]
+    if not isinstance(cache, RedisCache) and not _has_atomic_incr(cache):
+        from prm import counters
+
+        counters.delete(_cache_key(key))
+        return
+    cache.delete(_cache_key(key))
 
 
-def _db_incr(cache: DatabaseCache, ckey: str, window_seconds: int, delta: int, create=True) -> int:
-    db = router.db_for_write(cache.cache_model_class)
-    connection = connections[db]
-    table = connection.ops.quote_name(cache._table)
-    db_key = cache.make_and_validate_key(ckey)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with transaction.atomic(using=db):
-        if create:
-            cache.add(ckey, 0, timeout=window_seconds)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT expires FROM {table} WHERE cache_key = %s{lock}",  # noqa: S608
-                [db_key],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return 0
-        expires = row[0]
-        if isinstance(expires, str):
-            expires = dt.datetime.fromisoformat(expires)
-        if timezone.is_naive(expires):
-            expires = timezone.make_aware(expires, dt.UTC)
-        remaining = (expires - timezone.now()).total_seconds()
-        value = cache.get(ckey)
-        if value is None or remaining <= 0:
-            if not create:
-                return 0
-            value, remaining = 0, window_seconds
-        value = max(0, int(value) + delta)
-        cache.set(ckey, value, timeout=max(1, remaining))
-        return value
+def _has_atomic_incr(cache) -> bool:
+    """LocMemCache increments under its lock (per process), memcached with INCR; Redis has
+    its own script above. Everything else goes to the database counters."""
+    return isinstance(cache, LocMemCache | BaseMemcachedCache)

@@ -61,7 +61,7 @@ def _clip(value):
 
 
 def _route_of(request) -> str | None:
-    """The matched URL pattern ('api/v1/registrations/<int:pk>/'); the raw path only when nothing
+    """The matched URL pattern ('api/v1/registrations/<id:pk>/'); the raw path only when nothing
     matched, with reset/confirmation keys cut off."""
     if request is None:
         return None

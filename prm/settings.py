@@ -14,6 +14,8 @@ from pathlib import Path
 
 import environ
 
+from prm.lib.sqlite import with_sqlite_safeguards
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PRM_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -78,6 +80,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "partners.middleware.ManagerMfaMiddleware",
+    "prm.middleware.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "prm.urls"
@@ -102,7 +105,8 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 # SQLite is the embedded default: WAL so readers never block the writer, and
 # transaction_mode=IMMEDIATE so a write transaction takes the lock at BEGIN and concurrent
-# writers queue (up to `timeout` seconds) instead of failing with "database is locked".
+# writers queue (up to `timeout` seconds) instead of failing with "database is locked"
+# (prm/lib/sqlite.py).
 
 SQLITE_PATH = env.str("SQLITE_PATH", default=str(VAR_DIR / "db.sqlite3"))
 if os.environ.get("DATABASE_URL"):
@@ -121,17 +125,12 @@ if os.environ.get("DATABASE_URL"):
             server_side_binding=True, prepare_threshold=2
         )
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
-    }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_PATH}}
+# However SQLite is configured (SQLITE_PATH, DATABASE_URL=sqlite:////abs/path or
+# sqlite:///relative, with or without ?options), it runs with BEGIN IMMEDIATE, WAL and the
+# 20 s busy timeout (issue 20: a DATABASE_URL=sqlite:// server ran without them and answered
+# 500 "database is locked" to the loser of every race).
+DATABASES["default"] = with_sqlite_safeguards(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth (allauth: e-mail login, no usernames, MFA) -----------------------------------------
@@ -217,7 +216,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "prm.parsers.DepthLimitedJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "prm.api.Pagination",

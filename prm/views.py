@@ -1,7 +1,11 @@
 """Error pages: JSON for the API, a plain page otherwise; never a traceback."""
 
+import sys
+
 from django.http import JsonResponse
 from django.shortcuts import render
+
+from prm.lib.db_busy import BUSY_DETAIL, RETRY_AFTER_SECONDS, is_database_busy
 
 
 def _is_api(request) -> bool:
@@ -28,7 +32,21 @@ def page_not_found(request, exception=None):
     return render(request, "errors/404.html", status=404)
 
 
+def service_busy(request):
+    """503 + Retry-After: the database stayed locked past the busy timeout; nothing was done."""
+    if _is_api(request):
+        response = JsonResponse({"code": "service_busy", "detail": BUSY_DETAIL}, status=503)
+    else:
+        response = render(request, "errors/503.html", status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def server_error(request):
+    # Called inside Django's exception handling: a lock timeout raised anywhere (a view, a
+    # middleware saving the session) is a busy database, not a server error.
+    if is_database_busy(sys.exc_info()[1]):
+        return service_busy(request)
     if _is_api(request):
         return JsonResponse(
             {"code": "server_error", "detail": "Something went wrong on our side."}, status=500

@@ -8,6 +8,7 @@ from deals.models import (
     RulesOfEngagement,
 )
 from deals.policy import POLICY_FIELDS, policy_current, policy_history, policy_publish
+from prm.lib.ids import parse_id
 
 # --- Rules of engagement (versioned, with a what-if preview) --------------------------------------
 
@@ -88,8 +89,9 @@ class RulesOfEngagementAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         source = None
-        if request.GET.get("from", "").isdigit():
-            source = RulesOfEngagement.objects.filter(pk=int(request.GET["from"])).first()
+        source_id = parse_id(request.GET.get("from", ""))
+        if source_id:
+            source = RulesOfEngagement.objects.filter(pk=source_id).first()
         source = source or policy_current()
         initial = {name: getattr(source, name) for name in POLICY_FIELDS}
         initial["change_note"] = ""

@@ -7,61 +7,61 @@ urlpatterns = [
     path("products/", views.ProductListView.as_view(), name="api-products"),
     path("registrations/", views.RegistrationListView.as_view(), name="api-registrations"),
     path(
-        "registrations/<int:pk>/",
+        "registrations/<id:pk>/",
         views.RegistrationDetailView.as_view(),
         name="api-registration",
     ),
     path(
-        "registrations/<int:pk>/submit/", views.SubmitView.as_view(), name="api-registration-submit"
+        "registrations/<id:pk>/submit/", views.SubmitView.as_view(), name="api-registration-submit"
     ),
     path(
-        "registrations/<int:pk>/approve/",
+        "registrations/<id:pk>/approve/",
         views.ApproveView.as_view(),
         name="api-registration-approve",
     ),
     path(
-        "registrations/<int:pk>/reject/", views.RejectView.as_view(), name="api-registration-reject"
+        "registrations/<id:pk>/reject/", views.RejectView.as_view(), name="api-registration-reject"
     ),
     path(
-        "registrations/<int:pk>/request-info/",
+        "registrations/<id:pk>/request-info/",
         views.RequestInfoView.as_view(),
         name="api-registration-request-info",
     ),
     path(
-        "registrations/<int:pk>/withdraw/",
+        "registrations/<id:pk>/withdraw/",
         views.WithdrawView.as_view(),
         name="api-registration-withdraw",
     ),
-    path("registrations/<int:pk>/close/", views.CloseView.as_view(), name="api-registration-close"),
+    path("registrations/<id:pk>/close/", views.CloseView.as_view(), name="api-registration-close"),
     path(
-        "registrations/<int:pk>/extension-requests/",
+        "registrations/<id:pk>/extension-requests/",
         views.ExtensionRequestCreateView.as_view(),
         name="api-registration-extension-requests",
     ),
     path(
-        "registrations/<int:pk>/comments/",
+        "registrations/<id:pk>/comments/",
         views.CommentListView.as_view(),
         name="api-registration-comments",
     ),
     path(
-        "registrations/<int:pk>/history/",
+        "registrations/<id:pk>/history/",
         views.HistoryView.as_view(),
         name="api-registration-history",
     ),
     path(
-        "extension-requests/<int:pk>/approve/",
+        "extension-requests/<id:pk>/approve/",
         views.ExtensionApproveView.as_view(),
         name="api-extension-request-approve",
     ),
     path(
-        "extension-requests/<int:pk>/reject/",
+        "extension-requests/<id:pk>/reject/",
         views.ExtensionRejectView.as_view(),
         name="api-extension-request-reject",
     ),
     path("conflict-check/", views.ConflictCheckView.as_view(), name="api-conflict-check"),
     path("conflicts/", views.ConflictListView.as_view(), name="api-conflicts"),
     path(
-        "conflicts/<int:pk>/resolve/",
+        "conflicts/<id:pk>/resolve/",
         views.ConflictResolveView.as_view(),
         name="api-conflict-resolve",
     ),
@@ -73,7 +73,7 @@ urlpatterns = [
         name="api-opportunities-import",
     ),
     path(
-        "opportunities/<int:pk>/",
+        "opportunities/<id:pk>/",
         views.OpportunityDetailView.as_view(),
         name="api-opportunity",
     ),
@@ -84,7 +84,7 @@ urlpatterns = [
         name="api-notifications-read-all",
     ),
     path(
-        "notifications/<int:pk>/read/",
+        "notifications/<id:pk>/read/",
         views.NotificationReadView.as_view(),
         name="api-notification-read",
     ),

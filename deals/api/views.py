@@ -38,6 +38,7 @@ from deals.registrations.extensions import extension_request_create, extension_r
 from partners.roles import is_manager, is_partner_user
 from prm.api import ApiView, Pagination, apply_ordering, ordering_parameter, responses
 from prm.exceptions import PermissionDeniedError, ValidationFailed
+from prm.lib.ids import query_id
 
 REGISTRATION_ORDERING = {
     "created_at": "created_at",
@@ -80,12 +81,7 @@ def _require_manager(user) -> None:
 
 
 def _int_param(params, name: str) -> int | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    if not str(raw).isdigit() or len(str(raw)) > 18:
-        raise ValidationFailed("Invalid filter.", fields={name: ["Send a numeric id."]})
-    return int(raw)
+    return query_id(params, name)
 
 
 # --- Registrations ------------------------------------------------------------------------------

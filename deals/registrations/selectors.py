@@ -23,6 +23,7 @@ from deals.models import (
     RegistrationQuerySet,
 )
 from partners.roles import is_manager, partner_of
+from prm.lib.ids import query_id
 from prm.lib.tenancy import system_context
 
 # --- Registrations ------------------------------------------------------------------------------
@@ -106,9 +107,9 @@ def registrations_filter(
             Q(customer_name__icontains=search) | Q(reference__icontains=search)
         )
     if is_manager(user):
-        partner = params.get("partner")
-        if partner and str(partner).isdigit():
-            queryset = queryset.filter(partner_id=int(partner))
+        partner_id = query_id(params, "partner")  # 400 unless a 64-bit id
+        if partner_id is not None:
+            queryset = queryset.filter(partner_id=partner_id)
         overdue = params.get("overdue")
         if overdue in ("true", "1", "True"):
             queryset = queryset.filter(

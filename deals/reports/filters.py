@@ -25,6 +25,7 @@ from deals.registrations.selectors import (
 )
 from partners.models import Partner, Tier
 from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed
+from prm.lib.ids import parse_id
 
 UTC = dt.UTC
 ProductsThrough = DealRegistration.products.through
@@ -79,15 +80,28 @@ def period_label(filters: ReportFilters) -> str:
 _CODE = re.compile(r"[-a-zA-Z0-9_]{1,40}")
 
 
+# The dates a report period may name. Python's dates end at 9999-12-31, so a period ending
+# there cannot be turned into "the day after" (OverflowError, a 500 before issue 20); a CRM's
+# history needs nothing close to either end.
+REPORT_DATE_MIN = dt.date(1900, 1, 1)
+REPORT_DATE_MAX = dt.date(2999, 12, 31)
+
+
 def _parse_date(raw: str, field: str, errors: dict) -> dt.date | None:
     raw = (raw or "").strip()
     if not raw:
         return None
     try:
-        return dt.date.fromisoformat(raw)
+        value = dt.date.fromisoformat(raw)
     except ValueError:
         errors[field] = ["Use a date in the form YYYY-MM-DD."]
         return None
+    if not REPORT_DATE_MIN <= value <= REPORT_DATE_MAX:
+        errors[field] = [
+            f"Use a date between {REPORT_DATE_MIN.isoformat()} and {REPORT_DATE_MAX.isoformat()}."
+        ]
+        return None
+    return value
 
 
 def report_filters_parse(params, *, user) -> ReportFilters:
@@ -105,10 +119,9 @@ def report_filters_parse(params, *, user) -> ReportFilters:
     partner_id = None
     raw_partner = (params.get("partner") or "").strip()
     if raw_partner:
-        if not raw_partner.isdigit() or len(raw_partner) > 18:
+        partner_id = parse_id(raw_partner)  # 64-bit ids only: a larger one is a field error
+        if partner_id is None:
             errors["partner"] = ["Use a partner id (a positive integer)."]
-        else:
-            partner_id = int(raw_partner)
 
     tier = (params.get("tier") or "").strip() or None
     if tier and (not _CODE.fullmatch(tier) or not Tier.objects.filter(code=tier).exists()):

@@ -39,6 +39,7 @@ from prm.exceptions import (
     StateConflict,
     ValidationFailed,
 )
+from prm.lib.ids import parse_id
 
 QUEUE_PAGE_SIZE = 50
 
@@ -52,8 +53,12 @@ def manage_queue(request):
     params = {
         k: request.GET.get(k, "") for k in ("partner", "tier", "conflict_status", "product_line")
     }
+    partner_id = parse_id(params["partner"])
+    if params["partner"] and partner_id is None:
+        # Not a 64-bit id (20 digits, "²"...): a bad filter, never a query that overflows.
+        return render(request, "errors/400.html", status=400)
     queryset = selectors.review_queue(
-        partner_id=int(params["partner"]) if params["partner"].isdigit() else None,
+        partner_id=partner_id,
         tier=params["tier"] or None,
         conflict_status=params["conflict_status"] or None,
         product_line=params["product_line"] or None,
@@ -161,7 +166,7 @@ def manage_registration(request, pk):
 def manage_approve(request, pk):
     registration = access.access_registration_for_user(request.user, pk)
     raw_days = (request.POST.get("protection_days") or "").strip()
-    if raw_days and not raw_days.isdigit():
+    if raw_days and not (raw_days.isascii() and raw_days.isdigit() and len(raw_days) <= 6):
         raise ValidationFailed(
             "Invalid protection days.",
             fields={"protection_days": ["Enter a whole number of days."]},
@@ -283,8 +288,8 @@ def manage_partner_list(request):
 @require_GET
 def manage_partner_detail(request, pk):
     partner = (
-        selectors_portal.partners_with_figures().filter(pk=pk).first()
-        if str(pk).isdigit()
+        selectors_portal.partners_with_figures().filter(pk=parse_id(pk)).first()
+        if parse_id(pk)
         else None
     )
     if partner is None:

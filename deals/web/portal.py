@@ -82,9 +82,12 @@ def home(request):
 @require_GET
 def registration_list(request):
     user = request.user
-    queryset = selectors.registrations_filter(
-        selectors.registrations_visible_to(user), params=request.GET, user=user
-    )
+    try:
+        queryset = selectors.registrations_filter(
+            selectors.registrations_visible_to(user), params=request.GET, user=user
+        )
+    except ValidationFailed:
+        return render(request, "errors/400.html", status=400)
     page, query = _page(request, queryset)
     filtered = any(request.GET.get(k) for k in ("status", "conflict_status", "search"))
     return render(

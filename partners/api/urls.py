@@ -6,10 +6,10 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-auth-token"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("partners/", views.PartnerListView.as_view(), name="api-partners"),
-    path("partners/<int:pk>/", views.PartnerDetailView.as_view(), name="api-partner"),
-    path("partners/<int:pk>/users/", views.PartnerUserListView.as_view(), name="api-partner-users"),
+    path("partners/<id:pk>/", views.PartnerDetailView.as_view(), name="api-partner"),
+    path("partners/<id:pk>/users/", views.PartnerUserListView.as_view(), name="api-partner-users"),
     path(
-        "partners/<int:pk>/users/<int:user_id>/",
+        "partners/<id:pk>/users/<id:user_id>/",
         views.PartnerUserDetailView.as_view(),
         name="api-partner-user",
     ),

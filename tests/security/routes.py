@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 
-SAMPLES = {"int": "1", "slug": "x", "str": "x", "uuid": "00000000-0000-0000-0000-000000000001"}
+SAMPLES = {
+    "int": "1",
+    "id": "1",
+    "slug": "x",
+    "str": "x",
+    "uuid": "00000000-0000-0000-0000-000000000001",
+}
 
 
 @dataclass(frozen=True)

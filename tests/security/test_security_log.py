@@ -114,7 +114,7 @@ def test_cross_tenant_404_is_logged_and_the_answer_is_unchanged(alice, bob, secu
     assert record["object_id"] == foreign.pk
     assert record["user_id"] == alice.pk
     assert record["partner_id"] == alice.membership.partner_id
-    assert record["route"] == "/api/v1/registrations/<int:pk>/"
+    assert record["route"] == "/api/v1/registrations/<id:pk>/"
     assert record["model"] == "deals.dealregistration"
     page = Client()
     page.force_login(alice)

@@ -43,7 +43,7 @@ def scoped_read(request, pk):
 urlpatterns = [
     path("probe/boom/", boom),
     path("api/v1/probe/boom/", ApiBoom.as_view()),
-    path("probe/unscoped/<int:pk>/", unscoped_read),
-    path("probe/scoped/<int:pk>/", scoped_read),
+    path("probe/unscoped/<id:pk>/", unscoped_read),
+    path("probe/scoped/<id:pk>/", scoped_read),
     *project_urlpatterns,
 ]
