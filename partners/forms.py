@@ -50,7 +50,7 @@ class TokenForm(forms.Form):
 
     def clean_name(self):
         # The shared text rule (no control characters or direction marks), as in the services.
-        from deals.validation import Errors, check_text
+        from prm.lib.validation import Errors, check_text
 
         errors = Errors()
         value = check_text(errors, "name", self.cleaned_data.get("name"), 100)
