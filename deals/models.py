@@ -629,6 +629,7 @@ class NotificationKind(models.TextChoices):
     EXPIRED = "expired", "Registration expired"
     SLA_OVERDUE = "sla_overdue", "Review overdue"
     USER_INVITED = "user_invited", "Invitation"
+    WITHDRAWALS_FLAGGED = "withdrawals_flagged", "Unusual withdrawals after conflicts"
 
 
 class Channel(models.TextChoices):

@@ -216,10 +216,11 @@ class RegistrationListView(ApiView):
         operation_id="registrations_create",
         tags=["registrations"],
         request=s.RegistrationInputSerializer,
-        responses=responses({201: s.RegistrationSerializer}, 400, 409),
+        responses=responses({201: s.RegistrationSerializer}, 400, 409, 429),
         description="Partner users. Submitted and conflict-checked at once unless `draft` "
         "is true. A certain match with your own active registration → 409 "
-        "`duplicate_registration` with `existing_id`.",
+        "`duplicate_registration` with `existing_id`. A submission spends the availability "
+        "check's budget (429 `throttled` when spent) and is logged as a check.",
     )
     def post(self, request):
         _require_partner_user(request.user)
@@ -297,7 +298,8 @@ class SubmitView(_TransitionView):
         "registrations_submit",
         s.EmptyInputSerializer,
         "Partner: submit a draft or resubmit after an information request (re-runs the "
-        "conflict check).",
+        "conflict check; spends the availability check's budget, 429 when spent).",
+        429,
     )
     def post(self, request, pk):
         return super().post(request, pk)

@@ -119,7 +119,7 @@ def _eligible(user, audience: str, registration: DealRegistration | None) -> boo
         # re-checking it here would cost two queries per manager on every event.
         return bool(user.is_superuser or user.is_staff)
     if audience == REP:
-        return bool(user.is_staff)
+        return bool(user.is_staff) and membership_of(user) is None
     return False
 
 
@@ -142,9 +142,13 @@ def _direct_reps(event: RegistrationEvent):
     }
     if not emails:
         return []
+    # Never a partner user (a membership), whatever their flags or address: a partner account
+    # with a rep's e-mail must not receive the rep's notifications.
     return [
         u
-        for u in User.objects.filter(is_active=True, is_staff=True).order_by("pk")
+        for u in User.objects.filter(
+            is_active=True, is_staff=True, membership__isnull=True
+        ).order_by("pk")
         if u.email.lower() in emails
     ]
 
@@ -427,3 +431,68 @@ def invitation_notify(invitation) -> Notification:
     )
     transaction.on_commit(lambda: notifications_publish([row.pk]))
     return row
+
+
+def withdrawals_flagged_notify(registration: DealRegistration, *, count: int, window: int, now):
+    """Tell the partner's managers that the partner withdrew `count` registrations after a
+    (potential) conflict within `window` seconds (deals.registrations.services decides when
+    that is unusual), in the caller's transaction. Once per partner and period: the dedupe key
+    names the partner and the period, so a later or a concurrent withdrawal writes nothing."""
+    partner = registration.partner
+    period = int(now.timestamp()) // window
+    recipients = [m for m in _partner_managers(registration) if _eligible(m, MANAGER, None)]
+    opted_out = set(
+        NotificationPreference.objects.filter(
+            user_id__in=[m.pk for m in recipients],
+            kind=NotificationKind.WITHDRAWALS_FLAGGED,
+            email_enabled=False,
+        ).values_list("user_id", flat=True)
+    )
+    title = f"{partner.name}: unusual withdrawals after conflicts"
+    body = (
+        f"{partner.name} withdrew {count} registrations after a conflict verdict within "
+        f"{_period_text(window)}. Registering and withdrawing can be used to learn who else "
+        "is engaged with a customer; review the partner's recent registrations."
+    )
+    rows = []
+    for manager in recipients:
+        for channel in (Channel.IN_APP, Channel.EMAIL):
+            if channel == Channel.EMAIL and (manager.pk in opted_out or not manager.email):
+                continue
+            in_app = channel == Channel.IN_APP
+            rows.append(
+                Notification(
+                    recipient=manager,
+                    kind=NotificationKind.WITHDRAWALS_FLAGGED,
+                    channel=channel,
+                    dedupe_key=(
+                        f"withdrawals-flagged:{partner.pk}:{window}:{period}:{manager.pk}:{channel}"
+                    ),
+                    title=title[:300],
+                    body=body,
+                    url=f"/manage/partners/{partner.pk}/",
+                    context={"title": title, "body": body, "audience": MANAGER},
+                    status=DeliveryStatus.SENT if in_app else DeliveryStatus.PENDING,
+                    sent_at=now if in_app else None,
+                    next_attempt_at=now,
+                )
+            )
+    # ignore_conflicts: the period's rows already written (an earlier withdrawal) stay alone.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    email_keys = [r.dedupe_key for r in rows if r.channel == Channel.EMAIL]
+    if email_keys:
+        ids = list(
+            Notification.objects.filter(
+                dedupe_key__in=email_keys, status=DeliveryStatus.PENDING
+            ).values_list("pk", flat=True)
+        )
+        if ids:
+            transaction.on_commit(lambda: notifications_publish(ids))
+
+
+def _period_text(seconds: int) -> str:
+    for unit, name in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds % unit == 0:
+            n = seconds // unit
+            return f"one {name}" if n == 1 else f"{n} {name}s"
+    return f"{seconds} seconds"  # pragma: no cover - unit 1 always divides

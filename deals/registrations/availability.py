@@ -5,6 +5,10 @@ live check. It is an oracle about competitors (OWASP API6, docs/reliability.md d
   CONFLICT_CHECK_RATE_USER / CONFLICT_CHECK_RATE_PARTNER), refused calls answer 429;
 - every call is logged (ConflictCheckLog: user, partner, SHA-256 of the normalised customer
   key, verdict), refused ones with the verdict "throttled";
+- a submission or re-submission tells the same verdict, so it spends the same budget and is
+  logged the same way (deals.registrations.budget, source "submit"/"resubmit"); a partner
+  that withdraws registrations after conflicts at an unusual rate is flagged to its managers
+  (deals.registrations.services.registration_withdraw);
 - a partner learns the verdict and the same neutral sentence whoever the other party is
   (deals.registrations.services.conflict_message, ISO-04); only managers see the matches.
 """
@@ -12,30 +16,19 @@ live check. It is an oracle about competitors (OWASP API6, docs/reliability.md d
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import logging
-
-from django.conf import settings
 
 from conflicts import engine
 from conflicts.scoring import Identity
 from deals.catalog import _clean_products
 from deals.identity import _product_lines
-from deals.models import ConflictCheckLog
 from deals.policy import _engine_policy, policy_current
+from deals.registrations.budget import check_budget_spend, check_log, customer_key_hash
 from deals.registrations.services import conflict_message
-from partners.models import Partner
 from partners.roles import is_manager, partner_of
-from prm import ratelimit
 from prm.exceptions import PermissionDeniedError
 from prm.lib.validation import Errors, check_country, check_domain, check_text
 
-logger = logging.getLogger("prm.conflict_check")
-
-
-def customer_key_hash(identity: Identity) -> str:
-    key = f"{identity.name}|{identity.domain}|{identity.country}"
-    return hashlib.sha256(key.encode()).hexdigest()
+__all__ = ["availability_check", "check_budget_spend", "check_log", "customer_key_hash"]
 
 
 def _clean(data) -> dict:
@@ -55,35 +48,6 @@ def _clean(data) -> dict:
     return cleaned
 
 
-def _log(actor, partner: Partner | None, key_hash: str, verdict: str, source: str) -> None:
-    ConflictCheckLog.objects.create(
-        user=actor,
-        partner_id=partner.pk if partner else None,
-        customer_key_hash=key_hash,
-        verdict=verdict,
-        source=source[:10],
-    )
-    logger.info(
-        "conflict_check user=%s partner=%s key=%s verdict=%s source=%s",
-        actor.pk,
-        partner.pk if partner else None,
-        key_hash[:16],
-        verdict,
-        source,
-    )
-
-
-def _within_limits(actor, partner: Partner | None) -> bool:
-    limit, window = ratelimit.parse_rate(settings.CONFLICT_CHECK_RATE_USER)
-    if not ratelimit.hit(f"conflict-check:user:{actor.pk}", limit, window):
-        return False
-    if partner is not None:
-        limit, window = ratelimit.parse_rate(settings.CONFLICT_CHECK_RATE_PARTNER)
-        if not ratelimit.hit(f"conflict-check:partner:{partner.pk}", limit, window):
-            return False
-    return True
-
-
 def availability_check(*, actor, data: dict, source: str = "api") -> dict:
     """Is the customer in `data` ({customer_name, customer_domain?, customer_country,
     products?}) already engaged? Returns {"status", "available", "message"} plus "matches"
@@ -99,10 +63,7 @@ def availability_check(*, actor, data: dict, source: str = "api") -> dict:
         domain=cleaned["customer_domain"],
         country=cleaned["customer_country"],
     )
-    key_hash = customer_key_hash(identity)
-    if not _within_limits(actor, partner):
-        _log(actor, partner, key_hash, "throttled", source)
-        raise ratelimit.RateLimited("Too many availability checks; try again later.")
+    key_hash = check_budget_spend(actor=actor, partner=partner, identity=identity, source=source)
 
     policy = policy_current()
     engine_policy = _engine_policy(policy)
@@ -116,7 +77,7 @@ def availability_check(*, actor, data: dict, source: str = "api") -> dict:
         policy=engine_policy,
         partner_id=partner.pk if partner else None,
     )
-    _log(actor, partner, key_hash, outcome.status, source)
+    check_log(actor, partner, key_hash, outcome.status, source)
     result = {
         "status": outcome.status,
         "available": outcome.status == engine.CLEAR,

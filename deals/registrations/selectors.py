@@ -122,6 +122,17 @@ def registrations_filter(
     return queryset
 
 
+def withdrawals_after_conflict(since) -> QuerySet[DealRegistration]:
+    """Registrations withdrawn at or after `since` whose last verdict was a (potential)
+    conflict: what a partner probing for verdicts through registrations leaves behind."""
+    return DealRegistration.objects.filter(
+        status="withdrawn",
+        conflict_status__in=("potential_conflict", "conflict"),
+        events__action="withdrawn",
+        events__at__gte=since,
+    )
+
+
 def review_queue(
     *, partner_id=None, tier=None, conflict_status=None, product_line=None
 ) -> QuerySet[DealRegistration]:

@@ -15,12 +15,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import cast
 
+from django.conf import settings
 from django.db import transaction
 
 from conflicts import engine
 from conflicts import services as conflict_services
 from conflicts.index import lock_identity
 from conflicts.models import Conflict, RecordKind
+from conflicts.scoring import Identity
 from deals import lifecycle
 from deals.events import _registration_event
 from deals.identity import _product_lines, registration_identity
@@ -30,8 +32,10 @@ from deals.models import (
     RejectionReason,
     RulesOfEngagement,
 )
+from deals.notifications.outbox import withdrawals_flagged_notify
 from deals.permissions import _require_manager, _require_partner_user
 from deals.policy import _engine_policy, _holidays, policy_current, protection_days_for
+from deals.registrations import budget, selectors
 from deals.registrations.indexing import _index_registration
 from deals.registrations.validation import (
     _apply,
@@ -40,7 +44,9 @@ from deals.registrations.validation import (
     _clean_registration_fields,
     _policy_errors,
 )
+from partners.models import Partner
 from partners.roles import is_manager
+from prm import ratelimit
 from prm.exceptions import (
     DuplicateRegistration,
     InvalidTransition,
@@ -65,6 +71,9 @@ CONFLICT_MESSAGES = {
         "This customer is already engaged. A channel manager will review your registration."
     ),
 }
+# Verdicts a withdrawal can "follow": registering and withdrawing to learn them is the
+# availability oracle by another door (_withdrawals_after_conflict_flag).
+PROBE_VERDICTS = ("potential_conflict", "conflict")
 REVEALED_KIND: dict[str, str] = {
     RecordKind.DIRECT_OPPORTUNITY: " (with the vendor's direct sales team)",
     RecordKind.REGISTRATION: " (with another partner registration)",
@@ -126,6 +135,17 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
             if field not in errors:
                 errors[field] = messages
     errors.raise_if_any()
+    if submit:
+        _check_budget_spend(
+            actor,
+            partner,
+            Identity.from_raw(
+                name=cleaned.get("customer_name") or "",
+                domain=cleaned.get("customer_domain") or "",
+                country=cleaned.get("customer_country") or "",
+            ),
+            "submit",
+        )
     with transaction.atomic(durable=True):
         registration = DealRegistration(partner=partner, submitted_by=actor)
         _apply(registration, cleaned)
@@ -179,9 +199,32 @@ def registration_update(*, registration: DealRegistration, actor, data: dict) ->
 def registration_submit(*, registration: DealRegistration, actor) -> DealRegistration:
     """Submit a draft, or resubmit after an information request: validation, conflict check
     under the first-come-first-served lock, conflicts recorded, index updated, one event."""
-    _require_partner_user(actor, registration.partner)
+    partner = _require_partner_user(actor, registration.partner)
+    resubmit = registration.status == lifecycle.INFO_REQUESTED
+    _check_budget_spend(
+        actor, partner, registration_identity(registration), "resubmit" if resubmit else "submit"
+    )
     with transaction.atomic(durable=True):
         return _submit_locked(registration, actor)
+
+
+def _check_budget_spend(actor, partner: Partner, identity: Identity, source: str) -> None:
+    """A submission tells the partner the same verdict as the availability check, so it
+    spends the same per-user and per-partner budget (429 when spent, logged "throttled"):
+    registering and withdrawing is no way around the limit. Spent before the transaction, so
+    the refusal's log row stays."""
+    budget.check_budget_spend(
+        actor=actor,
+        partner=partner,
+        identity=identity,
+        source=source,
+        message="Too many availability checks and submissions; try again later.",
+    )
+
+
+def _check_logged(actor, partner: Partner, identity: Identity, verdict: str, source: str) -> None:
+    """The submission's verdict in the availability check log (committed with it)."""
+    budget.check_log(actor, partner, budget.customer_key_hash(identity), verdict, source)
 
 
 def _submit_locked(registration: DealRegistration, actor) -> DealRegistration:
@@ -206,6 +249,7 @@ def _submit_locked(registration: DealRegistration, actor) -> DealRegistration:
         partner_id=registration.partner_id,
         exclude=(RecordKind.REGISTRATION, registration.pk),
     )
+    _check_logged(actor, registration.partner, identity, outcome.status, action)
     if outcome.duplicate_of is not None:
         raise DuplicateRegistration(
             "Your company already has an active registration for this customer.",
@@ -424,7 +468,28 @@ def registration_withdraw(*, registration: DealRegistration, actor) -> DealRegis
         _registration_event(
             registration, actor, EventAction.WITHDRAWN, from_status=from_status, to_status=to_status
         )
+        if registration.conflict_status in PROBE_VERDICTS:
+            _withdrawals_after_conflict_flag(registration)
     return registration
+
+
+def _withdrawals_after_conflict_flag(registration: DealRegistration) -> None:
+    """After a withdrawal that followed a (potential) conflict: when the partner has withdrawn
+    CONFLICT_WITHDRAWAL_ALERT_RATE such registrations within the period, tell its managers
+    (once per partner and period, deals.notifications.outbox). Honest partners withdraw after
+    a conflict now and then; a partner registering and withdrawing to learn verdicts does it
+    again and again."""
+    limit, window = ratelimit.parse_rate(settings.CONFLICT_WITHDRAWAL_ALERT_RATE)
+    now = timezone_now()
+    count = (
+        selectors.withdrawals_after_conflict(now - dt.timedelta(seconds=window))
+        .filter(partner_id=registration.partner_id)
+        .values("pk")
+        .distinct()
+        .count()
+    )
+    if limit > 0 and count >= limit:
+        withdrawals_flagged_notify(registration, count=count, window=window, now=now)
 
 
 def registration_close(

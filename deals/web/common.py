@@ -26,6 +26,7 @@ from prm.exceptions import (
     StateConflict,
     ValidationFailed,
 )
+from prm.ratelimit import RateLimited
 
 PAGE_SIZE = 25
 PARTNER_ACTIONS = {"submit", "resubmit", "withdraw", "close_won", "close_lost"}
@@ -64,6 +65,7 @@ def domain_errors(back: str | None = None):
                 StateConflict,
                 DuplicateRegistration,
                 ValidationFailed,
+                RateLimited,
             ) as exc:
                 if back is None:
                     raise

@@ -280,7 +280,13 @@ def manage_partner_list(request):
     return render(
         request,
         "manage/partner_list.html",
-        {"page": page, "query": query, "search": search, "section": "partners"},
+        {
+            "page": page,
+            "query": query,
+            "search": search,
+            "section": "partners",
+            "withdrawal_alert": selectors_portal.withdrawal_alert_limit()[0],
+        },
     )
 
 

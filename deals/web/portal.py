@@ -52,6 +52,7 @@ from prm.exceptions import (
     NotFound,
     ValidationFailed,
 )
+from prm.ratelimit import RateLimited
 
 
 def _existing_link(user, existing_id):
@@ -170,6 +171,9 @@ def registration_create(request):
         except ValidationFailed as exc:
             form.apply_errors(exc)
             return render(request, "portal/registration_form.html", context, status=400)
+        except RateLimited as exc:
+            form.apply_errors(ValidationFailed(exc.detail))
+            return render(request, "portal/registration_form.html", context, status=429)
         except DuplicateRegistration as exc:
             context["duplicate_of"] = _existing_link(request.user, exc.extra.get("existing_id"))
             context["duplicate_message"] = exc.detail
@@ -237,6 +241,9 @@ def registration_edit(request, pk):
     except ValidationFailed as exc:
         form.apply_errors(exc)
         return render(request, "portal/registration_form.html", context, status=400)
+    except RateLimited as exc:
+        form.apply_errors(ValidationFailed(exc.detail))
+        return render(request, "portal/registration_form.html", context, status=429)
     except DuplicateRegistration as exc:
         context["duplicate_of"] = _existing_link(request.user, exc.extra.get("existing_id"))
         context["duplicate_message"] = exc.detail

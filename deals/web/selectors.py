@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
-from django.db.models import Count, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conflicts.models import Conflict, RecordKind
@@ -194,10 +196,29 @@ def open_conflict_counts(registration_ids: list[int]) -> dict[int, int]:
 # --- Manager: partners ----------------------------------------------------------------------------
 
 
+def withdrawal_alert_limit() -> tuple[int, int]:
+    """(withdrawals after a conflict, period in seconds) that flag a partner."""
+    from prm.ratelimit import parse_rate
+
+    return parse_rate(settings.CONFLICT_WITHDRAWAL_ALERT_RATE)
+
+
 def partners_with_figures() -> QuerySet[Partner]:
-    """Partners with their user count and registration figures (one query)."""
+    """Partners with their user count and registration figures (one query), and the
+    withdrawals after a conflict verdict within the alert period (a subquery)."""
+    _, window = withdrawal_alert_limit()
+    since = timezone.now() - dt.timedelta(seconds=window)
+    withdrawn_after_conflict = (
+        selectors.withdrawals_after_conflict(since)
+        .filter(partner_id=OuterRef("pk"))
+        .order_by()
+        .values("partner_id")
+        .annotate(n=Count("pk", distinct=True))
+        .values("n")
+    )
     return (
         Partner.objects.select_related("tier", "channel_manager")
+        .annotate(withdrawn_after_conflict=Coalesce(Subquery(withdrawn_after_conflict), 0))
         .annotate(
             user_count=Count("memberships", distinct=True),
             open_count=Count(
