@@ -17,7 +17,6 @@ from deals.notifications.inbox import notifications_visible_to
 from deals.opportunities.selectors import opportunities_visible_to
 from deals.registrations import selectors
 from prm.exceptions import NotFound
-from prm.frozen import frozen_first
 from prm.security_log import log_foreign_not_found
 
 
@@ -40,25 +39,11 @@ def _get(queryset, pk):
     return obj
 
 
-def access_registration_for_user(user, pk, *, shape=None, shape_key=None) -> DealRegistration:
+def access_registration_for_user(user, pk, *, shape=None) -> DealRegistration:
     """`shape` may narrow the visible queryset to what a caller reads (joins, annotations);
-    it must not widen it: it receives the tenant-scoped queryset. With `shape_key`, a name
-    for what `shape` does (the same SQL every time for one scope), the fetch is compiled once
-    per connection and scope kind (prm.frozen) — for the hot detail paths."""
-    kind, values = selectors.registration_scope(user)
-    if shape is None or shape_key is None or kind == "none":
-        queryset = selectors.registrations_in_scope(kind, **values)
-        return _get(shape(queryset) if shape else queryset, pk)
-
-    def build(pk, **scope):
-        return shape(selectors.registrations_in_scope(kind, **scope)).filter(pk=pk)[:1]
-
-    pk = _valid_pk(pk)
-    obj = frozen_first(("registration", kind, shape_key), build, {**values, "pk": pk})
-    if obj is None:
-        log_foreign_not_found(DealRegistration.objects.all(), pk)
-        raise NotFound()
-    return obj
+    it must not widen it: it receives the tenant-scoped queryset."""
+    queryset = selectors.registrations_visible_to(user)
+    return _get(shape(queryset) if shape else queryset, pk)
 
 
 def access_extension_request_for_user(user, pk) -> ExtensionRequest:

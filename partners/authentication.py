@@ -1,7 +1,14 @@
 """`Authorization: Token <key>` with hashed, expiring, revocable tokens.
 
 One lookup per request: the MFA middleware (which must know a token's user before DRF
-authenticates) and DRF share `token_for_key`, which remembers its answer on the request."""
+authenticates) and DRF share `token_for_key`, which remembers its answer on the request.
+
+The lookup is cached by the key's hash in the shared cache (prm.lib.hotcache, never a
+per-process cache), with the token's user, membership and partner (not the password hash).
+Whatever ends or changes a token's access forgets its entries at once: token_revoke,
+user_revoke_access (password change, deactivation, partner suspension), partner_update,
+partner_user_set_role and every save of a user (partners.signals) call tokens_forget. Expiry
+needs nothing: expires_at is checked on every request against the clock."""
 
 from __future__ import annotations
 
@@ -9,21 +16,40 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from partners.models import ApiToken, hash_token
-from prm.frozen import frozen_first
+from prm.lib import hotcache
 
 _REQUEST_CACHE = "_prm_api_token"
 
 
+LAST_USED_EVERY = 300  # seconds between two writes of a token's last_used_at
+
+
+def _cache_key(key_hash: str) -> str:
+    return f"prm:api-token:{key_hash}"
+
+
 def _fetch(key: str) -> ApiToken | None:
-    return frozen_first(
-        ("api_token",),
-        lambda key_hash: (
+    key_hash = hash_token(key)
+    return hotcache.read(
+        _cache_key(key_hash),
+        lambda: (
             ApiToken.objects.select_related("user", "user__membership__partner")
+            .defer("user__password")
             .filter(key_hash=key_hash)
-            .order_by()[:1]
+            .first()
         ),
-        {"key_hash": hash_token(key)},
     )
+
+
+def tokens_forget(*, tokens=None, users=None) -> None:
+    """Drop the cached lookups of `tokens` (ApiToken rows or querysets) and of every token of
+    `users` (User rows, ids or a queryset of users)."""
+    hashes = []
+    if tokens is not None:
+        hashes += [t.key_hash for t in tokens]
+    if users is not None:
+        hashes += ApiToken.objects.filter(user__in=users).values_list("key_hash", flat=True)
+    hotcache.forget(_cache_key(h) for h in hashes)
 
 
 def token_for_key(key: str, request=None) -> ApiToken | None:
@@ -72,6 +98,11 @@ class HashedTokenAuthentication(authentication.TokenAuthentication):
         membership = getattr(user, "membership", None)
         if membership is not None and membership.partner.status != "active":
             raise exceptions.AuthenticationFailed("Your partner company is suspended.")
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
+        if (
+            token.last_used_at is None
+            or (now - token.last_used_at).total_seconds() > LAST_USED_EVERY
+        ) and hotcache.once(f"prm:api-token-used:{token.pk}", LAST_USED_EVERY):
+            # The cached row keeps its older last_used_at until it expires; the marker
+            # keeps the other requests of those seconds from writing again.
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return (user, token)

@@ -24,8 +24,6 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 SITE_URL = "http://testserver"
 MFA_REQUIRED_FOR_MANAGERS = True
-# Every frozen (compiled-once) query is compared with a fresh compile on each call (prm.frozen).
-FROZEN_QUERIES_CHECK = True
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

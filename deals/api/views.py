@@ -133,10 +133,7 @@ def registration_for_output(user, pk) -> DealRegistration:
     """access_registration_for_user (same scoping, same 404 and security-log record) with the
     narrowed fetch of registrations_for_output."""
     return access.access_registration_for_user(
-        user,
-        pk,
-        shape=lambda queryset: registrations_for_output(queryset, user).order_by(),
-        shape_key="api_output",
+        user, pk, shape=lambda queryset: registrations_for_output(queryset, user).order_by()
     )
 
 
