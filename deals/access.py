@@ -6,6 +6,7 @@ A foreign object and a non-existent id raise the same NotFound, so existence nev
 from __future__ import annotations
 
 from conflicts.models import Conflict
+from deals import sql
 from deals.models import (
     Comment,
     DealRegistration,
@@ -44,6 +45,20 @@ def access_registration_for_user(user, pk, *, shape=None) -> DealRegistration:
     it must not widen it: it receives the tenant-scoped queryset."""
     queryset = selectors.registrations_visible_to(user)
     return _get(shape(queryset) if shape else queryset, pk)
+
+
+def access_registration_detail_for_user(user, pk) -> DealRegistration:
+    """access_registration_for_user for the API representation (same scope, same 404 and
+    security-log record), read with the plain SQL of deals.sql: the hot detail path."""
+    kind, values = selectors.registration_scope(user)
+    if kind == "none":
+        return _get(selectors.registrations_in_scope(kind), pk)
+    pk = _valid_pk(pk)
+    obj = sql.registration_detail(pk, partner_id=values.get("partner_id"))
+    if obj is None:
+        log_foreign_not_found(DealRegistration.objects.all(), pk)
+        raise NotFound()
+    return obj
 
 
 def access_extension_request_for_user(user, pk) -> ExtensionRequest:

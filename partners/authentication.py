@@ -6,9 +6,10 @@ authenticates) and DRF share `token_for_key`, which remembers its answer on the 
 The lookup is cached by the key's hash in the shared cache (prm.lib.hotcache, never a
 per-process cache), with the token's user, membership and partner (not the password hash).
 Whatever ends or changes a token's access forgets its entries at once: token_revoke,
-user_revoke_access (password change, deactivation, partner suspension), partner_update,
-partner_user_set_role and every save of a user (partners.signals) call tokens_forget. Expiry
-needs nothing: expires_at is checked on every request against the clock."""
+user_revoke_access (password change, deactivation, partner suspension) and
+partner_user_set_role call tokens_forget, and so do the saves of a user, a membership or a
+partner (partners.signals). Expiry needs nothing: expires_at is checked on every request
+against the clock."""
 
 from __future__ import annotations
 
@@ -39,6 +40,25 @@ def _fetch(key: str) -> ApiToken | None:
             .first()
         ),
     )
+
+
+# {key hash: when this process last saw the token's last_used_at written}. Not a cache of
+# anything that grants access: it only spares a shared-cache round trip per request while a
+# cached token row still carries the last_used_at from before the latest write.
+_use_noted: dict[str, float] = {}
+
+
+def _note_use(token: ApiToken, now) -> None:
+    """Write last_used_at at most once per LAST_USED_EVERY seconds across every process."""
+    at = now.timestamp()
+    noted = _use_noted.get(token.key_hash)
+    if noted is not None and 0 <= at - noted < LAST_USED_EVERY:
+        return
+    if len(_use_noted) > 10_000:
+        _use_noted.clear()
+    _use_noted[token.key_hash] = at
+    if hotcache.once(f"prm:api-token-used:{token.key_hash}", LAST_USED_EVERY):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
 
 
 def tokens_forget(*, tokens=None, users=None) -> None:
@@ -101,8 +121,6 @@ class HashedTokenAuthentication(authentication.TokenAuthentication):
         if (
             token.last_used_at is None
             or (now - token.last_used_at).total_seconds() > LAST_USED_EVERY
-        ) and hotcache.once(f"prm:api-token-used:{token.pk}", LAST_USED_EVERY):
-            # The cached row keeps its older last_used_at until it expires; the marker
-            # keeps the other requests of those seconds from writing again.
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        ):
+            _note_use(token, now)
         return (user, token)
