@@ -2,7 +2,8 @@
 
 - registration_representation() (detail, list, transitions) renders byte for byte what
   RegistrationSerializer renders, for partners and managers, across states and null values;
-- the narrowed fetch keeps the query counts constant (detail: token, row, product codes);
+- the narrowed fetch keeps the query counts constant (detail: row and product codes; the token
+  lookup comes from the cache);
 - the conflict engine's one-query candidate fetch (PostgreSQL) finds exactly the candidates of
   the per-probe path.
 """
