@@ -21,7 +21,6 @@ from conflicts.index import active_filter, name_key
 from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
 from conflicts.normalize import blocking_keys
 from conflicts.scoring import Identity, score
-from prm.frozen import frozen_list_in
 from prm.lib.tenancy import system_context
 
 logger = logging.getLogger(__name__)
@@ -99,14 +98,8 @@ def _chosen_keys(keys: list[str]) -> tuple[str, list[str]]:
 
 
 def _key_frequencies(keys: list[str]) -> list[tuple[int, str]]:
-    """(df, key) of the keys that occur; the query is compiled once per number of keys."""
-    frequencies: list[tuple[int, str]] = frozen_list_in(
-        ("key_frequencies",),
-        lambda keys: KeyFrequency.objects.filter(key__in=keys, df__gt=0).values_list("df", "key"),
-        keys,
-        max_items=32,
-    )
-    return frequencies
+    """(df, key) of the keys that occur."""
+    return list(KeyFrequency.objects.filter(key__in=keys, df__gt=0).values_list("df", "key"))
 
 
 def _candidate_ids_by_keys(keys: list[str]) -> list[int]:

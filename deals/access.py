@@ -6,6 +6,7 @@ A foreign object and a non-existent id raise the same NotFound, so existence nev
 from __future__ import annotations
 
 from conflicts.models import Conflict
+from deals import sql
 from deals.models import (
     Comment,
     DealRegistration,
@@ -17,7 +18,6 @@ from deals.notifications.inbox import notifications_visible_to
 from deals.opportunities.selectors import opportunities_visible_to
 from deals.registrations import selectors
 from prm.exceptions import NotFound
-from prm.frozen import frozen_first
 from prm.lib.ids import parse_id
 from prm.security_log import log_foreign_not_found
 
@@ -38,21 +38,21 @@ def _get(queryset, pk):
     return obj
 
 
-def access_registration_for_user(user, pk, *, shape=None, shape_key=None) -> DealRegistration:
+def access_registration_for_user(user, pk, *, shape=None) -> DealRegistration:
     """`shape` may narrow the visible queryset to what a caller reads (joins, annotations);
-    it must not widen it: it receives the tenant-scoped queryset. With `shape_key`, a name
-    for what `shape` does (the same SQL every time for one scope), the fetch is compiled once
-    per connection and scope kind (prm.frozen) — for the hot detail paths."""
+    it must not widen it: it receives the tenant-scoped queryset."""
+    queryset = selectors.registrations_visible_to(user)
+    return _get(shape(queryset) if shape else queryset, pk)
+
+
+def access_registration_detail_for_user(user, pk) -> DealRegistration:
+    """access_registration_for_user for the API representation (same scope, same 404 and
+    security-log record), read with the plain SQL of deals.sql: the hot detail path."""
     kind, values = selectors.registration_scope(user)
-    if shape is None or shape_key is None or kind == "none":
-        queryset = selectors.registrations_in_scope(kind, **values)
-        return _get(shape(queryset) if shape else queryset, pk)
-
-    def build(pk, **scope):
-        return shape(selectors.registrations_in_scope(kind, **scope)).filter(pk=pk)[:1]
-
+    if kind == "none":
+        return _get(selectors.registrations_in_scope(kind), pk)
     pk = _valid_pk(pk)
-    obj = frozen_first(("registration", kind, shape_key), build, {**values, "pk": pk})
+    obj = sql.registration_detail(pk, partner_id=values.get("partner_id"))
     if obj is None:
         log_foreign_not_found(DealRegistration.objects.all(), pk)
         raise NotFound()

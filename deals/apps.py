@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
-from django.db.models.signals import post_migrate, pre_migrate
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_migrate
 
 from partners.dispatch import invitation_created
 
@@ -29,3 +29,37 @@ class DealsConfig(AppConfig):
         post_migrate.connect(
             sqlite_triggers_after_migrate, sender=self, dispatch_uid="prm_rollup_post_migrate"
         )
+        _connect_cache_forgetting()
+
+
+def _managers_changed(sender, update_fields=None, **kwargs):
+    if update_fields is not None and set(update_fields) == {"last_login"}:
+        return  # a sign-in
+    from deals.notifications.outbox import managers_forget
+
+    managers_forget()
+
+
+def _catalog_changed(sender, **kwargs):
+    from deals.catalog import catalog_changed
+
+    catalog_changed()
+
+
+def _connect_cache_forgetting():
+    """The cached managers list and active catalogue (prm.lib.hotcache) are forgotten on every
+    write that can change them: users, groups and permission assignments are written by the
+    Django admin and shells, products by product_create and the admin, so model signals."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from deals.models import Product, ProductLine
+
+    user = get_user_model()
+    for signal in (post_save, post_delete):
+        for model in (user, Group):
+            signal.connect(_managers_changed, sender=model, dispatch_uid=f"prm_managers_{model}")
+        for model in (Product, ProductLine):
+            signal.connect(_catalog_changed, sender=model, dispatch_uid=f"prm_catalog_{model}")
+    for through in (user.groups.through, user.user_permissions.through, Group.permissions.through):
+        m2m_changed.connect(_managers_changed, sender=through, dispatch_uid=f"prm_mgr_{through}")

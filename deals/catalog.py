@@ -12,7 +12,7 @@ from deals.permissions import _require_manager
 from prm.exceptions import (
     ValidationFailed,
 )
-from prm.frozen import frozen_list_in
+from prm.lib import hotcache
 from prm.lib.validation import (
     Errors,
     check_text,
@@ -39,16 +39,26 @@ def _clean_products(errors: Errors, value) -> list[Product]:
     return products
 
 
+ACTIVE_PRODUCTS_KEY = "prm:active-products"
+
+
 def _active_products(codes: list[str]) -> list[Product]:
-    """Active products with these codes (their lines joined); compiled once per list length."""
-    return frozen_list_in(
-        ("active_products",),
-        lambda codes: Product.objects.filter(code__in=codes, active=True).select_related(
-            "product_line"
-        ),
-        codes,
-        max_items=8,
+    """Active products with these codes (their lines joined), from the cached catalogue of
+    active products (prm.lib.hotcache; forgotten by catalog_changed)."""
+    catalogue = hotcache.read(
+        ACTIVE_PRODUCTS_KEY,
+        lambda: {
+            p.code: p for p in Product.objects.filter(active=True).select_related("product_line")
+        },
     )
+    products = [catalogue[code] for code in set(codes) if code in catalogue]
+    return sorted(products, key=lambda p: (p.product_line.name, p.name))  # Product's ordering
+
+
+def catalog_changed() -> None:
+    """Called wherever products or product lines are written (product_create, and through
+    model signals the admin: deals.apps)."""
+    hotcache.forget([ACTIVE_PRODUCTS_KEY])
 
 
 # --- Catalog ------------------------------------------------------------------------------------
@@ -75,7 +85,9 @@ def product_create(
                 code=line_code,
                 defaults={"name": line_name or line_code.replace("-", " ").title()},
             )
-            return Product.objects.create(code=code, name=name, product_line=line)
+            product = Product.objects.create(code=code, name=name, product_line=line)
+            catalog_changed()
+            return product
     except IntegrityError:
         raise ValidationFailed(
             "A product with this code already exists.",

@@ -20,7 +20,6 @@ import json
 
 from deals.models import DealRegistration, RegistrationEvent
 from deals.notifications.outbox import notifications_for_event
-from prm.frozen import frozen_first
 from prm.lib.time import timezone_now
 
 HASH_ALGORITHM = (
@@ -165,12 +164,8 @@ def event_record(
     Callers hold the registration's row lock (CAS update or select_for_update), so two events
     of one chain are never written at once; the unique (chain, seq) backs that up.
     """
-    last = frozen_first(
-        ("event_chain_tail",),
-        lambda chain: (
-            RegistrationEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash")[:1]
-        ),
-        {"chain": chain},
+    last = (
+        RegistrationEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
     )
     event = RegistrationEvent(
         chain=chain,

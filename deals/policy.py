@@ -29,7 +29,7 @@ from deals.identity import registration_identity
 from deals.models import DealRegistration, Product, RulesOfEngagement
 from partners.models import Partner
 from prm.exceptions import ValidationFailed
-from prm.frozen import frozen_first
+from prm.lib import hotcache
 
 WHAT_IF_FIELDS = ("review_threshold", "certain_threshold", "conflict_scope")
 MAX_EXAMPLES = 20
@@ -175,6 +175,7 @@ def policy_publish(*, actor, change_note: str = "", **changes: Any) -> RulesOfEn
             fields = getattr(exc, "message_dict", {"__all__": [str(exc)]})
             raise ValidationFailed("The policy is not valid.", fields=fields) from None
         policy.save()
+        policy_forget()
         return policy
 
 
@@ -209,16 +210,24 @@ def _holidays(policy: RulesOfEngagement) -> list[dt.date]:
 # --- Policy -------------------------------------------------------------------------------------
 
 
+POLICY_KEY = "prm:policy-current"
+
+
 def policy_current() -> RulesOfEngagement:
-    """The latest version of the rules of engagement (created on first use if none exists)."""
-    policy = frozen_first(
-        ("policy_current",), lambda: RulesOfEngagement.objects.order_by("-version")[:1], {}
+    """The latest version of the rules of engagement (created on first use if none exists).
+    Cached (prm.lib.hotcache); policy_publish forgets it, and versions are never edited."""
+    policy = hotcache.read(
+        POLICY_KEY, lambda: RulesOfEngagement.objects.order_by("-version").first()
     )
     if policy is None:
         policy, _ = RulesOfEngagement.objects.get_or_create(
             version=1, defaults={"change_note": "Default policy"}
         )
     return policy
+
+
+def policy_forget() -> None:
+    hotcache.forget([POLICY_KEY])
 
 
 def policy_history() -> QuerySet[RulesOfEngagement]:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from partners.authentication import tokens_forget
 from partners.dispatch import invitation_created
 from partners.models import ApiToken, Invitation, Membership, Partner, Tier, User, hash_token
 from partners.roles import is_manager, is_partner_admin, partner_of
@@ -210,6 +211,7 @@ def partner_user_set_role(*, actor: User, partner: Partner, user: User, role: st
     if role not in Membership.Role.values:
         raise ValidationFailed("Invalid role.", fields={"role": ["Choose member or admin."]})
     Membership.objects.filter(user=user, partner=partner).update(role=role)
+    tokens_forget(users=[user])  # cached token lookups carry the membership
     return user
 
 
@@ -220,6 +222,7 @@ def user_revoke_access(*, user: User, keep_session_key: str | None = None) -> No
     from partners.sessions import sessions_end_for_user
 
     ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    tokens_forget(users=[user])
     sessions_end_for_user(user, keep_session_key=keep_session_key)
 
 
@@ -240,3 +243,4 @@ def token_create(
 
 def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    tokens_forget(tokens=[token])

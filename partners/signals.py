@@ -10,11 +10,17 @@
 A password *change* is told apart from a hash upgrade on login: AbstractBaseUser.save() keeps
 the new raw password in `_password` until after post_save, while check_password's upgrade
 clears it before saving.
+
+Cached token lookups (partners.authentication) carry the user, membership and partner: every
+save of a user (but a login's last_login), of a membership or of a partner (partner_update
+included), and the deletion of a token or a membership forget them here, which also covers
+the admin and shell paths that bypass partners.services. A raw queryset update() behind
+both (no signal) reaches a cached lookup when it expires (settings.HOT_CACHE_SECONDS).
 """
 
 from __future__ import annotations
 
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 
@@ -33,6 +39,10 @@ def on_password_event(sender, request=None, user=None, **kwargs) -> None:
 def on_user_saved(sender, instance, created=False, update_fields=None, **kwargs) -> None:
     if created or instance.pk is None:
         return
+    from partners.authentication import tokens_forget
+
+    if update_fields is None or set(update_fields) != {"last_login"}:
+        tokens_forget(users=[instance.pk])
     password_changed = getattr(instance, "_password", None) is not None
     if password_changed or not instance.is_active:
         from partners.models import ApiToken
@@ -40,6 +50,26 @@ def on_user_saved(sender, instance, created=False, update_fields=None, **kwargs)
         ApiToken.objects.filter(user_id=instance.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+
+
+def on_membership_changed(sender, instance, **kwargs) -> None:
+    from partners.authentication import tokens_forget
+
+    tokens_forget(users=[instance.user_id])
+
+
+def on_partner_saved(sender, instance, created=False, **kwargs) -> None:
+    if not created:
+        from partners.authentication import tokens_forget
+        from partners.models import User
+
+        tokens_forget(users=User.objects.filter(membership__partner_id=instance.pk))
+
+
+def on_token_deleted(sender, instance, **kwargs) -> None:
+    from partners.authentication import tokens_forget
+
+    tokens_forget(tokens=[instance])
 
 
 def connect() -> None:
@@ -50,6 +80,12 @@ def connect() -> None:
         getattr(account_signals, name).connect(
             on_password_event, dispatch_uid=f"partners_revoke_on_{name}"
         )
+    from partners.models import ApiToken, Membership, Partner
+
     post_save.connect(
         on_user_saved, sender=get_user_model(), dispatch_uid="partners_revoke_tokens_on_save"
     )
+    for signal in (post_save, post_delete):
+        signal.connect(on_membership_changed, sender=Membership, dispatch_uid="partners_tokens_m")
+    post_save.connect(on_partner_saved, sender=Partner, dispatch_uid="partners_tokens_partner")
+    post_delete.connect(on_token_deleted, sender=ApiToken, dispatch_uid="partners_tokens_del")

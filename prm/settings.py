@@ -205,6 +205,10 @@ else:
             "LOCATION": "prm_cache",
         }
     }
+# Hot reads cached in that shared cache (prm.lib.hotcache: API token lookups, the policy in
+# force, the active catalogue, the managers list); each is forgotten where it changes, and
+# expires after this many seconds whatever happens.
+HOT_CACHE_SECONDS = env.int("HOT_CACHE_SECONDS", default=60)
 
 # --- REST API -----------------------------------------------------------------------------------
 

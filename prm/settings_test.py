@@ -29,8 +29,6 @@ MFA_REQUIRED_FOR_MANAGERS = True
 # the limits state theirs (override_settings).
 CONFLICT_CHECK_RATE_USER = "1000000/m"
 CONFLICT_CHECK_RATE_PARTNER = "1000000/d"
-# Every frozen (compiled-once) query is compared with a fresh compile on each call (prm.frozen).
-FROZEN_QUERIES_CHECK = True
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

@@ -41,6 +41,16 @@ def _restore_reference_data():
 TransactionTestCase._fixture_teardown = _fixture_teardown
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty cache: the database rolls back between tests without
+    the services that would forget what the cache holds (prm.lib.hotcache)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def partner_a(db):
     return factories.PartnerFactory(name="Acme Resellers", domains=["acme-resellers.example"])

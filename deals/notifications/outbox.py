@@ -40,7 +40,7 @@ from deals.models import (
 from deals.notifications.delivery import notifications_publish
 from deals.notifications.links import MANAGER, PARTNER, REP, registration_path
 from partners.roles import REVIEW_PERMISSION, is_manager, membership_of
-from prm.frozen import frozen_first, frozen_list
+from prm.lib import hotcache
 from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
 
@@ -70,9 +70,18 @@ KIND_FOR_ACTION = {
 # --- Recipients ---------------------------------------------------------------------------------
 
 
+MANAGERS_KEY = "prm:notification-managers"
+
+
 def _managers():
-    """Every active channel manager (superusers, or staff holding the review permission)."""
-    return frozen_list(("notification_managers",), _managers_queryset, {})
+    """Every active channel manager (superusers, or staff holding the review permission).
+    Cached (prm.lib.hotcache); managers_forget runs on every change of a user, a group or a
+    permission assignment (partners.signals)."""
+    return hotcache.read(MANAGERS_KEY, lambda: list(_managers_queryset()))
+
+
+def managers_forget() -> None:
+    hotcache.forget([MANAGERS_KEY])
 
 
 def _managers_queryset():
@@ -90,6 +99,7 @@ def _managers_queryset():
         User.objects.filter(is_active=True)
         .filter(Q(is_superuser=True) | (Q(is_staff=True) & has_perm))
         .distinct()
+        .defer("password")  # not kept in the cache
         .order_by("pk")
     )
 
@@ -335,16 +345,12 @@ def notifications_for_event(event: RegistrationEvent) -> None:
     kind = KIND_FOR_ACTION.get(event.action)
     if kind is None or event.registration_id is None:
         return
-    registration = frozen_first(
-        ("notification_registration",),
-        lambda pk: (
-            DealRegistration.objects.select_related(
-                "partner", "partner__channel_manager", "submitted_by"
-            )
-            .filter(pk=pk)
-            .order_by()[:1]
-        ),
-        {"pk": event.registration_id},
+    registration = (
+        DealRegistration.objects.select_related(
+            "partner", "partner__channel_manager", "submitted_by"
+        )
+        .filter(pk=event.registration_id)
+        .first()
     )
     if registration is None:
         return

@@ -40,7 +40,7 @@ def _registration_base() -> RegistrationQuerySet:
 def registration_scope(user) -> tuple[str, dict]:
     """What `user` may see, as (kind, values): ("all", {}) for managers, ("partner",
     {"partner_id": …}) for a partner user, ("none", {}) for anyone else. The one definition
-    behind registrations_visible_to and the compiled-once fetches (deals.access)."""
+    behind registrations_visible_to and the plain-SQL detail read (deals.access, deals.sql)."""
     if is_manager(user):
         return "all", {}
     partner = partner_of(user)

@@ -52,7 +52,6 @@ from prm.exceptions import (
     InvalidTransition,
     ValidationFailed,
 )
-from prm.frozen import frozen_first
 from prm.lib.time import add_business_days, business_hours_between, timezone_now
 from prm.lib.validation import (
     Errors,
@@ -104,19 +103,11 @@ def _locked(registration: DealRegistration) -> DealRegistration:
     Only the registration's row: locking the joined partner row too would serialise every
     transition of a partner's registrations (and deadlock with the report triggers, which
     share-lock the partner row after the identity locks)."""
-    locked = frozen_first(
-        ("registration_locked",),
-        lambda pk: (
-            DealRegistration.objects.select_for_update(of=("self",))
-            .select_related("partner", "partner__tier", "submitted_by")
-            .filter(pk=pk)
-            .order_by()[:1]
-        ),
-        {"pk": registration.pk},
+    return (
+        DealRegistration.objects.select_for_update(of=("self",))
+        .select_related("partner", "partner__tier", "submitted_by")
+        .get(pk=registration.pk)
     )
-    if locked is None:
-        raise DealRegistration.DoesNotExist(f"Registration {registration.pk} does not exist.")
-    return locked
 
 
 def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegistration:

@@ -11,12 +11,15 @@ import sys
 import time
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 
 from deals.models import DealRegistration
 from tests import factories
 from tests.reliability.test_conflict_concurrency import customer_word
 
+DATABASE_CACHE = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "prm_cache"}
 ROUNDS = int(os.environ.get("CONC_ROUNDS", "50"))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -40,6 +43,11 @@ def test_embedded_sqlite_two_processes_one_winner_per_round(transactional_db, pr
             )
         )
     sqlite_path = connection.settings_dict["NAME"]
+    # The workers run prm.settings, whose default cache is the database cache (the policy and
+    # the catalogue are read through it, prm.lib.hotcache): give the test database its table,
+    # as migration 0003 does for a real install (the test settings' cache is local memory).
+    with override_settings(CACHES={"default": DATABASE_CACHE}):
+        call_command("createcachetable", verbosity=0)
     start_at = time.time() + 6
     procs = []
     for half in (users[:4], users[4:]):

@@ -26,6 +26,13 @@ Raw SQL is outside the guard's view: the project uses the ORM for tenant tables.
 
 Hooked at SQLCompiler.execute_sql (SELECT and aggregate compilers; not INSERT/UPDATE/DELETE),
 i.e. on the structured query rather than on SQL text, so values are checked, not just names.
+
+Why a test may patch a private ORM method when product code may not (issue 13): this guard is
+an observer that only reads the query it is handed and then calls the original method, it is
+loaded by the test suite alone, and no public hook sees a query's structure before it runs
+(connection.execute_wrapper sees only SQL text and parameters). If a Django upgrade changes
+execute_sql, the guard fails loudly in every test rather than serving wrong rows in
+production. This is the one place outside Django where the ORM's internals are touched.
 """
 
 from __future__ import annotations
@@ -40,8 +47,6 @@ from django.db.models.sql import compiler as sql_compiler
 from django.db.models.sql.query import Query
 from django.db.models.sql.subqueries import AggregateQuery
 from django.db.models.sql.where import AND, WhereNode
-
-from prm.frozen import bound_value
 
 __all__ = ["UnscopedQueryError", "unscoped_query_guard", "_unscoped_guard_autouse"]
 
@@ -111,7 +116,6 @@ def _values(rhs) -> list | None:
         items = [rhs]
     out = []
     for item in items:
-        item = bound_value(item)  # a compiled-once query (prm.frozen) carries sentinels
         if hasattr(item, "_meta") and hasattr(item, "pk"):
             item = item.pk
         if isinstance(item, Col | Query) or hasattr(item, "resolve_expression"):
