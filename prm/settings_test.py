@@ -27,8 +27,9 @@ MFA_REQUIRED_FOR_MANAGERS = True
 # Submissions spend the availability-check budget (30/m per user, 300/d per partner), and the
 # suite seeds far more registrations per user and minute than any partner makes: the tests of
 # the limits state theirs (override_settings).
-CONFLICT_CHECK_RATE_USER = "1000000/m"
-CONFLICT_CHECK_RATE_PARTNER = "1000000/d"
+# A server process started by a test (tests/reliability/race_server.py) sets the real limits.
+CONFLICT_CHECK_RATE_USER = os.environ.get("CONFLICT_CHECK_RATE_USER", "1000000/m")
+CONFLICT_CHECK_RATE_PARTNER = os.environ.get("CONFLICT_CHECK_RATE_PARTNER", "1000000/d")
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

@@ -94,6 +94,9 @@ def sqlite_url_process(django_db_setup, django_db_blocker):
         "DATABASE_URL": f"sqlite:///{path}",  # sqlite:////abs/path
         "CACHE_URL": "dbcache://prm_cache",
         "CELERY_TASK_ALWAYS_EAGER": "true",
+        # The production limits (the suite's settings raise them for seeding).
+        "CONFLICT_CHECK_RATE_USER": "30/m",
+        "CONFLICT_CHECK_RATE_PARTNER": "300/d",
     }
     env.pop("SQLITE_PATH", None)
     proc = subprocess.Popen(
@@ -244,7 +247,9 @@ def test_parallel_wrong_passwords_reach_the_check_exactly_limit_times(server_url
     assert codes == [400] * 5 + [429] * 15, codes
 
 
-def test_parallel_availability_checks_allow_exactly_the_limit(server_url, cast):
+def test_parallel_availability_checks_allow_exactly_the_limit(server_url, cast, settings):
+    settings.CONFLICT_CHECK_RATE_USER = "30/m"  # the production limits (the in-process server)
+    settings.CONFLICT_CHECK_RATE_PARTNER = "300/d"
     _, tokens = cast
     url = f"{server_url}/api/v1/conflict-check/"
     body = {
