@@ -14,7 +14,16 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count
 
 from partners import services
-from partners.models import ApiToken, Invitation, Membership, Partner, Tier, User, UserSession
+from partners.models import (
+    ApiToken,
+    Invitation,
+    Membership,
+    Partner,
+    PartnerEmailException,
+    Tier,
+    User,
+    UserSession,
+)
 from prm.exceptions import DomainError
 
 # --- Users ------------------------------------------------------------------------------------
@@ -41,9 +50,46 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
         field_classes: dict = {}
 
+    def clean_email(self):
+        email = (self.cleaned_data.get("email") or "").strip().lower()
+        membership = (
+            Membership.objects.filter(user_id=self.instance.pk).select_related("partner").first()
+            if self.instance.pk
+            else None
+        )
+        if membership is not None and email:
+            errors = services.partner_user_email_errors(membership.partner, email)
+            if errors:
+                raise forms.ValidationError(errors)
+        return email
+
+
+class MembershipForm(forms.ModelForm):
+    """A membership only for an address the partner may have (partners.services): the admin
+    follows the same rule as the portal and the API."""
+
+    class Meta:
+        model = Membership
+        fields = ("user", "partner", "role")
+
+    def clean(self):
+        cleaned = super().clean()
+        partner = cleaned.get("partner")
+        if partner is None and self.instance.partner_id:
+            partner = Partner.objects.filter(pk=self.instance.partner_id).first()
+        user = cleaned.get("user")
+        if user is None and self.instance.user_id:
+            user = User.objects.filter(pk=self.instance.user_id).first()
+        if partner is not None and user is not None:
+            errors = services.partner_user_email_errors(partner, user.email)
+            if errors:
+                raise forms.ValidationError(errors)
+        return cleaned
+
 
 class MembershipOfUserInline(admin.StackedInline):
     model = Membership
+    form = MembershipForm
     fk_name = "user"
     extra = 0
     max_num = 1
@@ -170,6 +216,7 @@ class TierAdmin(admin.ModelAdmin):
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 0
     fields = ("user", "role", "created_at")
     readonly_fields = ("created_at",)
@@ -190,6 +237,35 @@ class InvitationInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class PartnerEmailExceptionForm(forms.ModelForm):
+    class Meta:
+        model = PartnerEmailException
+        fields = ("partner", "value", "note")
+
+    def clean_value(self):
+        from django.core.validators import validate_email
+
+        value = (self.cleaned_data.get("value") or "").strip().lower()
+        if "@" in value:
+            try:
+                validate_email(value)
+            except forms.ValidationError:
+                raise forms.ValidationError("Enter an e-mail address or a domain.") from None
+        elif "." not in value or any(c.isspace() or c in "/:" for c in value):
+            raise forms.ValidationError("Enter an e-mail address or a domain such as example.org.")
+        if services.is_vendor_staff_email(value if "@" in value else f"x@{value}"):
+            raise forms.ValidationError("Vendor staff addresses can never be partner users.")
+        return value
+
+
+class PartnerEmailExceptionInline(admin.TabularInline):
+    model = PartnerEmailException
+    form = PartnerEmailExceptionForm
+    extra = 0
+    fields = ("value", "note", "created_by", "created_at")
+    readonly_fields = ("created_by", "created_at")
 
 
 class PartnerForm(forms.ModelForm):
@@ -230,8 +306,18 @@ class PartnerAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("tier", "channel_manager")
     autocomplete_fields = ("channel_manager",)
-    inlines = [MembershipInline, InvitationInline]
+    inlines = [MembershipInline, PartnerEmailExceptionInline, InvitationInline]
     actions = ["suspend_selected", "reactivate_selected"]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is PartnerEmailException:
+            for instance in formset.save(commit=False):
+                instance.created_by_id = instance.created_by_id or request.user.pk
+                instance.save()
+            for instance in formset.deleted_objects:
+                instance.delete()
+            return
+        super().save_formset(request, form, formset, change)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_users=Count("memberships"))
@@ -289,11 +375,29 @@ class PartnerAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipForm
     list_display = ("user", "partner", "role", "created_at")
     list_filter = ("role", "partner")
     search_fields = ("user__email", "user__name", "partner__name")
     list_select_related = ("user", "partner")
     autocomplete_fields = ("user", "partner")
+
+
+@admin.register(PartnerEmailException)
+class PartnerEmailExceptionAdmin(admin.ModelAdmin):
+    """Addresses or domains outside a partner's domains that its users may have."""
+
+    form = PartnerEmailExceptionForm
+    list_display = ("value", "partner", "note", "created_by", "created_at")
+    list_filter = ("partner",)
+    search_fields = ("value", "partner__name")
+    list_select_related = ("partner", "created_by")
+    autocomplete_fields = ("partner",)
+    readonly_fields = ("created_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by_id = obj.created_by_id or request.user.pk
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Invitation)

@@ -47,3 +47,13 @@ class TokenForm(forms.Form):
         help_text="Where the token is used, e.g. “CRM sync”.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": 100}),
     )
+
+    def clean_name(self):
+        # The shared text rule (no control characters or direction marks), as in the services.
+        from prm.lib.validation import Errors, check_text
+
+        errors = Errors()
+        value = check_text(errors, "name", self.cleaned_data.get("name"), 100)
+        if errors:
+            raise forms.ValidationError(errors["name"])
+        return value

@@ -247,3 +247,30 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.user_id}"
+
+
+class PartnerEmailException(models.Model):
+    """An address or a domain outside the partner's own domains that its users may still have
+    (a subsidiary, a consultant), added by a channel manager. Never a vendor staff address
+    (partners.services.partner_user_email_errors)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="email_exceptions")
+    value = models.CharField(
+        max_length=254, help_text="An e-mail address (jane@example.org) or a domain (example.org)."
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["partner", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "value"], name="partner_email_exception_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} for {self.partner}"

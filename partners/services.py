@@ -46,6 +46,45 @@ def _clean_domains(value) -> list[str]:
     return sorted(set(domains))
 
 
+def _domain_covers(host: str, domain: str) -> bool:
+    """`host` is `domain` or one of its subdomains."""
+    domain = (domain or "").strip().lower().rstrip(".")
+    return bool(domain) and (host == domain or host.endswith("." + domain))
+
+
+def is_vendor_staff_email(email: str) -> bool:
+    host = (email or "").rpartition("@")[2].strip().lower().rstrip(".")
+    return any(_domain_covers(host, d) for d in settings.VENDOR_STAFF_DOMAINS)
+
+
+def partner_user_email_errors(partner: Partner, email: str) -> list[str]:
+    """Why `email` cannot belong to a user of `partner` (empty when it can): it must be at one
+    of the partner's domains (or their subdomains) or match an exception a manager added for
+    the partner (an address or a domain), and it is never a vendor staff address, whatever
+    the exceptions. The one rule for the portal, the API, the admin and allauth."""
+    address = (email or "").strip().lower()
+    host = address.rpartition("@")[2].rstrip(".")
+    if not host:
+        return ["Enter a valid e-mail address."]
+    if is_vendor_staff_email(address):
+        return ["This is a vendor staff address; a partner user cannot have it."]
+    if any(_domain_covers(host, d) for d in partner.domains or []):
+        return []
+    from partners.models import PartnerEmailException
+
+    for value in PartnerEmailException.objects.filter(partner=partner).values_list(
+        "value", flat=True
+    ):
+        value = value.strip().lower()
+        if value == address if "@" in value else _domain_covers(host, value):
+            return []
+    domains = ", ".join(partner.domains or []) or "none yet"
+    return [
+        f"Use an address at your company's domains ({domains}); a channel manager can add "
+        "an exception for another address."
+    ]
+
+
 def partner_create(*, actor, name: str, country: str, tier: Tier, domains=None, legal_name=""):
     _require_manager(actor)
     from prm.lib.validation import Errors, check_country, check_text
@@ -114,6 +153,9 @@ def partner_user_create(
         errors.add("role", "Choose member or admin.")
     if email and User.objects.filter(email__iexact=email).exists():
         errors.add("email", "A user with this e-mail address already exists.")
+    elif email:
+        for message in partner_user_email_errors(partner, email):
+            errors.add("email", message)
     if password is not None:
         if not isinstance(password, str) or "\x00" in password:
             errors.add("password", "Invalid password.")

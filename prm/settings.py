@@ -396,6 +396,10 @@ LOGGING = {
 
 CONFLICT_CHECK_RATE_USER = env.str("CONFLICT_CHECK_RATE_USER", default="30/m")
 CONFLICT_CHECK_RATE_PARTNER = env.str("CONFLICT_CHECK_RATE_PARTNER", default="300/d")
+# Vendor staff e-mail domains: never a partner user's address (nor a match for a sales rep).
+VENDOR_STAFF_DOMAINS = [
+    d.strip().lower() for d in env.list("VENDOR_STAFF_DOMAINS", default=["dealbridge.example"])
+]
 # Withdrawals after a (potential) conflict verdict per partner and period that flag the
 # partner to its managers (once per period) and in the partner list.
 CONFLICT_WITHDRAWAL_ALERT_RATE = env.str("CONFLICT_WITHDRAWAL_ALERT_RATE", default="5/d")

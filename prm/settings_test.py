@@ -24,6 +24,11 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 SITE_URL = "http://testserver"
 MFA_REQUIRED_FOR_MANAGERS = True
+# Submissions spend the availability-check budget (30/m per user, 300/d per partner), and the
+# suite seeds far more registrations per user and minute than any partner makes: the tests of
+# the limits state theirs (override_settings).
+CONFLICT_CHECK_RATE_USER = "1000000/m"
+CONFLICT_CHECK_RATE_PARTNER = "1000000/d"
 # Every frozen (compiled-once) query is compared with a fresh compile on each call (prm.frozen).
 FROZEN_QUERIES_CHECK = True
 

@@ -118,7 +118,7 @@ def _eligible(user, audience: str, registration: DealRegistration | None) -> boo
         # re-checking it here would cost two queries per manager on every event.
         return bool(user.is_superuser or user.is_staff)
     if audience == REP:
-        return bool(user.is_staff)
+        return bool(user.is_staff) and membership_of(user) is None
     return False
 
 
@@ -141,9 +141,13 @@ def _direct_reps(event: RegistrationEvent):
     }
     if not emails:
         return []
+    # Never a partner user (a membership), whatever their flags or address: a partner account
+    # with a rep's e-mail must not receive the rep's notifications.
     return [
         u
-        for u in User.objects.filter(is_active=True, is_staff=True).order_by("pk")
+        for u in User.objects.filter(
+            is_active=True, is_staff=True, membership__isnull=True
+        ).order_by("pk")
         if u.email.lower() in emails
     ]
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 import pycountry
@@ -19,6 +20,29 @@ CURRENCY_CODES = frozenset(c.alpha_3 for c in pycountry.currencies)
 MAX_VALUE = Decimal("999999999999.99")
 
 
+# Multi-line fields (text areas) may keep tab, line feed and carriage return; every other
+# field refuses them like any other control character.
+MULTILINE_FIELDS = frozenset(
+    {
+        "customer_address",
+        "description",
+        "competitors",
+        "lost_reason",
+        "summary",
+        "note",
+        "message",
+        "reason",
+        "body",
+    }
+)
+# C0 controls, DEL, and the invisible marks that reorder or hide what a reader sees
+# (bidirectional embeddings/overrides U+202A-E, isolates U+2066-9, LRM/RLM, ALM): a customer
+# name must not reorder what a manager reads.
+_DIRECTION_MARKS = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
+_FORBIDDEN_SINGLE_LINE = re.compile("[\x00-\x1f\x7f" + _DIRECTION_MARKS + "]")
+_FORBIDDEN_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + _DIRECTION_MARKS + "]")
+
+
 class Errors(dict):
     def add(self, field: str, message: str) -> None:
         self.setdefault(field, []).append(message)
@@ -28,7 +52,18 @@ class Errors(dict):
             raise ValidationFailed("Some fields are not valid.", fields=dict(self))
 
 
-def check_text(errors: Errors, field: str, value, limit: int, *, required: bool = False) -> str:
+def check_text(
+    errors: Errors,
+    field: str,
+    value,
+    limit: int,
+    *,
+    required: bool = False,
+    multiline: bool | None = None,
+) -> str:
+    """Text of at most `limit` characters, stripped. Refused: non-text, NUL, lone surrogates,
+    control characters (tab, line feed and carriage return only in multi-line fields: by
+    default those named in MULTILINE_FIELDS) and bidirectional/invisible direction marks."""
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -39,6 +74,16 @@ def check_text(errors: Errors, field: str, value, limit: int, *, required: bool 
         return ""
     if any("\ud800" <= ch <= "\udfff" for ch in value):
         errors.add(field, "Must be valid Unicode text.")
+        return ""
+    if multiline is None:
+        multiline = field in MULTILINE_FIELDS
+    forbidden = _FORBIDDEN_MULTILINE if multiline else _FORBIDDEN_SINGLE_LINE
+    if forbidden.search(value):
+        errors.add(
+            field,
+            "Must not contain control characters or text-direction marks"
+            + (" (line breaks and tabs are allowed)." if multiline else " (one line of text)."),
+        )
         return ""
     value = value.strip()
     if required and not value:
