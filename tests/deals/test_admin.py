@@ -25,7 +25,7 @@ from deals.registrations import services
 from deals.registrations.collaboration import activity_create, comment_create
 from deals.registrations.extensions import extension_request_create
 from partners import services as partner_services
-from partners.models import ApiToken, Partner
+from partners.models import ApiToken, Partner, PartnerEmailException
 from tests import factories
 
 OUR_APPS = {"partners", "deals", "conflicts"}
@@ -73,6 +73,9 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
         actor=alice_admin, partner=alice.membership.partner, email="newbie@acme-resellers.example"
     )
     NotificationPreference.objects.create(user=alice, kind="comment", email_enabled=False)
+    PartnerEmailException.objects.create(
+        partner=alice.membership.partner, value="acme-group.example", created_by=manager
+    )
     ConflictCheckLog.objects.create(
         user=alice, partner_id=1, customer_key_hash="0" * 64, verdict="clear"
     )
@@ -392,6 +395,8 @@ def test_partner_change_through_the_service(admin_client, alice, partner_a):
         "memberships-INITIAL_FORMS": "0",
         "invitations-TOTAL_FORMS": "0",
         "invitations-INITIAL_FORMS": "0",
+        "email_exceptions-TOTAL_FORMS": "0",
+        "email_exceptions-INITIAL_FORMS": "0",
     }
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -415,6 +420,8 @@ def test_partner_add_validates_country(admin_client):
             "memberships-INITIAL_FORMS": "0",
             "invitations-TOTAL_FORMS": "0",
             "invitations-INITIAL_FORMS": "0",
+            "email_exceptions-TOTAL_FORMS": "0",
+            "email_exceptions-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 200

@@ -22,6 +22,7 @@ def main() -> None:
     # Each user submits once per round, faster than the availability budget allows a person.
     os.environ["CONFLICT_CHECK_RATE_USER"] = "1000000/m"
     os.environ["CONFLICT_CHECK_RATE_PARTNER"] = "1000000/d"
+    os.environ["CACHE_URL"] = "locmemcache://"  # the worker's database has no cache table
     os.environ.pop("DATABASE_URL", None)
     import django
 
