@@ -301,6 +301,24 @@ class StrictInputSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class CodeRelatedField(serializers.SlugRelatedField):
+    """A related object named by a short code (a tier's `code`). The value is checked as text
+    before any query: a NUL byte or a lone surrogate would make PostgreSQL raise (a 500) instead
+    of answering "does not exist"."""
+
+    max_code_length = 100
+
+    def to_internal_value(self, data):
+        if (
+            not isinstance(data, str)
+            or len(data) > self.max_code_length
+            or "\x00" in data
+            or any("\ud800" <= ch <= "\udfff" for ch in data)
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class _StrictInputExtension(OpenApiSerializerExtension):
     target_class = StrictInputSerializer
     match_subclasses = True

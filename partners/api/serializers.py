@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from partners.models import Membership, Partner, Tier, User
 from partners.roles import membership_of, role_of
-from prm.api import PartnerRefSerializer, StrictInputSerializer
+from prm.api import CodeRelatedField, PartnerRefSerializer, StrictInputSerializer
 
 # --- Auth and identity --------------------------------------------------------------------------
 
@@ -74,15 +74,13 @@ class PartnerCreateInputSerializer(StrictInputSerializer):
         child=serializers.CharField(max_length=253), required=False, max_length=50
     )
     country = serializers.CharField(max_length=2, min_length=2)
-    tier = serializers.SlugRelatedField(slug_field="code", queryset=Tier.objects.all())
+    tier = CodeRelatedField(slug_field="code", queryset=Tier.objects.all())
 
 
 class PartnerUpdateInputSerializer(PartnerCreateInputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     country = serializers.CharField(max_length=2, min_length=2, required=False)
-    tier = serializers.SlugRelatedField(
-        slug_field="code", queryset=Tier.objects.all(), required=False
-    )
+    tier = CodeRelatedField(slug_field="code", queryset=Tier.objects.all(), required=False)
     status = serializers.ChoiceField(choices=Partner.Status.choices, required=False)
 
 

@@ -76,6 +76,9 @@ def test_partner_validation(as_manager, partner_a):
         ({"name": "Acme Resellers", "country": "US", "tier": "gold"}, "name"),
         ({"name": "X", "country": "XX", "tier": "gold"}, "country"),
         ({"name": "X", "country": "US", "tier": "diamond"}, "tier"),
+        # Checked as text before the lookup: PostgreSQL refuses NUL in a query (was a 500).
+        ({"name": "X", "country": "US", "tier": "go\x00ld"}, "tier"),
+        ({"name": "X", "country": "US", "tier": 7}, "tier"),
         ({"name": "X", "country": "US", "tier": "gold", "domains": ["not a domain"]}, "domains"),
         ({"name": "X", "country": "US", "tier": "gold", "status": "active"}, "status"),
     ]:
