@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from conflicts.index import active_filter, name_key
 from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
 from conflicts.normalize import blocking_keys
 from conflicts.scoring import Identity, score
 from prm.lib.tenancy import system_context
+from prm.lib.time import timezone_now
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[Ca
     blocking-key postings), and the entries are then fetched by primary key. One query with
     an OR of the probes lets SQLite's planner fall back to a scan of the whole index table.
     """
-    now = now or timezone.now()
+    now = now or timezone_now()
     if connection.vendor == "postgresql":
         return _candidates_in_one_query(identity, now)
     return _candidates_per_probe(identity, now)

@@ -6,6 +6,9 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from prm.lib.fields import UpdatedAtField
+from prm.lib.time import timezone_now
+
 
 class RecordKind(models.TextChoices):
     REGISTRATION = "registration", "Partner registration"
@@ -37,7 +40,7 @@ class IdentityEntry(models.Model):
     active = models.BooleanField(default=True)
     active_until = models.DateTimeField(null=True, blank=True)
     since = models.DateTimeField(help_text="When the record started to protect (FCFS order).")
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = UpdatedAtField()
 
     class Meta:
         constraints = [
@@ -108,7 +111,7 @@ class Conflict(models.Model):
     resolution_note = models.TextField(blank=True)
     resolved_by_id = models.BigIntegerField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -136,7 +139,7 @@ class IgnoredPair(models.Model):
     id_a = models.BigIntegerField()
     kind_b = models.CharField(max_length=20, choices=RecordKind.choices)
     id_b = models.BigIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         constraints = [

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.utils import timezone
-
 from conflicts.engine import Match
 from conflicts.models import Conflict, IgnoredPair, RecordKind
 from prm.exceptions import StateConflict
+from prm.lib.time import timezone_now
 
 
 def conflicts_record(
@@ -57,7 +56,7 @@ def conflict_mark_resolved(
     """Compare-and-set open → resolved; a second resolver gets StateConflict."""
     if resolution not in Conflict.Resolution.values:
         raise StateConflict("Unknown resolution.")
-    now = timezone.now()
+    now = timezone_now()
     changed = Conflict.objects.filter(pk=conflict.pk, status=Conflict.Status.OPEN).update(
         status=Conflict.Status.RESOLVED,
         resolution=resolution,

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 
 from partners.models import Partner
+from prm.lib.fields import UpdatedAtField
+from prm.lib.time import timezone_now
 
 # --- Catalog ----------------------------------------------------------------------------------
 
@@ -97,7 +98,7 @@ class RulesOfEngagement(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         ordering = ["-version"]
@@ -170,7 +171,7 @@ class RegistrationQuerySet(models.QuerySet):
         return self.filter(status__in=["submitted", "info_requested"])
 
     def protecting(self, now=None):
-        now = now or timezone.now()
+        now = now or timezone_now()
         return self.filter(status="approved", expires_at__gt=now)
 
     def expiring_before(self, ts):
@@ -241,8 +242,8 @@ class DealRegistration(models.Model):
     lost_reason = models.CharField(max_length=500, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+    updated_at = UpdatedAtField()
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -337,21 +338,21 @@ class DealRegistration(models.Model):
         return (
             self.status == RegistrationStatus.APPROVED
             and self.expires_at is not None
-            and self.expires_at > timezone.now()
+            and self.expires_at > timezone_now()
         )
 
     @property
     def days_left(self) -> int | None:
         if not self.is_protected:
             return None
-        return max(0, (self.expires_at - timezone.now()).days)
+        return max(0, (self.expires_at - timezone_now()).days)
 
     @property
     def is_overdue(self) -> bool:
         return (
             self.status in (RegistrationStatus.SUBMITTED, RegistrationStatus.INFO_REQUESTED)
             and self.sla_due_at is not None
-            and self.sla_due_at < timezone.now()
+            and self.sla_due_at < timezone_now()
         )
 
 
@@ -483,7 +484,7 @@ class Comment(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body = models.TextField(max_length=5000)
     internal = models.BooleanField(default=False, help_text="Manager-only note.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -520,7 +521,7 @@ class ExtensionRequest(models.Model):
     decision_note = models.TextField(blank=True, max_length=2000)
     previous_expires_at = models.DateTimeField(null=True, blank=True)
     new_expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -558,7 +559,7 @@ class ActivityEntry(models.Model):
     kind = models.CharField(max_length=10, choices=ActivityKind.choices)
     occurred_on = models.DateField()
     summary = models.CharField(max_length=1000)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         ordering = ["-occurred_on", "-id"]
@@ -592,8 +593,8 @@ class DirectOpportunity(models.Model):
         max_length=10, choices=OpportunityStatus.choices, default=OpportunityStatus.OPEN
     )
     won_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+    updated_at = UpdatedAtField()
 
     class Meta:
         ordering = ["-updated_at", "-id"]
@@ -673,13 +674,13 @@ class Notification(models.Model):
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone_now)
     claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -719,7 +720,7 @@ class ConflictCheckLog(models.Model):
     customer_key_hash = models.CharField(max_length=64)
     verdict = models.CharField(max_length=20)
     source = models.CharField(max_length=10, default="api")
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         ordering = ["-at"]

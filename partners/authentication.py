@@ -13,11 +13,11 @@ against the clock."""
 
 from __future__ import annotations
 
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from partners.models import ApiToken, hash_token
 from prm.lib import hotcache
+from prm.lib.time import timezone_now
 
 _REQUEST_CACHE = "_prm_api_token"
 
@@ -89,7 +89,7 @@ def token_for_key(key: str, request=None) -> ApiToken | None:
 
 def live_token_user(token: ApiToken | None, now=None):
     """The token's user if the token is live and the user may use it, else None."""
-    now = now or timezone.now()
+    now = now or timezone_now()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         return None
     return token.user if token.user.is_active else None
@@ -109,7 +109,7 @@ class HashedTokenAuthentication(authentication.TokenAuthentication):
         if not key or len(key) > 200:
             raise exceptions.AuthenticationFailed("Invalid token.")
         token = token_for_key(key, getattr(self, "_request", None))
-        now = timezone.now()
+        now = timezone_now()
         if token is None or token.revoked_at is not None or token.expires_at <= now:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
         user = token.user

@@ -10,7 +10,9 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+
+from prm.lib.fields import UpdatedAtField
+from prm.lib.time import timezone_now
 
 
 class UserManager(BaseUserManager):
@@ -49,7 +51,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(default=False, help_text="Vendor staff (can use the admin).")
     is_active = models.BooleanField(default=True)
-    date_joined = models.DateTimeField(default=timezone.now)
+    date_joined = models.DateTimeField(default=timezone_now)
 
     objects = UserManager()
 
@@ -130,8 +132,8 @@ class Partner(models.Model):
         related_name="managed_partners",
         limit_choices_to={"is_staff": True},
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+    updated_at = UpdatedAtField()
 
     class Meta:
         ordering = ["name"]
@@ -161,7 +163,7 @@ class Membership(models.Model):
     )
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         ordering = ["partner", "user__email"]
@@ -189,7 +191,7 @@ class Invitation(models.Model):
         blank=True,
         related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -212,7 +214,7 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -229,7 +231,7 @@ class ApiToken(models.Model):
 
     @property
     def is_live(self) -> bool:
-        return self.revoked_at is None and self.expires_at > timezone.now()
+        return self.revoked_at is None and self.expires_at > timezone_now()
 
 
 class UserSession(models.Model):
@@ -240,7 +242,7 @@ class UserSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="session_records"
     )
     session_key = models.CharField(max_length=40, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user", "created_at"], name="usersession_user_created")]
@@ -262,7 +264,7 @@ class PartnerEmailException(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
         ordering = ["partner", "value"]

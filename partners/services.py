@@ -8,13 +8,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from partners.authentication import tokens_forget
 from partners.dispatch import invitation_created
 from partners.models import ApiToken, Invitation, Membership, Partner, Tier, User, hash_token
 from partners.roles import is_manager, is_partner_admin, partner_of
 from prm.exceptions import PermissionDeniedError, StateConflict, ValidationFailed
+from prm.lib.time import timezone_now
 
 
 def _require_manager(actor: User) -> None:
@@ -221,7 +221,7 @@ def user_revoke_access(*, user: User, keep_session_key: str | None = None) -> No
     the session registry (partners.sessions), not by decoding every stored session."""
     from partners.sessions import sessions_end_for_user
 
-    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone_now())
     tokens_forget(users=[user])
     sessions_end_for_user(user, keep_session_key=keep_session_key)
 
@@ -236,11 +236,11 @@ def token_create(
         name=name[:100],
         prefix=raw[:10],
         key_hash=hash_token(raw),
-        expires_at=timezone.now() + (ttl or settings.API_TOKEN_TTL),
+        expires_at=timezone_now() + (ttl or settings.API_TOKEN_TTL),
     )
     return token, raw
 
 
 def token_revoke(*, token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone_now())
     tokens_forget(tokens=[token])

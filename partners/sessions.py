@@ -14,14 +14,14 @@ from datetime import timedelta
 from importlib import import_module
 
 from django.conf import settings
-from django.utils import timezone
 
 from partners.models import UserSession
+from prm.lib.time import timezone_now
 
 
 def session_register(user, session_key: str) -> None:
     # Old rows of this user (sessions past their absolute lifetime) are pruned on the way.
-    cutoff = timezone.now() - settings.SESSION_ABSOLUTE_LIFETIME - timedelta(days=1)
+    cutoff = timezone_now() - settings.SESSION_ABSOLUTE_LIFETIME - timedelta(days=1)
     UserSession.objects.filter(user=user, created_at__lt=cutoff).delete()
     UserSession.objects.update_or_create(session_key=session_key, defaults={"user": user})
 

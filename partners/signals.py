@@ -21,7 +21,8 @@ both (no signal) reaches a cached lookup when it expires (settings.HOT_CACHE_SEC
 from __future__ import annotations
 
 from django.db.models.signals import post_delete, post_save
-from django.utils import timezone
+
+from prm.lib.time import timezone_now
 
 
 def _session_key(request) -> str | None:
@@ -48,7 +49,7 @@ def on_user_saved(sender, instance, created=False, update_fields=None, **kwargs)
         from partners.models import ApiToken
 
         ApiToken.objects.filter(user_id=instance.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
+            revoked_at=timezone_now()
         )
 
 

@@ -36,6 +36,7 @@ from deals.registrations.validation import (
 from partners.roles import is_manager
 from prm.exceptions import DomainError
 from prm.lib.admin import ReadOnlyAdminMixin, ReadOnlyInline
+from prm.lib.time import timezone_now
 
 
 def _report(modeladmin, request, done: int, failures: list[str], verb: str) -> None:
@@ -91,9 +92,7 @@ class OverdueFilter(admin.SimpleListFilter):
         return (("yes", "Overdue"), ("no", "On time"))
 
     def queryset(self, request, queryset):
-        from django.utils import timezone
-
-        overdue = {"status__in": ["submitted", "info_requested"], "sla_due_at__lt": timezone.now()}
+        overdue = {"status__in": ["submitted", "info_requested"], "sla_due_at__lt": timezone_now()}
         if self.value() == "yes":
             return queryset.filter(**overdue)
         if self.value() == "no":

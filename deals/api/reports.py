@@ -10,7 +10,6 @@ import csv
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -28,6 +27,7 @@ from deals.reports.filters import report_filters_parse
 from deals.reports.summary import program_median_hours_to_decision, report_summary
 from prm.exceptions import PermissionDeniedError
 from prm.lib.csvsafe import csv_safe
+from prm.lib.time import timezone_now
 
 FILTER_PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.DATE, description="First day (UTC) of first submission."),
@@ -155,6 +155,6 @@ class ReportRegistrationsCsvApi(_JsonErrorsApi):
         filters = report_filters_parse(request.query_params, user=request.user)
         rows = report_csv_rows(request.user, filters)
         response = StreamingHttpResponse(csv_stream(rows), content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        stamp = timezone_now().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="registrations-{stamp}.csv"'
         return response

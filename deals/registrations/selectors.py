@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db.models import Prefetch, Q, QuerySet
-from django.utils import timezone
 
 from conflicts.models import Conflict
 from deals.models import (
@@ -25,6 +24,7 @@ from deals.models import (
 from partners.roles import is_manager, partner_of
 from prm.lib.ids import query_id
 from prm.lib.tenancy import system_context
+from prm.lib.time import timezone_now
 
 # --- Registrations ------------------------------------------------------------------------------
 
@@ -113,11 +113,11 @@ def registrations_filter(
         overdue = params.get("overdue")
         if overdue in ("true", "1", "True"):
             queryset = queryset.filter(
-                status__in=["submitted", "info_requested"], sla_due_at__lt=timezone.now()
+                status__in=["submitted", "info_requested"], sla_due_at__lt=timezone_now()
             )
         elif overdue in ("false", "0", "False"):
             queryset = queryset.exclude(
-                status__in=["submitted", "info_requested"], sla_due_at__lt=timezone.now()
+                status__in=["submitted", "info_requested"], sla_due_at__lt=timezone_now()
             )
     return queryset
 

@@ -12,7 +12,6 @@ from django.db.models import (
     Q,
     QuerySet,
 )
-from django.utils import timezone
 
 from deals.models import (
     DealRegistration,
@@ -26,6 +25,7 @@ from deals.registrations.selectors import (
 from partners.models import Partner, Tier
 from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed
 from prm.lib.ids import parse_id
+from prm.lib.time import timezone_now
 
 UTC = dt.UTC
 ProductsThrough = DealRegistration.products.through
@@ -60,7 +60,7 @@ DEFAULT_PERIOD_DAYS = 91
 
 
 def default_period(today: dt.date | None = None) -> ReportFilters:
-    today = today or timezone.now().date()
+    today = today or timezone_now().date()
     return ReportFilters(date_from=today - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1))
 
 

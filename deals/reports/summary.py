@@ -54,7 +54,6 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
-from django.utils import timezone
 
 from conflicts.models import Conflict
 from deals import lifecycle
@@ -79,6 +78,7 @@ from deals.reports.filters import (
 from deals.reports.percentiles import percentiles, percentiles_by_rank, percentiles_from_histogram
 from deals.reports.rollup import HOURS_BUCKET
 from partners.models import Partner
+from prm.lib.time import timezone_now
 
 AWAITING = (lifecycle.SUBMITTED, lifecycle.INFO_REQUESTED)
 PIPELINE_STATUSES = (lifecycle.SUBMITTED, lifecycle.INFO_REQUESTED, lifecycle.APPROVED)
@@ -248,7 +248,7 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
     """The figures of the summary API (docs/api.md) (plus a few extra fields) in a handful of queries: the
     group rows (from the rollup cells or the registrations), the overdue count, the conflicts,
     and the percentiles (histogram + one index read per fraction, or index reads by rank)."""
-    now = now or timezone.now()
+    now = now or timezone_now()
     registrations = registrations_for_report(user, filters)
     from_cells = uses_report_cells(user, filters)
     groups = _groups_from_cells(filters) if from_cells else _groups_live(registrations)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from conflicts.models import Conflict, RecordKind
 from deals.models import ActivityEntry, DealRegistration, DirectOpportunity, Product
@@ -27,6 +26,7 @@ from deals.reports.filters import (
 )
 from deals.reports.summary import format_hours, format_percent, median_hours_to_decision, rate
 from partners.models import Partner
+from prm.lib.time import timezone_now
 
 EXPIRING_WITHIN_DAYS = 30
 
@@ -97,7 +97,7 @@ class Dashboard:
 def partner_dashboard(user, *, limit: int = 8) -> Dashboard:
     """The partner home page: open registrations, those expiring within 30 days, recent
     decisions with reasons, unread notifications and the scorecard figures."""
-    now = timezone.now()
+    now = timezone_now()
     visible = selectors.registrations_visible_to(user)
     open_qs = visible.filter(status__in=["draft", "submitted", "info_requested", "approved"])
     expiring = visible.protecting(now).filter(
@@ -207,7 +207,7 @@ def partners_with_figures() -> QuerySet[Partner]:
     """Partners with their user count and registration figures (one query), and the
     withdrawals after a conflict verdict within the alert period (a subquery)."""
     _, window = withdrawal_alert_limit()
-    since = timezone.now() - dt.timedelta(seconds=window)
+    since = timezone_now() - dt.timedelta(seconds=window)
     withdrawn_after_conflict = (
         selectors.withdrawals_after_conflict(since)
         .filter(partner_id=OuterRef("pk"))

@@ -1,17 +1,41 @@
-"""Aware-UTC time helpers and the business-day calendar used by the SLA clock."""
+"""The project clock, aware-UTC time helpers and the business-day calendar of the SLA clock.
+
+Product code reads the time only through `timezone_now()` (ruff's banned-api rule refuses
+`django.utils.timezone.now` outside this module), and the models' timestamps default to it, so
+one block of code can run on another clock with `clock_source(...)`: the demo seed plays its
+timeline that way, without patching Django. The source is a context variable, so it applies to
+the current thread (or asyncio task) only; every other request keeps the real time.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.utils import timezone
 
 UTC = dt.UTC
 
+_source: ContextVar[Callable[[], dt.datetime] | None] = ContextVar("prm_clock", default=None)
+
 
 def timezone_now() -> dt.datetime:
-    return timezone.now()
+    """Now, aware (UTC): the real time, or the clock set by `clock_source` in this context."""
+    source = _source.get()
+    return source() if source is not None else timezone.now()
+
+
+@contextmanager
+def clock_source(source: Callable[[], dt.datetime]) -> Iterator[None]:
+    """Within the block, `timezone_now()` (and every model timestamp) reads `source()`; it must
+    return aware datetimes."""
+    token = _source.set(source)
+    try:
+        yield
+    finally:
+        _source.reset(token)
 
 
 def add_business_days(

@@ -10,10 +10,10 @@ from decimal import Decimal, InvalidOperation
 import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.utils import timezone
 
 from prm.exceptions import ValidationFailed
 from prm.lib.domains import registrable_domain
+from prm.lib.time import timezone_now
 
 COUNTRY_CODES = frozenset(c.alpha_2 for c in pycountry.countries)
 CURRENCY_CODES = frozenset(c.alpha_3 for c in pycountry.currencies)
@@ -166,4 +166,4 @@ def check_domain(errors: Errors, field: str, value) -> str:
 
 
 def today() -> dt.date:
-    return timezone.now().date()
+    return timezone_now().date()

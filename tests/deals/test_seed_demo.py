@@ -208,3 +208,22 @@ def test_rebuild_identity_index_restores_the_index(seeded, db):
         partner_id=None,
     )
     assert globex.pk in {m.record_id for m in outcome.matches}
+
+
+def test_seed_demo_timeline_is_stamped_on_the_demo_clock(seeded, db):
+    """The seed plays six months through the project clock (prm.lib.time.clock_source), not by
+    patching Django: the models' own timestamps (created_at, updated_at) follow the timeline,
+    in the order of the registrations' submissions."""
+    now = timezone.now()
+    registrations = DealRegistration.objects.exclude(submitted_at=None)
+    oldest = min(r.created_at for r in registrations)
+    assert oldest < now - dt.timedelta(days=90)
+    for registration in registrations:
+        assert registration.created_at <= registration.first_submitted_at
+        assert registration.updated_at < now - dt.timedelta(seconds=1) or (
+            registration.updated_at >= registration.created_at
+        )
+    ordered = list(registrations.order_by("created_at").values_list("pk", flat=True))
+    assert ordered == sorted(ordered)  # created in timeline order, stamped in timeline order
+    first_event = RegistrationEvent.objects.order_by("at").first()
+    assert first_event is not None and first_event.at < now - dt.timedelta(days=90)

@@ -9,8 +9,8 @@ registration timeline (and policy v2) is played only once, when the demo partner
 registration yet. A fixed random seed makes every run produce the same data.
 
 Everything is created through the services, so events, conflicts and the identity index exist
-as in production. The timeline is played on a demo clock (django.utils.timezone.now is pinned
-to each step's moment) so submissions, decisions and protection windows spread over the last
+as in production. The timeline is played on a demo clock (the project clock,
+prm.lib.time.clock_source, reads each step's moment) so submissions, decisions and protection windows spread over the last
 six months, in chronological order, which first-come-first-served relies on.
 """
 
@@ -23,11 +23,9 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from unittest import mock
 
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 from faker import Faker
 
 from conflicts.models import Conflict
@@ -42,6 +40,7 @@ from partners import services as partner_services
 from partners.models import Partner, Tier, User
 from prm.exceptions import DuplicateRegistration
 from prm.lib.domains import registrable_domain
+from prm.lib.time import clock_source, timezone_now
 
 SEED = 20260214
 DEMO_PASSWORD = "cosell-demo-2026"
@@ -242,7 +241,7 @@ class DemoClock:
     @contextmanager
     def pinned(self, at: dt.datetime):
         self.at, self._tick = at, 0
-        with mock.patch("django.utils.timezone.now", new=self.now):
+        with clock_source(self.now):
             yield
 
 
@@ -265,7 +264,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.password = options["password"]
         self.rng = random.Random(SEED)
-        self.real_now = timezone.now()
+        self.real_now = timezone_now()
         self.clock = DemoClock()
         self.steps: list[Step] = []
 
@@ -737,7 +736,7 @@ class Command(BaseCommand):
                 registration=registration,
                 actor=holder["user"],
                 kind=self.rng.choice(["meeting", "demo", "proposal", "call"]),
-                occurred_on=timezone.now().date().isoformat(),
+                occurred_on=timezone_now().date().isoformat(),
                 summary=self.rng.choice(
                     [
                         "Discovery workshop with the operations team.",
