@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+import redis
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.memcached import BaseMemcachedCache
@@ -85,6 +87,10 @@ def count(key: str, window_seconds: int, *, delta: int = 1, cache=None) -> int:
         from prm import counters
 
         return counters.increment(ckey, window_seconds, delta)
+    return _add_incr(cache, ckey, window_seconds, delta)
+
+
+def _add_incr(cache, ckey: str, window_seconds: int, delta: int) -> int:
     cache.add(ckey, 0, timeout=window_seconds)
     try:
         return cache.incr(ckey, delta)
@@ -106,14 +112,39 @@ return value
 
 
 def _redis_incr(cache: RedisCache, ckey: str, window_seconds: int, delta: int) -> int:
+    location = _redis_location(cache)
+    if location is None:
+        # A RedisCache built outside settings.CACHES: Django's own add + incr (atomic INCR, three
+        # round trips instead of one).
+        return _add_incr(cache, ckey, window_seconds, delta)
     key = cache.make_and_validate_key(ckey)
-    script = getattr(cache, "_prm_incr_script", None)
+    return int(_incr_script(location)(keys=[key], args=[delta, window_seconds]))
+
+
+# One redis-py client (thread-safe, its own connection pool) per Redis cache location, with the
+# script registered once; built from the cache's settings, not from Django's cache internals.
+_SCRIPTS: dict[str, redis.commands.core.Script] = {}
+
+
+def _incr_script(location: str) -> redis.commands.core.Script:
+    script = _SCRIPTS.get(location)
     if script is None:
-        # One client over Django's own connection pool (RedisCacheClient.get_client builds a
-        # redis.Redis per call); kept on the cache object, which Django keeps per thread.
-        script = cache._cache.get_client(key, write=True).register_script(_REDIS_INCR)
-        cache._prm_incr_script = script
-    return int(script(keys=[key], args=[delta, window_seconds]))
+        script = redis.Redis.from_url(location).register_script(_REDIS_INCR)
+        _SCRIPTS[location] = script
+    return script
+
+
+def _redis_location(cache: RedisCache) -> str | None:
+    """The write server's URL of the configured Redis cache that `cache` is (the first of a
+    list or a comma-separated LOCATION, as Django's RedisCache writes to the first); None for
+    a cache that is not one of this thread's settings.CACHES."""
+    for alias, config in settings.CACHES.items():
+        if caches[alias] is cache:
+            location = config["LOCATION"]
+            if isinstance(location, str):
+                location = location.split(",")
+            return str(location[0]).strip()
+    return None
 
 
 def refund(key: str, window_seconds: int, *, cache=None) -> None:

@@ -13,6 +13,7 @@ from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 
 from prm import ratelimit
 
@@ -145,13 +146,25 @@ def test_redis_is_atomic_under_concurrency():
 )
 def test_redis_counter_is_one_script_that_keeps_the_window():
     """[redis] The Lua increment gives a new counter the window as TTL and never extends it;
-    Django's own get/incr/delete see the same key (refund, reset)."""
+    Django's own get/incr/delete see the same key (refund, reset). The script runs on a
+    redis-py client built from settings.CACHES (no Django cache internals)."""
+    import redis
     from django.core.cache.backends.redis import RedisCache
 
-    cache = RedisCache(os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15"), {})
+    url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+    config = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    }
+    with override_settings(CACHES=config):
+        cache = caches["default"]
+        assert isinstance(cache, RedisCache)
+        assert ratelimit._redis_location(cache) == url
+        _lua_window_checks(cache, redis.Redis.from_url(url))
+
+
+def _lua_window_checks(cache, client):
     ckey = ratelimit._cache_key("lua-window")
     key = cache.make_and_validate_key(ckey)
-    client = cache._cache.get_client(key, write=True)
     cache.delete(ckey)
     try:
         assert [ratelimit.count("lua-window", 60, cache=cache) for _ in range(3)] == [1, 2, 3]
