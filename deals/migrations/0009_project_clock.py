@@ -6,65 +6,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deals', '0008_withdrawals_flagged_kind'),
+        ("deals", "0008_withdrawals_flagged_kind"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='activityentry',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="activityentry",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='comment',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="comment",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='conflictchecklog',
-            name='at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="conflictchecklog",
+            name="at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='dealregistration',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="dealregistration",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='dealregistration',
-            name='updated_at',
-            field=prm.lib.fields.UpdatedAtField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="dealregistration",
+            name="updated_at",
+            field=prm.lib.fields.UpdatedAtField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='directopportunity',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="directopportunity",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='directopportunity',
-            name='updated_at',
-            field=prm.lib.fields.UpdatedAtField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="directopportunity",
+            name="updated_at",
+            field=prm.lib.fields.UpdatedAtField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='extensionrequest',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="extensionrequest",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="notification",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='next_attempt_at',
+            model_name="notification",
+            name="next_attempt_at",
             field=models.DateTimeField(default=prm.lib.time.timezone_now),
         ),
         migrations.AlterField(
-            model_name='rulesofengagement',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="rulesofengagement",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
     ]

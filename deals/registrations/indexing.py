@@ -12,7 +12,10 @@ from deals.models import (
 from prm.lib.time import timezone_now
 
 
-def _index_registration(registration: DealRegistration, *, active: bool) -> None:
+def _index_registration(
+    registration: DealRegistration, *, active: bool, product_lines: list[str] | None = None
+) -> None:
+    """`product_lines`: the registration's, when the caller has just read its products."""
     if not active:
         index_deactivate(kind=RecordKind.REGISTRATION, record_id=registration.pk)
         return
@@ -23,7 +26,9 @@ def _index_registration(registration: DealRegistration, *, active: bool) -> None
         label=f"{registration.reference} · {registration.customer_name}",
         identity=registration_identity(registration),
         name_raw=registration.customer_name,
-        product_lines=_product_lines(registration.products.select_related("product_line")),
+        product_lines=product_lines
+        if product_lines is not None
+        else _product_lines(registration.products.select_related("product_line")),
         active=True,
         since=registration.first_submitted_at or registration.submitted_at or timezone_now(),
         active_until=registration.expires_at if registration.status == lifecycle.APPROVED else None,

@@ -143,7 +143,11 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
         registration.save()
         registration.reference = f"DR-{registration.created_at.year}-{registration.pk:06d}"
         DealRegistration.objects.filter(pk=registration.pk).update(reference=registration.reference)
-        registration.products.set(cleaned.get("products") or [])
+        # A new row has no links yet: insert them (set() would first read the existing ones).
+        DealRegistration.products.through.objects.bulk_create(
+            DealRegistration.products.through(dealregistration=registration, product=product)
+            for product in cleaned.get("products") or []
+        )
         _registration_event(
             registration,
             actor,
@@ -152,7 +156,7 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
             details={"reference": registration.reference},
         )
         if submit:
-            registration = _submit_locked(registration, actor)
+            registration = _submit_locked(registration, actor, created=True)
     return registration
 
 
@@ -218,11 +222,16 @@ def _check_logged(actor, partner: Partner, identity: Identity, verdict: str, sou
     budget.check_log(actor, partner, budget.customer_key_hash(identity), verdict, source)
 
 
-def _submit_locked(registration: DealRegistration, actor) -> DealRegistration:
+def _submit_locked(
+    registration: DealRegistration, actor, *, created: bool = False
+) -> DealRegistration:
     # Lock order everywhere: identity locks first, then the registration row (an opportunity
     # sync does the same), so a submission and a CRM sync never deadlock. The identity is read
-    # before the row lock; if an edit changed it in between, lock the new one too.
-    identity = registration_identity(DealRegistration.objects.get(pk=registration.pk))
+    # before the row lock; if an edit changed it in between, lock the new one too. A row
+    # created in this transaction is visible to no one else: its identity is the one in hand.
+    identity = registration_identity(
+        registration if created else DealRegistration.objects.get(pk=registration.pk)
+    )
     lock_identity(identity)
     registration = _locked(registration)
     while registration_identity(registration) != identity:
@@ -266,7 +275,7 @@ def _submit_locked(registration: DealRegistration, actor) -> DealRegistration:
         matches=outcome.matches,
         policy_version=policy.version,
     )
-    _index_registration(registration, active=True)
+    _index_registration(registration, active=True, product_lines=_product_lines(products))
     _registration_event(
         registration,
         actor,
