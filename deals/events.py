@@ -18,6 +18,8 @@ import datetime as dt
 import io
 import json
 
+from django.dispatch import Signal
+
 from deals.models import DealRegistration, RegistrationEvent
 from deals.notifications.outbox import notifications_for_event
 from prm.lib.time import timezone_now
@@ -141,6 +143,11 @@ def audit_csv(audit: dict) -> str:
 
 # --- Events -------------------------------------------------------------------------------------
 
+# Sent inside the transaction that records an event (kwargs: event), after its notifications:
+# apps above deals (integrations: webhooks) write their own side effects in the same
+# transaction without deals importing them.
+event_recorded = Signal()
+
 
 def _actor_label(actor) -> str:
     return actor.email if actor is not None else "system"
@@ -186,6 +193,7 @@ def event_record(
     event.save()
     if notify:
         notifications_for_event(event)
+    event_recorded.send(sender=RegistrationEvent, event=event)
     return event
 
 

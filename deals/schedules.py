@@ -27,6 +27,12 @@ def _defaults() -> list[dict]:
             "description": "Deliver pending notifications; re-drive ones stuck in sending.",
         },
         {
+            "name": "webhooks-drain",
+            "task": "integrations.tasks.webhooks_drain",
+            "every": settings.NOTIFICATION_DRAIN_SECONDS,
+            "description": "Send due webhook deliveries and retries; re-drive stuck ones.",
+        },
+        {
             "name": EXPIRE,
             "task": "deals.tasks.registrations_expire",
             "crontab": {"minute": "*/5"},  # */5 * * * *  every 5 minutes

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "partners",
     "conflicts",
     "deals",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +210,13 @@ else:
 # force, the active catalogue, the managers list); each is forgotten where it changes, and
 # expires after this many seconds whatever happens.
 HOT_CACHE_SECONDS = env.int("HOT_CACHE_SECONDS", default=60)
+
+# --- Webhooks (integrations app; docs/api.md "Webhooks") ----------------------------------------
+# Development and tests only: lets endpoints use http:// and private/loopback addresses.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# An endpoint is disabled after this many deliveries in a row failed for good.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
 
 # --- REST API -----------------------------------------------------------------------------------
 

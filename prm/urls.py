@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("partners.api.urls")),
     path("api/v1/", include("deals.api.urls")),
     path("api/v1/", include("deals.api.urls_reports")),
+    path("api/v1/", include("integrations.api")),
     path("", include("partners.urls")),
     path("", include("deals.reports.urls")),
     path("", include("deals.web.urls")),

@@ -31,6 +31,9 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api-conflict-resolve": {"pk": "conflict"},
     "api-opportunity": {"pk": "opportunity"},
     "api-notification-read": {"pk": "notification"},
+    "api-webhook": {"pk": "webhook"},
+    "api-webhook-deliveries": {"pk": "webhook"},
+    "api-webhook-redeliver": {"pk": "webhook", "delivery_id": "webhook_delivery"},
 }
 
 # Who may call each operation (ISO-02):
@@ -85,6 +88,14 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     # Reports (owned by the reports work): partners get their own partner only.
     ("api-reports-summary", "GET"): "any",
     ("api-reports-registrations-csv", "GET"): "any",
+    # Webhooks: managers only; an endpoint is invisible to partners (404).
+    ("api-webhooks", "GET"): "manager",
+    ("api-webhooks", "POST"): "manager",
+    ("api-webhook", "GET"): "manager_object",
+    ("api-webhook", "PATCH"): "manager_object",
+    ("api-webhook", "DELETE"): "manager_object",
+    ("api-webhook-deliveries", "GET"): "manager_object",
+    ("api-webhook-redeliver", "POST"): "manager_object",
 }
 
 
@@ -103,6 +114,8 @@ def body_for(name: str, method: str) -> dict:
         "api-partner": {"name": "Renamed by attacker"},
         "api-partner-users": {"email": "evil@example.com"},
         "api-products": {"code": "evil", "name": "Evil", "product_line": "crm"},
+        "api-webhooks": {"url": "https://127.0.0.1/hook", "events": ["registration.submitted"]},
+        "api-webhook": {"description": "Changed by attacker"},
         "api-registrations": {
             "customer_name": "Matrix Customer",
             "customer_country": "US",

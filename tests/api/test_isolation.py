@@ -11,6 +11,8 @@ from conflicts.models import Conflict
 from deals.models import Notification
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_create
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.services import new_secret
 from tests import factories
 from tests.api import matrix
 from tests.api.conftest import changed_tables, client_for, hash_all_tables
@@ -66,6 +68,13 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
     a_ext = extension_request_create(registration=a_reg, actor=alice, reason="time")
     comment_create(registration=a_reg, actor=alice, body="hello")
     opportunity = factories.make_opportunity()
+    webhook = WebhookEndpoint.objects.create(
+        url="https://hooks.example.com/x", events=["registration.submitted"], secret=new_secret()
+    )
+    webhook_delivery = WebhookDelivery.objects.create(
+        endpoint=webhook, event="registration.submitted", message_id="msg_1", dedupe_key="k",
+        payload={"type": "registration.submitted"}, status="failed",
+    )  # fmt: skip
     foreign_conflict = Conflict.objects.get(registration_id=b_reg.pk)
     own_conflict = Conflict.objects.get(registration_id=a_reg.pk)
     return {
@@ -77,6 +86,8 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "conflict": foreign_conflict.pk,
             "opportunity": opportunity.pk,
             "notification": _notification(bob, "bob:1").pk,
+            "webhook": webhook.pk,
+            "webhook_delivery": webhook_delivery.pk,
         },
         "own": {
             "partner": partner_a.pk,
@@ -86,6 +97,8 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "conflict": own_conflict.pk,
             "opportunity": opportunity.pk,
             "notification": _notification(alice, "alice:1").pk,
+            "webhook": webhook.pk,
+            "webhook_delivery": webhook_delivery.pk,
         },
     }
 

@@ -246,10 +246,11 @@ class TestSchedules:
     def test_defaults_are_created_once_and_follow_the_drain_setting(self, settings):
         from django_celery_beat.models import PeriodicTask
 
+        import integrations.tasks  # noqa: F401 - a worker autodiscovers each app's tasks module
         from prm.celery import app
 
         settings.NOTIFICATION_DRAIN_SECONDS = 60
-        assert schedules_ensure_defaults() == 5
+        assert schedules_ensure_defaults() == 6
         assert schedules_ensure_defaults() == 0, "idempotent"
         tasks = {t.name: t for t in PeriodicTask.objects.select_related("interval", "crontab")}
         assert set(tasks) == {
@@ -258,8 +259,10 @@ class TestSchedules:
             "reminders-send",
             "sla-escalate",
             "report-cells-compact",
+            "webhooks-drain",
         }
         assert tasks["notifications-drain"].interval.every == 60
+        assert tasks["webhooks-drain"].interval.every == 60
         assert tasks["registrations-expire"].crontab.minute == "*/5"
         assert tasks["reminders-send"].crontab.minute == "7"
         assert tasks["sla-escalate"].crontab.minute == "*/15"

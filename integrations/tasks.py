@@ -1,0 +1,17 @@
+"""Celery tasks of the integrations app (thin, idempotent: deliveries are claimed by
+compare-and-set)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from integrations.delivery import webhook_deliver_task as webhook_deliver
+
+__all__ = ["webhook_deliver"]
+
+
+@shared_task(name="integrations.tasks.webhooks_drain", acks_late=True)
+def webhooks_drain() -> dict:
+    from integrations.delivery import webhooks_drain as drain
+
+    return drain()
