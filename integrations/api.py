@@ -142,6 +142,21 @@ class WebhookDetailView(ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class RotateSecretView(ApiView):
+    @extend_schema(
+        operation_id="webhooks_rotate_secret",
+        tags=["webhooks"],
+        request=None,
+        responses=responses({200: WebhookCreatedSerializer}, 400, 404),
+        description="A new secret (shown only here); the previous one also signs for 24 hours.",
+    )
+    def post(self, request, pk):
+        endpoint = services.webhook_rotate_secret(
+            actor=request.user, endpoint=_endpoint(request, pk)
+        )
+        return Response(WebhookCreatedSerializer(endpoint).data)
+
+
 class DeliveryListView(ApiView):
     @extend_schema(
         operation_id="webhooks_deliveries_list",
@@ -176,6 +191,11 @@ class RedeliverView(ApiView):
 urlpatterns = [
     path("webhooks/", WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<id:pk>/", WebhookDetailView.as_view(), name="api-webhook"),
+    path(
+        "webhooks/<id:pk>/rotate-secret/",
+        RotateSecretView.as_view(),
+        name="api-webhook-rotate-secret",
+    ),
     path("webhooks/<id:pk>/deliveries/", DeliveryListView.as_view(), name="api-webhook-deliveries"),
     path(
         "webhooks/<id:pk>/deliveries/<id:delivery_id>/redeliver/",

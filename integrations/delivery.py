@@ -82,11 +82,16 @@ def _claim(delivery_id: int) -> bool:
     )
 
 
-def signed_request(delivery: WebhookDelivery, secret: str, when=None) -> tuple[bytes, dict]:
-    """The body and the Standard Webhooks headers of one attempt."""
+def signed_request(delivery: WebhookDelivery, endpoint: WebhookEndpoint, when=None):
+    """The body and the Standard Webhooks headers of one attempt: signed with the endpoint's
+    secret and, within 24 h of a rotation, also with the previous one (space-separated
+    signatures, as the specification allows)."""
     when = when or timezone_now()
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
-    signature = Webhook(secret).sign(delivery.message_id, when, body)
+    secrets = [endpoint.secret]
+    if endpoint.previous_secret and (endpoint.previous_secret_until or when) > when:
+        secrets.append(endpoint.previous_secret)
+    signature = " ".join(Webhook(s).sign(delivery.message_id, when, body) for s in secrets)
     headers = {
         "content-type": "application/json",
         "user-agent": "Dealbridge-Webhooks/1",
@@ -111,7 +116,7 @@ def webhook_deliver(delivery_id: int, *, send=None) -> str:
     except urlsafety.UnsafeUrl as exc:
         _finish(delivery, ok=False, error=str(exc), final=True)
         return "failed"
-    body, headers = signed_request(delivery, endpoint.secret)
+    body, headers = signed_request(delivery, endpoint)
     status_code, error = None, ""
     try:
         response = (send or _send)(endpoint.url, body, headers)

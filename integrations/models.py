@@ -27,6 +27,10 @@ class WebhookEndpoint(models.Model):
     active = models.BooleanField(default=True)
     # The signing key (whsec_<base64>): shown once at creation; needed to sign every delivery.
     secret = models.CharField(max_length=100, editable=False)
+    # After a rotation the previous secret also signs, until previous_secret_until (24 h), so
+    # receivers can switch without losing a delivery.
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_reason = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(

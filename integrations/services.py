@@ -7,6 +7,7 @@ re-driven by the periodic drain when the broker was down (integrations.delivery)
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import secrets
 import uuid
 
@@ -108,6 +109,21 @@ def webhook_delete(*, actor, endpoint: WebhookEndpoint) -> None:
     with transaction.atomic():
         endpoint.delete()
         webhooks_forget()
+
+
+ROTATION_OVERLAP = dt.timedelta(hours=24)
+
+
+def webhook_rotate_secret(*, actor, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new signing secret; the old one keeps signing (a second signature) for 24 h."""
+    _require_manager(actor)
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_until = timezone_now() + ROTATION_OVERLAP
+        endpoint.secret = new_secret()
+        endpoint.save()
+    return endpoint
 
 
 def delivery_redeliver(*, actor, delivery: WebhookDelivery) -> WebhookDelivery:

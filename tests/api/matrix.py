@@ -33,6 +33,7 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api-notification-read": {"pk": "notification"},
     "api-webhook": {"pk": "webhook"},
     "api-webhook-deliveries": {"pk": "webhook"},
+    "api-webhook-rotate-secret": {"pk": "webhook"},
     "api-webhook-redeliver": {"pk": "webhook", "delivery_id": "webhook_delivery"},
 }
 
@@ -95,6 +96,7 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     ("api-webhook", "PATCH"): "manager_object",
     ("api-webhook", "DELETE"): "manager_object",
     ("api-webhook-deliveries", "GET"): "manager_object",
+    ("api-webhook-rotate-secret", "POST"): "manager_object",
     ("api-webhook-redeliver", "POST"): "manager_object",
 }
 

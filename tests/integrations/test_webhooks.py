@@ -303,3 +303,27 @@ def test_the_broker_being_down_leaves_deliveries_for_the_drain(
         assert WebhookDelivery.objects.get().status == "pending"
         assert webhook_delivery.webhooks_drain()["delivered"] == 1
     assert len(receiver.requests) == 1
+
+
+def test_rotation_signs_with_both_secrets_for_a_day(
+    alice, manager, product, local_urls, django_capture_on_commit_callbacks
+):
+    with Receiver() as receiver:
+        created = _endpoint(manager, receiver.url)
+        rotated = client_for(manager).post(f"/api/v1/webhooks/{created['id']}/rotate-secret/")
+        assert rotated.status_code == 200
+        new = rotated.json()["secret"]
+        assert new.startswith("whsec_") and new != created["secret"]
+        _submit(alice, django_capture_on_commit_callbacks)
+        with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)):
+            with django_capture_on_commit_callbacks(execute=True):
+                factories.make_registration(alice, customer_name="Later Customer GmbH")
+    (first_headers, first_body), (later_headers, later_body) = receiver.requests
+    first = {k.lower(): v for k, v in first_headers.items()}
+    later = {k.lower(): v for k, v in later_headers.items()}
+    assert len(first["webhook-signature"].split(" ")) == 2
+    Webhook(created["secret"]).verify(first_body, first)  # the old secret still verifies
+    Webhook(new).verify(first_body, first)
+    assert len(later["webhook-signature"].split(" ")) == 1  # a day later: the new one only
+    with pytest.raises(Exception):  # noqa: B017 - the library's verification error
+        Webhook(created["secret"]).verify(later_body, later)
