@@ -16,6 +16,7 @@ from django.db.models import Count
 from partners import services
 from partners.models import (
     ApiToken,
+    IntegrationAccount,
     Invitation,
     Membership,
     Partner,
@@ -417,6 +418,41 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 # --- API tokens ---------------------------------------------------------------------------------
+
+
+@admin.register(IntegrationAccount)
+class IntegrationAccountAdmin(admin.ModelAdmin):
+    """Integration accounts are created through the API (the token is shown once there);
+    here they are listed and revoked."""
+
+    list_display = ("name", "scopes", "user", "created_by", "created_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "user__email")
+    list_select_related = ("user", "created_by")
+    fields = ("name", "scopes", "user", "created_by", "created_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke selected integration accounts")
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for account in queryset.filter(revoked_at__isnull=True).select_related("user"):
+            try:
+                services.integration_revoke(actor=request.user, account=account)
+                count += 1
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return
+        self.message_user(request, f"Revoked {count} integration account(s).", messages.SUCCESS)
 
 
 @admin.register(ApiToken)

@@ -51,6 +51,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(default=False, help_text="Vendor staff (can use the admin).")
     is_active = models.BooleanField(default=True)
+    is_integration = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The service user of an integration account (API token only, no sign-in).",
+    )
     date_joined = models.DateTimeField(default=timezone_now)
 
     objects = UserManager()
@@ -203,6 +208,30 @@ class Invitation(models.Model):
 
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class IntegrationAccount(models.Model):
+    """A named service account for a system (a CRM sync, a data warehouse): its own user (no
+    password, no sign-in), scoped tokens that do not expire with a person, revoked explicitly."""
+
+    SCOPES = ("opportunities:write", "registrations:read", "webhooks:manage")
+
+    name = models.CharField(max_length=100)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="integration"
+    )
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ApiToken(models.Model):

@@ -11,12 +11,29 @@ REVIEW_PERMISSION = "deals.review_registration"
 
 
 def is_manager(user) -> bool:
-    """Channel managers: staff with the review permission; superusers are managers."""
+    """Channel managers: staff with the review permission; superusers are managers. An
+    integration account acts with a manager's reach, but only through the API operations its
+    scopes allow (partners.permissions.IntegrationScope); it cannot sign in anywhere."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    if user.is_superuser:
+    if user.is_superuser or getattr(user, "is_integration", False):
         return True
     return bool(user.is_staff and user.has_perm(REVIEW_PERMISSION))
+
+
+def is_integration(user) -> bool:
+    return bool(getattr(user, "is_integration", False) and user.is_active)
+
+
+def integration_scopes(user) -> frozenset[str]:
+    """The scopes of an integration account's user (empty for anyone else, or revoked)."""
+    if not is_integration(user):
+        return frozenset()
+    try:
+        account = user.integration
+    except Exception:  # RelatedObjectDoesNotExist
+        return frozenset()
+    return frozenset() if account.revoked_at else frozenset(account.scopes)
 
 
 def membership_of(user):
@@ -43,7 +60,9 @@ def is_partner_admin(user) -> bool:
 
 
 def role_of(user: User) -> str | None:
-    """'manager' | 'partner_admin' | 'partner' | None (docs/api.md, GET /me/)."""
+    """'manager' | 'integration' | 'partner_admin' | 'partner' | None (docs/api.md, GET /me/)."""
+    if is_integration(user):
+        return "integration"
     if is_manager(user):
         return "manager"
     membership = membership_of(user)

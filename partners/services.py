@@ -244,3 +244,60 @@ def token_create(
 def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone_now())
     tokens_forget(tokens=[token])
+
+
+# --- Integration accounts ---------------------------------------------------------------------
+
+NEVER = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
+def integration_create(*, actor: User, name: object, scopes: object):
+    """A named service account with one token that does not expire (shown once)."""
+    import uuid
+
+    from partners.models import IntegrationAccount
+
+    _require_manager(actor)
+    errors: dict[str, list[str]] = {}
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
+        errors["name"] = ["Enter a name of at most 100 characters."]
+    known = IntegrationAccount.SCOPES
+    if (
+        not isinstance(scopes, list)
+        or not scopes
+        or any(not isinstance(s, str) or s not in known for s in scopes)
+    ):
+        errors["scopes"] = [f"Send a non-empty list of: {', '.join(known)}."]
+    if errors:
+        raise ValidationFailed("Some fields are not valid.", fields=errors)
+    assert isinstance(name, str) and isinstance(scopes, list)
+    with transaction.atomic():
+        user = User.objects.create_user(
+            email=f"integration-{uuid.uuid4().hex[:12]}@integrations.invalid",
+            password=None,
+            name=name.strip(),
+            is_integration=True,
+        )
+        account = IntegrationAccount.objects.create(
+            name=name.strip(), user=user, scopes=sorted(set(scopes)), created_by=actor
+        )
+        raw = ApiToken.generate_key()
+        ApiToken.objects.create(
+            user=user,
+            name=f"integration: {name.strip()}"[:100],
+            prefix=raw[:10],
+            key_hash=hash_token(raw),
+            expires_at=NEVER,
+        )
+    return account, raw
+
+
+def integration_revoke(*, actor: User, account) -> None:
+    """Revoke at once: the account's tokens stop working on the next request."""
+    _require_manager(actor)
+    with transaction.atomic():
+        type(account).objects.filter(pk=account.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone_now()
+        )
+        User.objects.filter(pk=account.user_id).update(is_active=False)
+        user_revoke_access(user=account.user)

@@ -31,7 +31,9 @@ class MeSerializer(serializers.Serializer):
     partner = serializers.SerializerMethodField()
 
     @extend_schema_field(
-        serializers.ChoiceField(choices=["partner", "partner_admin", "manager"], allow_null=True)
+        serializers.ChoiceField(
+            choices=["partner", "partner_admin", "manager", "integration"], allow_null=True
+        )
     )
     def get_role(self, user) -> str | None:
         return role_of(user)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from partners.api import views
+from partners.api import integrations, views
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-auth-token"),
@@ -12,5 +12,11 @@ urlpatterns = [
         "partners/<id:pk>/users/<id:user_id>/",
         views.PartnerUserDetailView.as_view(),
         name="api-partner-user",
+    ),
+    path("integrations/", integrations.IntegrationListView.as_view(), name="api-integrations"),
+    path(
+        "integrations/<id:pk>/",
+        integrations.IntegrationDetailView.as_view(),
+        name="api-integration",
     ),
 ]

@@ -32,6 +32,7 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api-opportunity": {"pk": "opportunity"},
     "api-notification-read": {"pk": "notification"},
     "api-webhook": {"pk": "webhook"},
+    "api-integration": {"pk": "integration"},
     "api-webhook-deliveries": {"pk": "webhook"},
     "api-webhook-rotate-secret": {"pk": "webhook"},
     "api-webhook-redeliver": {"pk": "webhook", "delivery_id": "webhook_delivery"},
@@ -89,6 +90,10 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     # Reports (owned by the reports work): partners get their own partner only.
     ("api-reports-summary", "GET"): "any",
     ("api-reports-registrations-csv", "GET"): "any",
+    # Integration accounts: managers only; an account is invisible to partners (404).
+    ("api-integrations", "GET"): "manager",
+    ("api-integrations", "POST"): "manager",
+    ("api-integration", "DELETE"): "manager_object",
     # Webhooks: managers only; an endpoint is invisible to partners (404).
     ("api-webhooks", "GET"): "manager",
     ("api-webhooks", "POST"): "manager",
@@ -118,6 +123,7 @@ def body_for(name: str, method: str) -> dict:
         "api-products": {"code": "evil", "name": "Evil", "product_line": "crm"},
         "api-webhooks": {"url": "https://127.0.0.1/hook", "events": ["registration.submitted"]},
         "api-webhook": {"description": "Changed by attacker"},
+        "api-integrations": {"name": "Evil sync", "scopes": ["opportunities:write"]},
         "api-registrations": {
             "customer_name": "Matrix Customer",
             "customer_country": "US",

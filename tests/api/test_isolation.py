@@ -13,6 +13,7 @@ from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_create
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from integrations.services import new_secret
+from partners.services import integration_create
 from tests import factories
 from tests.api import matrix
 from tests.api.conftest import changed_tables, client_for, hash_all_tables
@@ -75,6 +76,9 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
         endpoint=webhook, event="registration.submitted", message_id="msg_1", dedupe_key="k",
         payload={"type": "registration.submitted"}, status="failed",
     )  # fmt: skip
+    integration, _ = integration_create(
+        actor=manager, name="CRM sync", scopes=["registrations:read"]
+    )
     foreign_conflict = Conflict.objects.get(registration_id=b_reg.pk)
     own_conflict = Conflict.objects.get(registration_id=a_reg.pk)
     return {
@@ -88,6 +92,7 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "notification": _notification(bob, "bob:1").pk,
             "webhook": webhook.pk,
             "webhook_delivery": webhook_delivery.pk,
+            "integration": integration.pk,
         },
         "own": {
             "partner": partner_a.pk,
@@ -99,6 +104,7 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "notification": _notification(alice, "alice:1").pk,
             "webhook": webhook.pk,
             "webhook_delivery": webhook_delivery.pk,
+            "integration": integration.pk,
         },
     }
 

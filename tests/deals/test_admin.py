@@ -69,6 +69,9 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
         resolution="not_a_conflict",
     )
     partner_services.token_create(user=alice, name="CRM sync")
+    partner_services.integration_create(
+        actor=manager, name="Warehouse", scopes=["registrations:read"]
+    )
     partner_services.partner_user_create(
         actor=alice_admin, partner=alice.membership.partner, email="newbie@acme-resellers.example"
     )
