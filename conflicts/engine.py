@@ -20,6 +20,7 @@ from django.utils import timezone
 from conflicts.index import active_filter, name_key
 from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
 from conflicts.normalize import blocking_keys
+from conflicts.retrieval import CANDIDATE_CAP, choose_keys
 from conflicts.scoring import Identity, score
 from prm.lib.tenancy import system_context
 
@@ -29,11 +30,8 @@ CLEAR = "clear"
 POTENTIAL = "potential_conflict"
 CONFLICT = "conflict"
 
-# Candidate-generation budget (docs/matching.md "Candidate generation").
-RARE_KEY_DF = 1000
-RAREST_KEY_DF = 8000
-CANDIDATE_BUDGET = 400
-CANDIDATE_CAP = 5000
+# The candidate-generation budget (docs/matching.md "Candidate generation") and the choice of
+# posting lists live in conflicts.retrieval (pure, shared with bench/matching_eval).
 
 
 @dataclass(frozen=True)
@@ -82,19 +80,7 @@ def _chosen_keys(keys: list[str]) -> tuple[str, list[str]]:
     """
     if not keys:
         return "", []
-    present = sorted(_key_frequencies(keys))
-    if not present:
-        return "", []
-    if present[0][0] > RAREST_KEY_DF:
-        return "and", [k for _, k in present[:3]]
-    chosen: list[str] = []
-    total = 0
-    for df, key in present:
-        if chosen and (total + df > CANDIDATE_BUDGET or df > RARE_KEY_DF):
-            break
-        chosen.append(key)
-        total += df
-    return "rare", chosen
+    return choose_keys(_key_frequencies(keys))
 
 
 def _key_frequencies(keys: list[str]) -> list[tuple[int, str]]:
