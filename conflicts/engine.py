@@ -124,6 +124,7 @@ class Candidate:
     domain: str
     email_domain: str
     country: str
+    location: str
     product_lines: str
     since: dt.datetime
 
@@ -139,7 +140,7 @@ if CANDIDATE_FIELDS[-1] != "since":  # _PG_SELECT and _candidates_in_one_query r
 _PG_SELECT = ", ".join([*CANDIDATE_FIELDS[:-1], "(EXTRACT(EPOCH FROM since) * 1000000)::int8"])
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # One row of _PG_SELECT: Candidate's fields, `since` as integer microseconds.
-_PgCandidateRow = tuple[int, str, int, int | None, str, str, str, str, str, str, int]
+_PgCandidateRow = tuple[int, str, int, int | None, str, str, str, str, str, str, str, int]
 
 
 def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[Candidate]:
@@ -283,6 +284,7 @@ def check(
             domain=entry.domain,
             email_domain=entry.email_domain,
             country=entry.country,
+            location=entry.location,
         )
         result = score(identity, other)
         if result.value < policy.review:

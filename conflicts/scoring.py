@@ -42,6 +42,7 @@ from rapidfuzz.distance import JaroWinkler
 from conflicts.normalize import (
     LOW_WEIGHT_TOKENS,
     company_domain,
+    name_location,
     normalize_name,
     shares_blocking_key,
 )
@@ -135,17 +136,26 @@ class Identity:
     domain: str = ""
     email_domain: str = ""
     country: str = ""
+    location: str = ""
 
     @classmethod
     def from_raw(
         cls, *, name: str, domain: str = "", email: str = "", country: str = ""
     ) -> Identity:
         c = (country or "").strip().upper()
+        c = c if len(c) == 2 and c.isalpha() and c.isascii() else ""
+        location = name_location(name or "")[:100]
+        if not c:
+            # A country written into the name ("… (UK)", "…, NL") stands in for a missing one.
+            codes = {t[1:].upper() for t in location.split() if t.startswith("~")}
+            if len(codes) == 1:
+                c = codes.pop()
         return cls(
             name=normalize_name(name or ""),
             domain=company_domain(domain or ""),
             email_domain=company_domain(email or ""),
-            country=c if len(c) == 2 and c.isalpha() and c.isascii() else "",
+            country=c,
+            location=location,
         )
 
 
@@ -258,6 +268,20 @@ def name_score(a: str, b: str) -> int:
     return _name_score_ordered(a, b)
 
 
+def _locations_agree(a: str, b: str) -> bool | None:
+    """True when two locations share a place, False when both name places (cities, or
+    countries) and none is shared, None when they cannot be compared (a city on one side and
+    only a country on the other)."""
+    ta, tb = set(a.split()), set(b.split())
+    if ta & tb:
+        return True
+    ca, cb = {t for t in ta if t[0] == "~"}, {t for t in tb if t[0] == "~"}
+    pa, pb = ta - ca, tb - cb
+    if (pa and pb) or (ca and cb):
+        return False
+    return None
+
+
 def score(a: Identity, b: Identity) -> Score:
     """Symmetric score of two identities, with reasons."""
     value = 0
@@ -280,4 +304,13 @@ def score(a: Identity, b: Identity) -> Score:
         else:
             value = min(value, REVIEW_MAX)
             reasons.append("country_mismatch")
+    if reasons and a.location and b.location:
+        agree = _locations_agree(a.location, b.location)
+        if agree:
+            reasons.append("location")
+        elif agree is not None and "domain" not in reasons and "email_domain" not in reasons:
+            # Another place on both sides ("… - Berlin" / "… - Munich"): maybe another branch
+            # or another company of the same name; the name alone is not certain then.
+            value = min(value, REVIEW_MAX)
+            reasons.append("location_mismatch")
     return Score(value=value, reasons=tuple(reasons), name_similarity=ns)
