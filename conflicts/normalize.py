@@ -528,6 +528,37 @@ PREFIX_LEGAL_RAW: tuple[str, ...] = (
 #: Tokens kept but given low weight by the scorer ("SCHLUMBERGER HOLDINGS" vs "... LIMITED").
 LOW_WEIGHT_TOKENS: frozenset[str] = frozenset({"holdings", "group"})
 
+#: Descriptive words that registries add to or drop from a company's name ("… INDUSTRIES",
+#: "… ELECTRONICS", "… INTERNATIONAL"): a low-weight class. The blocking keys are also built on
+#: the name without them, and the scorer may ignore them beside a distinctive word.
+DESCRIPTIVE_TOKENS: frozenset[str] = frozenset(
+    {
+        "industries",
+        "electronics",
+        "electronic",
+        "international",
+        "technologies",
+        "systems",
+        "solutions",
+        "services",
+        "trading",
+        "manufacturing",
+        "engineering",
+        "products",
+        "enterprises",
+        "worldwide",
+        "global",
+        "electric",
+        "software",
+        "networks",
+        "communications",
+        "europe",
+        "nederland",
+        "deutschland",
+        "america",
+    }
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # Name normalisation
@@ -818,6 +849,28 @@ def _k(prefix: str, body: str) -> str:
     return (prefix + body)[:MAX_KEY_LEN]
 
 
+def core_tokens(tokens: list[str]) -> list[str]:
+    """The tokens without descriptive and low-weight words (all of them if nothing is left)."""
+    core = [t for t in tokens if t not in DESCRIPTIVE_TOKENS and t not in LOW_WEIGHT_TOKENS]
+    return core or tokens
+
+
+_TRANSLIT_RE = re.compile(r"([aou])e")
+
+
+def translit_fold(text: str) -> str:
+    """German-style transliterations folded: "ue"→"u", "oe"→"o", "ae"→"a" ("mueller" and
+    "muller", from "Müller", compare equal). Only for comparisons and keys, never stored."""
+    return _TRANSLIT_RE.sub(r"\1", text)
+
+
+def _deletions(window: str) -> set[str]:
+    return {window[:i] + window[i + 1 :] for i in range(len(window))}
+
+
+_EDGE = 5  # the first / last letters of the joined core that get deletion-neighbourhood keys
+
+
 @lru_cache(maxsize=131072)
 def _blocking_keys_cached(name_norm: str) -> frozenset[str]:
     toks = name_norm.split()
@@ -850,11 +903,27 @@ def _blocking_keys_cached(name_norm: str) -> frozenset[str]:
     # ("globex" ↔ "glboex" ↔ "globx").
     joined = "".join(toks)
     keys.add(_k("d:", joined))
-    if len(toks) == 1 and 2 <= len(joined) <= _DELETE_MAX_LEN:
-        for i in range(len(joined)):
-            variant = joined[:i] + joined[i + 1 :]
-            if len(variant) >= 2:
-                keys.add(_k("d:", variant))
+    keys.add(_k("d:", "".join(sorted(toks))))  # split and moved: "obex gl" ↔ "globex"
+    # The same on the core: the name without descriptive / low-weight words, spaces and
+    # transliterations ("zanc host" ↔ "Zanchost Industries", "thi zer" ↔ "Thizer Group").
+    core = translit_fold("".join(core_tokens(toks)))
+    keys.add(_k("d:", core))
+    if len(core) >= 5:
+        keys.add(_k("p:", core[:4]))
+        keys.add(_k("s:", core[-4:]))
+    for base in {joined, core} if len(toks) == 1 else {core}:
+        if 2 <= len(base) <= _DELETE_MAX_LEN:
+            keys.update(_k("d:", v) for v in _deletions(base) if len(v) >= 2)
+    # One typo anywhere in the first or the last five letters of the joined name or its core
+    # (the first letters too, where prefix keys fail) leaves one of these in common; with a
+    # typo at each end, the keys of each end are the other end's.
+    for base in {joined, core}:
+        if len(base) >= _EDGE:
+            keys.update(_k("f:", v) for v in _deletions(base[:_EDGE]))
+            keys.update(_k("l:", v) for v in _deletions(base[-_EDGE:]))
+        if len(base) > _EDGE:
+            # Both ends: typos in the middle of a short name ("canada" / "canxiada").
+            keys.add(_k("e:", f"{base[:3]}|{base[-3:]}"))
     return frozenset(keys)
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conflicts.normalize import name_location, normalize_name
+from conflicts.normalize import name_location, normalize_name, shares_blocking_key
 from conflicts.scoring import DEFAULT_CERTAIN, DEFAULT_REVIEW, Identity, score
 
 PROFILE = settings(
@@ -178,3 +178,25 @@ def test_a_place_after_a_legal_form_never_changes_the_name(
     assert normalize_name(reference + pattern.format(c=city.capitalize())) == normalize_name(
         reference
     )
+
+
+# -- blocking: one typo (the first letters too), glued / split words, descriptive words ----------
+
+
+@pytest.mark.parametrize(
+    ("variant", "reference"),
+    [
+        ("Vramholt Kessing", "Framholt Kessing"),  # the first letter
+        ("Rvamholtkessing", "Vramholtkessing"),  # the first letters of a long single word
+        ("Vramhollt", "Vramholt"),  # a doubled letter
+        ("Vramhot", "Vramholt"),  # a dropped letter
+        ("Vramholtz Logistiks", "Framholtz Logistics"),  # one typo at each end of the name
+        ("Dortmueller", "Dortmüller"),  # a transliteration
+        ("Northwest Kessing", "North/West Kessing"),  # glued
+        ("Vram Holt", "Vramholt Industries"),  # split, and a descriptive word
+        ("Kessing Vramholt", "Vram Holt Kessing"),  # split and moved
+        ("Zantrix", "Zantrix Electronics International"),  # descriptive words on one side
+    ],
+)
+def test_variants_share_a_blocking_key(variant: str, reference: str) -> None:
+    assert shares_blocking_key(normalize_name(variant), normalize_name(reference))
