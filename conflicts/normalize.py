@@ -548,14 +548,6 @@ DESCRIPTIVE_TOKENS: frozenset[str] = frozenset(
         "enterprises",
         "worldwide",
         "global",
-        "electric",
-        "software",
-        "networks",
-        "communications",
-        "europe",
-        "nederland",
-        "deutschland",
-        "america",
     }
 )
 

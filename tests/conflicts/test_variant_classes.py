@@ -200,3 +200,60 @@ def test_a_place_after_a_legal_form_never_changes_the_name(
 )
 def test_variants_share_a_blocking_key(variant: str, reference: str) -> None:
     assert shares_blocking_key(normalize_name(variant), normalize_name(reference))
+
+
+# -- scoring: certain where a careful reader would be, review where not ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("variant", "reference"),
+    [
+        ("Vramholtz Kessing GmbH", "Framholtz Kessing GmbH"),  # the first letter, long name
+        ("VRAMHOLLTZ B.V.", "Vramholtz B.V."),  # a doubled letter
+        ("Vramholz", "Vramholtz"),  # a dropped letter
+        ("Dortmueller Optik AG", "Dortmüller Optik AG"),  # a transliteration
+        ("NORTH / WEST KESSING", "North/West Kessing"),  # split around a slash
+        ("Vramholtz Kessing", "Vramholtzkessing"),  # glued
+        ("Zantrix Electronics", "Zantrix"),  # a descriptive word on one side
+        ("ZANTRIX INDUSTRIES INTERNATIONAL", "Zantrix N.V."),
+        ("Zantrex Electronics Ltd", "Zantrix Ltd"),  # descriptive word and a typo
+        ("K T V Holding", "KTV Holding GmbH"),
+        ("Zantrix N V, Utrecht, NL", "Zantrix Naamlooze Vennootschap"),
+    ],
+)
+def test_variant_spellings_are_certain(variant: str, reference: str) -> None:
+    assert _score(variant, reference) >= DEFAULT_CERTAIN
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Burley", "Hurley"),  # a short name, the first letter differs: two names
+        ("Kessing Touch II", "Kessing Touch I"),  # numbered sites
+        ("Studio 54 Kessing", "Studio 55 Kessing"),
+        ("Zantrix Holding", "Zantrix"),  # parent vs subsidiary: review at most
+        ("Zantrix Group", "Zantrix Electronics"),
+        ("Delta Electronics", "Delta"),  # an ordinary word is not distinctive
+        ("Zantrix Electronics", "Zantrix Industries"),  # a descriptive word on both sides
+        ("Zantrix Software", "Zantrix"),  # a business word is not descriptive
+    ],
+)
+def test_look_alikes_are_never_certain(a: str, b: str) -> None:
+    assert _score(a, b) < DEFAULT_CERTAIN
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Zantrix Holding", "Zantrix"),
+        ("Vramholtz Crane", "Vramholtz Craine"),
+        ("Vramholt", "Vramhotl"),
+    ],
+)
+def test_hard_variants_still_reach_review(a: str, b: str) -> None:
+    assert _score(a, b) >= DEFAULT_REVIEW
+
+
+def test_a_variant_in_another_country_is_review_not_certain() -> None:
+    s = _score("Vramholtz Kessing GmbH", "Framholtz Kessing GmbH", "DE", "AT")
+    assert DEFAULT_REVIEW <= s < DEFAULT_CERTAIN
