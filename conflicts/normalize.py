@@ -718,6 +718,8 @@ _LOC_SEP_RE = re.compile(
     r"^(?P<head>.*[^\s,])\s*(?:,|\s-+\s|\s\|\s)\s*(?P<tail>[^,()]{1,40}?)[\s.,;]*$", re.S
 )
 _LOC_MAX_TOKENS = 3
+# Any of these must occur for a location to be split off (a quick exit for most names).
+_LOC_HINT_RE = re.compile(r"[,()|]|\s-+\s|\ste\s|\sin\s")
 
 
 def _ends_with_legal_form(tokens: list[str]) -> bool:
@@ -736,6 +738,8 @@ def _split_location(folded: str) -> tuple[str, list[str]]:
     one word that is not a legal form."""
     head = folded
     location: list[str] = []
+    if not _LOC_HINT_RE.search(folded):
+        return head, location
     saw_place = False
     for _ in range(4):
         m = _LOC_PAREN_RE.match(head)
@@ -776,6 +780,9 @@ def _analyse_cached(raw: str) -> tuple[str, str]:
     # can still find " te <place>" / " in <country>" at its end. Stop at the fixpoint, so that
     # normalize_name is idempotent.
     for _ in range(3):
+        padded = f" {name} "
+        if " te " not in padded and " in " not in padded:
+            break  # nothing a second pass could split off (no punctuation is left)
         nxt, more = _analyse_once(name)
         if nxt == name:
             break
@@ -789,8 +796,12 @@ def _analyse_once(raw: str) -> tuple[str, str]:
     base = _base_tokens(head, folded=True)
     if not base:
         return "", " ".join(location)
-    toks = [t for t in base if t not in STOPWORDS]
-    toks = _strip_legal(toks)
+    # Single letters joined again once stopwords and legal forms are gone ("A & B", "0 Co KG 0"),
+    # so that a second pass finds nothing left to join (idempotence).
+    toks = _strip_legal(_join_single_letters([t for t in base if t not in STOPWORDS]))
+    joined = _join_single_letters(toks)
+    if joined != toks:
+        toks = _strip_legal(joined)
     while len(toks) > _MAX_TOKENS:  # pathological input: truncate, then re-strip the new end
         toks = _strip_legal(toks[:_MAX_TOKENS])
     if not toks:
@@ -856,10 +867,6 @@ def translit_fold(text: str) -> str:
     return _TRANSLIT_RE.sub(r"\1", text)
 
 
-def _deletions(window: str) -> set[str]:
-    return {window[:i] + window[i + 1 :] for i in range(len(window))}
-
-
 _EDGE = 5  # the first / last letters of the joined core that get deletion-neighbourhood keys
 
 
@@ -903,19 +910,22 @@ def _blocking_keys_cached(name_norm: str) -> frozenset[str]:
     if len(core) >= 5:
         keys.add(_k("p:", core[:4]))
         keys.add(_k("s:", core[-4:]))
+    # (The bodies below are at most _DELETE_MAX_LEN or _EDGE letters: no truncation needed.)
     for base in {joined, core} if len(toks) == 1 else {core}:
-        if 2 <= len(base) <= _DELETE_MAX_LEN:
-            keys.update(_k("d:", v) for v in _deletions(base) if len(v) >= 2)
+        if 3 <= len(base) <= _DELETE_MAX_LEN:
+            keys.update(["d:" + base[:i] + base[i + 1 :] for i in range(len(base))])
     # One typo anywhere in the first or the last five letters of the joined name or its core
     # (the first letters too, where prefix keys fail) leaves one of these in common; with a
     # typo at each end, the keys of each end are the other end's.
     for base in {joined, core}:
         if len(base) >= _EDGE:
-            keys.update(_k("f:", v) for v in _deletions(base[:_EDGE]))
-            keys.update(_k("l:", v) for v in _deletions(base[-_EDGE:]))
+            w = base[:_EDGE]
+            keys.update(["f:" + w[:i] + w[i + 1 :] for i in range(_EDGE)])
+            w = base[-_EDGE:]
+            keys.update(["l:" + w[:i] + w[i + 1 :] for i in range(_EDGE)])
         if len(base) > _EDGE:
             # Both ends: typos in the middle of a short name ("canada" / "canxiada").
-            keys.add(_k("e:", f"{base[:3]}|{base[-3:]}"))
+            keys.add(f"e:{base[:3]}|{base[-3:]}")
     return frozenset(keys)
 
 

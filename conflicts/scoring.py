@@ -294,40 +294,59 @@ def _same_but_typed(ra: str, rb: str) -> bool:
     return any(edits <= e and shortest >= n for e, n in TYPO_RULES)
 
 
+def _token_diff(ta: list[str], tb: list[str]) -> tuple[list[str], list[str]]:
+    """Each name's own tokens (multiset difference), in order; sets when no token repeats."""
+    sa, sb = set(ta), set(tb)
+    if len(sa) == len(ta) and len(sb) == len(tb):
+        return [t for t in ta if t not in sb], [t for t in tb if t not in sa]
+    ca, cb = Counter(ta), Counter(tb)
+    return _residual(ta, ca - cb).split(), _residual(tb, cb - ca).split()
+
+
+def _could_be_typed(ra: str, rb: str) -> bool:
+    """Cheap bound before _same_but_typed: lengths within its edits (plus transliterations)."""
+    la, lb = len(ra), len(rb)
+    if min(la, lb) < TYPO_RULES[0][1]:
+        return False
+    slack = TYPO_RULES[-1][0] + ra.count(" ") + rb.count(" ") + max(ra.count("e"), rb.count("e"))
+    return abs(la - lb) <= slack
+
+
 def _variant_score(a: str, b: str) -> float:
     """VARIANT_SCORE when the names differ only as one company's spellings do (issue 15),
     else 0: a typo/spacing/transliteration in the differing part (_same_but_typed), or
     descriptive words added on one side beside a distinctive word."""
     ta, tb = a.split(), b.split()
-    ca, cb = Counter(ta), Counter(tb)
-    only_a, only_b = ca - cb, cb - ca
-    if not only_a and not only_b:
+    own_a, own_b = _token_diff(ta, tb)
+    if not own_a and not own_b:
         return 100.0
-    if only_a and only_b:
-        ra, rb = _residual(ta, only_a), _residual(tb, only_b)
-        if _same_but_typed(ra, rb) and _distinctive(ra.split() + rb.split() + ta):
+    if own_a and own_b:
+        ra, rb = " ".join(own_a), " ".join(own_b)
+        if (
+            _could_be_typed(ra, rb)
+            and _same_but_typed(ra, rb)
+            and _distinctive([*own_a, *own_b, *ta])
+        ):
             return float(VARIANT_SCORE)
     # Descriptive words on one side only ("zantrix" / "zantrix electronics international"),
     # possibly with a typo in the rest; "holdings"/"group" are not descriptive here (a parent
     # and its subsidiary stay in review, docs/matching.md).
-    da = [t for t in ta if t in DESCRIPTIVE_TOKENS]
-    db = [t for t in tb if t in DESCRIPTIVE_TOKENS]
-    if not (set(da) <= set(db) or set(db) <= set(da)) or da == db:
+    da = {t for t in ta if t in DESCRIPTIVE_TOKENS}
+    db = {t for t in tb if t in DESCRIPTIVE_TOKENS}
+    if da == db or not (da <= db or db <= da):
         return 0.0
     core_a = [t for t in ta if t not in DESCRIPTIVE_TOKENS]
     core_b = [t for t in tb if t not in DESCRIPTIVE_TOKENS]
-    if (
-        not core_a
-        or not core_b
-        or not _distinctive(core_a if len(core_a) <= len(core_b) else core_b)
-    ):
+    if not core_a or not core_b:
         return 0.0
-    xa, xb = Counter(core_a), Counter(core_b)
-    if not (xa - xb) and not (xb - xa):
+    if not _distinctive(core_a if len(core_a) <= len(core_b) else core_b):
+        return 0.0
+    xa, xb = _token_diff(core_a, core_b)
+    if not xa and not xb:
         return float(VARIANT_SCORE)
-    if (xa - xb) and (xb - xa):
-        ra, rb = _residual(core_a, xa - xb), _residual(core_b, xb - xa)
-        if _same_but_typed(ra, rb):
+    if xa and xb:
+        ra, rb = " ".join(xa), " ".join(xb)
+        if _could_be_typed(ra, rb) and _same_but_typed(ra, rb):
             return float(VARIANT_SCORE)
     return 0.0
 
