@@ -905,7 +905,10 @@ def _blocking_keys_cached(name_norm: str) -> frozenset[str]:
     keys.add(_k("d:", "".join(sorted(toks))))  # split and moved: "obex gl" ↔ "globex"
     # The same on the core: the name without descriptive / low-weight words, spaces and
     # transliterations ("zanc host" ↔ "Zanchost Industries", "thi zer" ↔ "Thizer Group").
-    core = translit_fold("".join(core_tokens(toks)))
+    core_toks = core_tokens(toks)
+    if 2 <= len(core_toks) < len(toks):  # the acronym without "holding", "international"...
+        keys.add(_k("a:", "".join(t[0] for t in core_toks)))
+    core = translit_fold("".join(core_toks))
     keys.add(_k("d:", core))
     if len(core) >= 5:
         keys.add(_k("p:", core[:4]))
@@ -937,6 +940,8 @@ def blocking_keys(name_norm: str) -> set[str]:
 def shares_blocking_key(a_norm: str, b_norm: str) -> bool:
     if not a_norm or not b_norm:
         return False
+    if not set(a_norm.split()).isdisjoint(b_norm.split()):
+        return True  # a common word is a common "t:" key: no need to build the key sets
     return not _blocking_keys_cached(a_norm).isdisjoint(_blocking_keys_cached(b_norm))
 
 

@@ -43,6 +43,7 @@ from conflicts.normalize import (
     DESCRIPTIVE_TOKENS,
     LOW_WEIGHT_TOKENS,
     company_domain,
+    core_tokens,
     name_location,
     normalize_name,
     shares_blocking_key,
@@ -351,6 +352,19 @@ def _variant_score(a: str, b: str) -> float:
     return 0.0
 
 
+def _acronym_score(a: str, b: str) -> float:
+    """WEAK_NAME_CAP (review) when one name is a single 2–6 letter token spelling the other's
+    initials, with or without its descriptive/low-weight words ("abb" / "asea brown boveri",
+    "ktv" / "kessing tramvik venlo holding"): found, never certain (acronyms collide)."""
+    ta, tb = a.split(), b.split()
+    for short, long_ in ((ta, tb), (tb, ta)):
+        if len(short) == 1 and 2 <= len(short[0]) <= 6 and short[0].isalpha() and len(long_) >= 2:
+            core = core_tokens(long_)
+            if short[0] in ("".join(t[0] for t in long_), "".join(t[0] for t in core)):
+                return float(WEAK_NAME_CAP)
+    return 0.0
+
+
 def _core(name: str) -> str:
     toks = [t for t in name.split() if t not in LOW_WEIGHT_TOKENS]
     return " ".join(toks) if toks else name
@@ -365,6 +379,8 @@ def _name_score_ordered(a: str, b: str) -> int:
     best = _raw_name_score(a, b)
     if best < VARIANT_SCORE:
         best = max(best, _variant_score(a, b))
+    if best < WEAK_NAME_CAP:
+        best = max(best, _acronym_score(a, b))
     ca, cb = _core(a), _core(b)
     if (ca, cb) != (a, b):
         core = max(_raw_name_score(ca, cb), _variant_score(ca, cb))

@@ -257,3 +257,12 @@ def test_hard_variants_still_reach_review(a: str, b: str) -> None:
 def test_a_variant_in_another_country_is_review_not_certain() -> None:
     s = _score("Vramholtz Kessing GmbH", "Framholtz Kessing GmbH", "DE", "AT")
     assert DEFAULT_REVIEW <= s < DEFAULT_CERTAIN
+
+
+@pytest.mark.parametrize(
+    ("acronym", "expansion"),
+    [("KTV", "Kessing Tramvik Venlo"), ("KTV", "Kessing Tramvik Venlo Holding B.V.")],
+)
+def test_acronym_vs_expansion_is_found_but_never_certain(acronym: str, expansion: str) -> None:
+    assert shares_blocking_key(normalize_name(acronym), normalize_name(expansion))
+    assert DEFAULT_REVIEW <= _score(acronym, expansion) < DEFAULT_CERTAIN
