@@ -19,6 +19,7 @@ from django.db.models import Count, Q
 from conflicts.index import active_filter, name_key
 from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
 from conflicts.normalize import blocking_keys
+from conflicts.retrieval import CANDIDATE_CAP, choose_keys
 from conflicts.scoring import Identity, score
 from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
@@ -29,11 +30,8 @@ CLEAR = "clear"
 POTENTIAL = "potential_conflict"
 CONFLICT = "conflict"
 
-# Candidate-generation budget (docs/matching.md "Candidate generation").
-RARE_KEY_DF = 1000
-RAREST_KEY_DF = 8000
-CANDIDATE_BUDGET = 400
-CANDIDATE_CAP = 5000
+# The candidate-generation budget (docs/matching.md "Candidate generation") and the choice of
+# posting lists live in conflicts.retrieval (pure, shared with bench/matching_eval).
 
 
 @dataclass(frozen=True)
@@ -82,19 +80,7 @@ def _chosen_keys(keys: list[str]) -> tuple[str, list[str]]:
     """
     if not keys:
         return "", []
-    present = sorted(_key_frequencies(keys))
-    if not present:
-        return "", []
-    if present[0][0] > RAREST_KEY_DF:
-        return "and", [k for _, k in present[:3]]
-    chosen: list[str] = []
-    total = 0
-    for df, key in present:
-        if chosen and (total + df > CANDIDATE_BUDGET or df > RARE_KEY_DF):
-            break
-        chosen.append(key)
-        total += df
-    return "rare", chosen
+    return choose_keys(_key_frequencies(keys))
 
 
 def _key_frequencies(keys: list[str]) -> list[tuple[int, str]]:
@@ -138,6 +124,7 @@ class Candidate:
     domain: str
     email_domain: str
     country: str
+    location: str
     product_lines: str
     since: dt.datetime
 
@@ -153,7 +140,7 @@ if CANDIDATE_FIELDS[-1] != "since":  # _PG_SELECT and _candidates_in_one_query r
 _PG_SELECT = ", ".join([*CANDIDATE_FIELDS[:-1], "(EXTRACT(EPOCH FROM since) * 1000000)::int8"])
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # One row of _PG_SELECT: Candidate's fields, `since` as integer microseconds.
-_PgCandidateRow = tuple[int, str, int, int | None, str, str, str, str, str, str, int]
+_PgCandidateRow = tuple[int, str, int, int | None, str, str, str, str, str, str, str, int]
 
 
 def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[Candidate]:
@@ -297,6 +284,7 @@ def check(
             domain=entry.domain,
             email_domain=entry.email_domain,
             country=entry.country,
+            location=entry.location,
         )
         result = score(identity, other)
         if result.value < policy.review:

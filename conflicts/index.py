@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Q
 
 from conflicts.models import CandidateKey, IdentityEntry, KeyFrequency
-from conflicts.normalize import blocking_keys
+from conflicts.normalize import NORMALIZER_VERSION, blocking_keys
 from conflicts.scoring import Identity
 
 
@@ -100,6 +100,8 @@ def index_upsert(
         "domain": identity.domain,
         "email_domain": identity.email_domain,
         "country": identity.country,
+        "location": identity.location[:100],
+        "normalizer_version": NORMALIZER_VERSION,
         "product_lines": ("|" + "|".join(lines) + "|") if lines else "",
         "active": active,
         "active_until": active_until,

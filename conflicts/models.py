@@ -34,6 +34,12 @@ class IdentityEntry(models.Model):
     domain = models.CharField(max_length=253, blank=True, db_index=True)
     email_domain = models.CharField(max_length=253, blank=True, db_index=True)
     country = models.CharField(max_length=2, blank=True)
+    # A location split off the name ("…, Utrecht, NL", conflicts.normalize.name_location):
+    # supports a match, never decides one.
+    location = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # conflicts.normalize.NORMALIZER_VERSION the entry's name, keys and location were built
+    # with; after a migration, entries of another version are rebuilt (deals.apps).
+    normalizer_version = models.PositiveSmallIntegerField(default=0, db_default=0)
     product_lines = models.CharField(
         max_length=500, blank=True, help_text="Product line codes, |-separated and |-wrapped."
     )

@@ -18,7 +18,7 @@ from anyascii import anyascii
 from conflicts.freemail import FREE_MAIL_DOMAINS, FREE_MAIL_FAMILIES
 from prm.lib.domains import registrable_domain
 
-NORMALIZER_VERSION = 2
+NORMALIZER_VERSION = 3
 
 MAX_KEY_LEN = 190
 
@@ -242,6 +242,12 @@ LEGAL_FORMS_RAW: tuple[str, ...] = (
     "Professional Corporation",
     "Co. Ltd",
     "Co., Ltd.",
+    "Company Limited",
+    "Company Ltd",
+    "Corporation Limited",
+    "Public Company Limited",
+    "Europäische Gesellschaft",
+    "Societas Europaea",
     "Co. Inc",
     "Co. LLC",
     "Corp. Ltd",
@@ -257,6 +263,9 @@ LEGAL_FORMS_RAW: tuple[str, ...] = (
     "Ges.m.b.H.",
     "Gesellschaft mbH",
     "Gesellschaft mit beschränkter Haftung",
+    "Gesellschaft mit beschraenkter Haftung",
+    "Gesellschaft m.b.H.",
+    "Ges.m.b.H",
     "AG",
     "A.G.",
     "Aktiengesellschaft",
@@ -297,6 +306,8 @@ LEGAL_FORMS_RAW: tuple[str, ...] = (
     "SCOP",
     "SEM",
     "Société Anonyme",
+    "Société Anonyme Belge",
+    "Société Anonyme Française",
     "Société par Actions Simplifiée",
     "Société à Responsabilité Limitée",
     "Société en Nom Collectif",
@@ -333,6 +344,10 @@ LEGAL_FORMS_RAW: tuple[str, ...] = (
     "S.A.A.",
     "S.A.C.",
     "Sociedad Anónima",
+    "Sociedad Anónima de Capital Variable",
+    "Sociedade Anônima",
+    "Sociedade Limitada",
+    "Sociedad por Acciones Simplificada",
     "Sociedad Limitada",
     "Sociedad de Responsabilidad Limitada",
     "Ltda",
@@ -354,13 +369,22 @@ LEGAL_FORMS_RAW: tuple[str, ...] = (
     "C.V.",
     "CV",
     "Besloten Vennootschap",
+    "Besloten Vennootschap met beperkte aansprakelijkheid",
     "Naamloze Vennootschap",
+    "Naamlooze Vennootschap",
+    "Commanditaire Vennootschap",
+    "Vennootschap onder firma",
+    "Besloten Vennootschap (BV)",
     # Nordic
     "AB",
     "AB (publ)",
     "publ",
     "Aktiebolag",
     "Aktiebolaget",
+    "Aktieselskabet",
+    "Anpartsselskabet",
+    "Aksjeselskapet",
+    "Osakeyhtio",
     "HB",
     "KB",
     "AS",
@@ -504,6 +528,29 @@ PREFIX_LEGAL_RAW: tuple[str, ...] = (
 #: Tokens kept but given low weight by the scorer ("SCHLUMBERGER HOLDINGS" vs "... LIMITED").
 LOW_WEIGHT_TOKENS: frozenset[str] = frozenset({"holdings", "group"})
 
+#: Descriptive words that registries add to or drop from a company's name ("… INDUSTRIES",
+#: "… ELECTRONICS", "… INTERNATIONAL"): a low-weight class. The blocking keys are also built on
+#: the name without them, and the scorer may ignore them beside a distinctive word.
+DESCRIPTIVE_TOKENS: frozenset[str] = frozenset(
+    {
+        "industries",
+        "electronics",
+        "electronic",
+        "international",
+        "technologies",
+        "systems",
+        "solutions",
+        "services",
+        "trading",
+        "manufacturing",
+        "engineering",
+        "products",
+        "enterprises",
+        "worldwide",
+        "global",
+    }
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # Name normalisation
@@ -515,17 +562,40 @@ _MAX_TOKEN_LEN = 64
 _MAX_TOKENS = 32
 
 
-def _base_tokens(raw: str) -> list[str]:
-    """Steps 1-7 of the recipe plus the synonym table: raw text → ASCII alnum tokens."""
+def _fold(raw: str) -> str:
+    """Steps 1-3 of the recipe: entities unescaped, characters folded, ASCII, case-folded."""
     text = html.unescape(raw)
     text = _PRE_FOLD_RE.sub(lambda m: _PRE_FOLD[m.group(0)], text)
-    text = anyascii(text).casefold()
+    return anyascii(text).casefold()
+
+
+def _join_single_letters(tokens: list[str]) -> list[str]:
+    """Runs of two or more one-character tokens become one token: "n v" → "nv",
+    "a b c holding" → "abc holding", "g m b h" → "gmbh" (initials typed with spaces)."""
+    out: list[str] = []
+    run: list[str] = []
+    for tok in [*tokens, ""]:
+        if len(tok) == 1:
+            run.append(tok)
+            continue
+        if run:
+            out.append("".join(run))
+            run = []
+        if tok:
+            out.append(tok)
+    return out
+
+
+def _base_tokens(raw: str, *, folded: bool = False) -> list[str]:
+    """Steps 1-7 of the recipe plus the synonym table: raw text → ASCII alnum tokens."""
+    text = raw if folded else _fold(raw)
     text = _AMP_RE.sub(" and ", text)
     text = _SLASH_PAIR_RE.sub(r"\1\2", text)
     text = _DOTTED_RE.sub(lambda m: re.sub(r"[\s.]", "", m.group(0)) + " ", text)
     text = _APOSTROPHE_RE.sub("", text)
     text = _NON_ALNUM_RE.sub(" ", text)
-    return [SYNONYMS.get(tok, tok) for tok in (t[:_MAX_TOKEN_LEN] for t in text.split())]
+    toks = _join_single_letters([t[:_MAX_TOKEN_LEN] for t in text.split()])
+    return [SYNONYMS.get(tok, tok) for tok in toks]
 
 
 def _form_tuples(raws: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
@@ -577,19 +647,180 @@ def _strip_legal(tokens: list[str]) -> list[str]:
     return toks
 
 
+# -- Location fragments ------------------------------------------------------------------------
+# A location appended to the name ("…, Utrecht, NL", "… te Delft", "… GmbH - Berlin", "… (UK)")
+# is split off into a separate value: it can support a match but not decide one (scoring).
+
+#: Extra country spellings beside pycountry's names and codes.
+_COUNTRY_EXTRA = {
+    "uk": "gb",
+    "u k": "gb",
+    "england": "gb",
+    "scotland": "gb",
+    "wales": "gb",
+    "great britain": "gb",
+    "britain": "gb",
+    "usa": "us",
+    "america": "us",
+    "united states america": "us",
+    "holland": "nl",
+    "nederland": "nl",
+    "deutschland": "de",
+    "germany": "de",
+    "brd": "de",
+    "schweiz": "ch",
+    "suisse": "ch",
+    "svizzera": "ch",
+    "osterreich": "at",
+    "oesterreich": "at",
+    "belgie": "be",
+    "belgique": "be",
+    "espana": "es",
+    "italia": "it",
+    "sverige": "se",
+    "norge": "no",
+    "danmark": "dk",
+    "suomi": "fi",
+    "polska": "pl",
+    "brasil": "br",
+    "mexico": "mx",
+    "russia": "ru",
+    "korea": "kr",
+    "south korea": "kr",
+    "prc": "cn",
+    "uae": "ae",
+}
+
+
+@lru_cache(maxsize=1)
+def _countries() -> dict[str, str]:
+    """Normalised country name or code → alpha-2 (lower case)."""
+    import pycountry
+
+    out: dict[str, str] = {}
+    for c in pycountry.countries:
+        code = c.alpha_2.lower()
+        for label in (c.alpha_2, c.alpha_3, c.name, getattr(c, "common_name", "")):
+            if label:
+                toks = _base_tokens(label)
+                out.setdefault(" ".join(toks), code)
+                out.setdefault(" ".join(t for t in toks if t not in STOPWORDS), code)
+    out.pop("", None)
+    out.update(_COUNTRY_EXTRA)
+    return out
+
+
+_LOC_PAREN_RE = re.compile(r"^(?P<head>.*\S)\s*\((?P<tail>[^()]{1,60})\)[\s.,;]*$", re.S)
+_LOC_WORD_RE = re.compile(
+    r"^(?P<head>.*\S)\s+(?P<sep>te|in)\s+(?P<tail>[a-z][^,()]{0,40}?)[\s.,;]*$", re.S
+)
+_LOC_SEP_RE = re.compile(
+    r"^(?P<head>.*[^\s,])\s*(?:,|\s-+\s|\s\|\s)\s*(?P<tail>[^,()]{1,40}?)[\s.,;]*$", re.S
+)
+_LOC_MAX_TOKENS = 3
+# Any of these must occur for a location to be split off (a quick exit for most names).
+_LOC_HINT_RE = re.compile(r"[,()|]|\s-+\s|\ste\s|\sin\s")
+
+
+def _ends_with_legal_form(tokens: list[str]) -> bool:
+    if not tokens:
+        return False
+    if tokens[-1] in _LEGAL_SINGLE:
+        return True
+    return any(tuple(tokens[-len(f) :]) == f for f in _LEGAL_MULTI if len(f) <= len(tokens))
+
+
+def _split_location(folded: str) -> tuple[str, list[str]]:
+    """(the name without trailing location fragments, the location's tokens; countries as
+    "~<alpha-2>"). A tail is a location when it is short (≤ 3 words), not a legal form, and:
+    in parentheses; after " te "; a country; or after a legal form or a country already split
+    off (", Utrecht, NL"), for " in " and for a comma or spaced dash. The name keeps at least
+    one word that is not a legal form."""
+    head = folded
+    location: list[str] = []
+    if not _LOC_HINT_RE.search(folded):
+        return head, location
+    saw_place = False
+    for _ in range(4):
+        m = _LOC_PAREN_RE.match(head)
+        kind = "paren"
+        if m is None:
+            m = _LOC_WORD_RE.match(head)
+            kind = m.group("sep") if m else ""
+        if m is None:
+            m = _LOC_SEP_RE.match(head)
+            kind = "sep"
+        if m is None:
+            break
+        tail_all = _base_tokens(m.group("tail"), folded=True)
+        # A country code may be a stopword ("DE", "LA"): look it up before dropping those.
+        country = _countries().get(" ".join(tail_all))
+        tail = [t for t in tail_all if t not in STOPWORDS] or (tail_all if country else [])
+        head_toks = [t for t in _base_tokens(m.group("head"), folded=True) if t not in STOPWORDS]
+        if not tail or len(tail) > _LOC_MAX_TOKENS or not _strip_legal(head_toks):
+            break
+        if tuple(tail) in _LEGAL_FORMS or all(t in _LEGAL_SINGLE for t in tail):
+            break
+        country = country or _countries().get(" ".join(tail))
+        after_form = _ends_with_legal_form(head_toks)
+        if kind == "paren" or kind == "te" or country:
+            pass
+        elif not (after_form or saw_place):
+            break
+        location = ([f"~{country}"] if country else tail) + location
+        saw_place = saw_place or bool(country)
+        head = m.group("head")
+    return head, location
+
+
 @lru_cache(maxsize=65536)
-def _normalize_cached(raw: str) -> str:
-    base = _base_tokens(raw)
+def _analyse_cached(raw: str) -> tuple[str, str]:
+    name, location = _analyse_once(raw)
+    # The location rules look at punctuation the normalised name no longer has; a second pass
+    # can still find " te <place>" / " in <country>" at its end. Stop at the fixpoint, so that
+    # normalize_name is idempotent.
+    for _ in range(3):
+        padded = f" {name} "
+        if " te " not in padded and " in " not in padded:
+            break  # nothing a second pass could split off (no punctuation is left)
+        nxt, more = _analyse_once(name)
+        if nxt == name:
+            break
+        name, location = nxt, " ".join(x for x in (more, location) if x)
+    return name, location
+
+
+def _analyse_once(raw: str) -> tuple[str, str]:
+    folded = _fold(raw)
+    head, location = _split_location(folded)
+    base = _base_tokens(head, folded=True)
     if not base:
-        return ""
-    toks = [t for t in base if t not in STOPWORDS]
-    toks = _strip_legal(toks)
+        return "", " ".join(location)
+    # Single letters joined again once stopwords and legal forms are gone ("A & B", "0 Co KG 0"),
+    # so that a second pass finds nothing left to join (idempotence).
+    toks = _strip_legal(_join_single_letters([t for t in base if t not in STOPWORDS]))
+    joined = _join_single_letters(toks)
+    if joined != toks:
+        toks = _strip_legal(joined)
     while len(toks) > _MAX_TOKENS:  # pathological input: truncate, then re-strip the new end
         toks = _strip_legal(toks[:_MAX_TOKENS])
     if not toks:
         # Never reduce a name to nothing ("The Co", "Limited"): keep the last token.
-        return base[-1]
-    return " ".join(toks)
+        return base[-1], " ".join(location)
+    return " ".join(toks), " ".join(location)
+
+
+def _normalize_cached(raw: str) -> str:
+    return _analyse_cached(raw)[0]
+
+
+def name_location(raw: str) -> str:
+    """The location split off a raw name ("Acme B.V., Utrecht, NL" → "utrecht ~nl"), or "".
+
+    Countries appear as "~<alpha-2>"; other words as normalised tokens."""
+    if not raw or not isinstance(raw, str):
+        return ""
+    return _analyse_cached(raw[:_MAX_RAW_LEN])[1]
 
 
 def normalize_name(raw: str) -> str:
@@ -619,6 +850,24 @@ _DELETE_MAX_LEN = 9  # single-token names up to this length get deletion-neighbo
 
 def _k(prefix: str, body: str) -> str:
     return (prefix + body)[:MAX_KEY_LEN]
+
+
+def core_tokens(tokens: list[str]) -> list[str]:
+    """The tokens without descriptive and low-weight words (all of them if nothing is left)."""
+    core = [t for t in tokens if t not in DESCRIPTIVE_TOKENS and t not in LOW_WEIGHT_TOKENS]
+    return core or tokens
+
+
+_TRANSLIT_RE = re.compile(r"([aou])e")
+
+
+def translit_fold(text: str) -> str:
+    """German-style transliterations folded: "ue"→"u", "oe"→"o", "ae"→"a" ("mueller" and
+    "muller", from "Müller", compare equal). Only for comparisons and keys, never stored."""
+    return _TRANSLIT_RE.sub(r"\1", text)
+
+
+_EDGE = 5  # the first / last letters of the joined core that get deletion-neighbourhood keys
 
 
 @lru_cache(maxsize=131072)
@@ -653,11 +902,33 @@ def _blocking_keys_cached(name_norm: str) -> frozenset[str]:
     # ("globex" ↔ "glboex" ↔ "globx").
     joined = "".join(toks)
     keys.add(_k("d:", joined))
-    if len(toks) == 1 and 2 <= len(joined) <= _DELETE_MAX_LEN:
-        for i in range(len(joined)):
-            variant = joined[:i] + joined[i + 1 :]
-            if len(variant) >= 2:
-                keys.add(_k("d:", variant))
+    keys.add(_k("d:", "".join(sorted(toks))))  # split and moved: "obex gl" ↔ "globex"
+    # The same on the core: the name without descriptive / low-weight words, spaces and
+    # transliterations ("zanc host" ↔ "Zanchost Industries", "thi zer" ↔ "Thizer Group").
+    core_toks = core_tokens(toks)
+    if 2 <= len(core_toks) < len(toks):  # the acronym without "holding", "international"...
+        keys.add(_k("a:", "".join(t[0] for t in core_toks)))
+    core = translit_fold("".join(core_toks))
+    keys.add(_k("d:", core))
+    if len(core) >= 5:
+        keys.add(_k("p:", core[:4]))
+        keys.add(_k("s:", core[-4:]))
+    # (The bodies below are at most _DELETE_MAX_LEN or _EDGE letters: no truncation needed.)
+    for base in {joined, core} if len(toks) == 1 else {core}:
+        if 3 <= len(base) <= _DELETE_MAX_LEN:
+            keys.update(["d:" + base[:i] + base[i + 1 :] for i in range(len(base))])
+    # One typo anywhere in the first or the last five letters of the joined name or its core
+    # (the first letters too, where prefix keys fail) leaves one of these in common; with a
+    # typo at each end, the keys of each end are the other end's.
+    for base in {joined, core}:
+        if len(base) >= _EDGE:
+            w = base[:_EDGE]
+            keys.update(["f:" + w[:i] + w[i + 1 :] for i in range(_EDGE)])
+            w = base[-_EDGE:]
+            keys.update(["l:" + w[:i] + w[i + 1 :] for i in range(_EDGE)])
+        if len(base) > _EDGE:
+            # Both ends: typos in the middle of a short name ("canada" / "canxiada").
+            keys.add(f"e:{base[:3]}|{base[-3:]}")
     return frozenset(keys)
 
 
@@ -669,6 +940,8 @@ def blocking_keys(name_norm: str) -> set[str]:
 def shares_blocking_key(a_norm: str, b_norm: str) -> bool:
     if not a_norm or not b_norm:
         return False
+    if not set(a_norm.split()).isdisjoint(b_norm.split()):
+        return True  # a common word is a common "t:" key: no need to build the key sets
     return not _blocking_keys_cached(a_norm).isdisjoint(_blocking_keys_cached(b_norm))
 
 

@@ -37,13 +37,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from conflicts.normalize import (
+    DESCRIPTIVE_TOKENS,
     LOW_WEIGHT_TOKENS,
     company_domain,
+    core_tokens,
+    name_location,
     normalize_name,
     shares_blocking_key,
+    translit_fold,
 )
 
 DEFAULT_REVIEW = 85
@@ -66,6 +70,29 @@ RESIDUAL_BONUS = 5
 JW_OFFSET = 5.0
 #: Below this the name is not reported as a reason.
 NAME_REASON_MIN = 60
+#: Score of a name that differs from the other only by a typo in a long enough distinctive
+#: part, spaces (glued / split words) or a transliteration, or by descriptive words beside a
+#: distinctive one: certain at the default thresholds (issue 15).
+VARIANT_SCORE = DEFAULT_CERTAIN
+#: Typos allowed in the differing part for VARIANT_SCORE: (edits, shortest length) pairs. One
+#: edit needs 7 letters ("vramholt"/"vramhollt"; "crane"/"craine" stays in review), two 12.
+TYPO_RULES = ((0, 4), (1, 7), (2, 12))
+#: A typo in the first letter needs a longer part: "burley"/"hurley" are two names.
+FIRST_LETTER_TYPO_MIN = 9
+_ROMAN = frozenset({"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"})
+
+#: Ordinary words often used as a company name on their own ("Delta", "Continental"): beside a
+#: descriptive word they do not identify a company, so such a pair stays in review.
+COMMON_NAME_WORDS: frozenset[str] = frozenset(
+    """delta continental apex summit pioneer liberty eagle phoenix star sun crown royal imperial
+    standard universal central premier prime atlas titan golden silver blue green red black
+    white alpha omega orion vista horizon nova unity fusion matrix vertex zenith direct smart
+    express quality precision advanced allied applied integrated modern future dynamic metro
+    city best super mega micro pro data info net web union national federal state pacific
+    atlantic eastern western northern southern coastal capital crystal diamond pearl ocean
+    river lake mountain valley sky star energy power home family heritage legacy victory
+    triumph elite select choice value plus one""".split()
+)
 
 #: Words that carry no identity on their own: a name made only of these never matches a longer
 #: name just by being contained in it ("Global Solutions" vs "Acme Global Solutions").
@@ -135,17 +162,26 @@ class Identity:
     domain: str = ""
     email_domain: str = ""
     country: str = ""
+    location: str = ""
 
     @classmethod
     def from_raw(
         cls, *, name: str, domain: str = "", email: str = "", country: str = ""
     ) -> Identity:
         c = (country or "").strip().upper()
+        c = c if len(c) == 2 and c.isalpha() and c.isascii() else ""
+        location = name_location(name or "")[:100]
+        if not c:
+            # A country written into the name ("… (UK)", "…, NL") stands in for a missing one.
+            codes = {t[1:].upper() for t in location.split() if t.startswith("~")}
+            if len(codes) == 1:
+                c = codes.pop()
         return cls(
             name=normalize_name(name or ""),
             domain=company_domain(domain or ""),
             email_domain=company_domain(email or ""),
-            country=c if len(c) == 2 and c.isalpha() and c.isascii() else "",
+            country=c,
+            location=location,
         )
 
 
@@ -227,6 +263,108 @@ def _raw_name_score(a: str, b: str) -> float:
     return min(full, residual + RESIDUAL_BONUS)
 
 
+def _distinctive(tokens: list[str]) -> bool:
+    """Some token identifies a company on its own: not generic, descriptive, low-weight or an
+    ordinary word, and 5+ letters (3+ beside another word: "KTV Holding")."""
+    for t in tokens:
+        if t in GENERIC_TOKENS or t in DESCRIPTIVE_TOKENS or t in LOW_WEIGHT_TOKENS:
+            continue
+        if t in COMMON_NAME_WORDS or t.isdigit():
+            continue
+        if len(t) >= 5 or (len(t) >= 3 and len(tokens) >= 2):
+            return True
+    return False
+
+
+def _same_but_typed(ra: str, rb: str) -> bool:
+    """The differing parts of two names are one spelling: the same letters once spaces and
+    transliterations are ignored, or a typo (TYPO_RULES) in a long enough part. Digits must
+    agree exactly ("studio 54" / "studio 55")."""
+    numbers_a = sorted(t for t in ra.split() if t in _ROMAN)
+    if numbers_a != sorted(t for t in rb.split() if t in _ROMAN):
+        return False  # "… II" / "… I": two sites, two branches
+    ra, rb = translit_fold(ra.replace(" ", "")), translit_fold(rb.replace(" ", ""))
+    if ra == rb:
+        return len(ra) >= TYPO_RULES[0][1]
+    if [c for c in ra if c.isdigit()] != [c for c in rb if c.isdigit()]:
+        return False
+    shortest = min(len(ra), len(rb))
+    if ra[:1] != rb[:1] and shortest < FIRST_LETTER_TYPO_MIN:
+        return False
+    edits = OSA.distance(ra, rb, score_cutoff=TYPO_RULES[-1][0])
+    return any(edits <= e and shortest >= n for e, n in TYPO_RULES)
+
+
+def _token_diff(ta: list[str], tb: list[str]) -> tuple[list[str], list[str]]:
+    """Each name's own tokens (multiset difference), in order; sets when no token repeats."""
+    sa, sb = set(ta), set(tb)
+    if len(sa) == len(ta) and len(sb) == len(tb):
+        return [t for t in ta if t not in sb], [t for t in tb if t not in sa]
+    ca, cb = Counter(ta), Counter(tb)
+    return _residual(ta, ca - cb).split(), _residual(tb, cb - ca).split()
+
+
+def _could_be_typed(ra: str, rb: str) -> bool:
+    """Cheap bound before _same_but_typed: lengths within its edits (plus transliterations)."""
+    la, lb = len(ra), len(rb)
+    if min(la, lb) < TYPO_RULES[0][1]:
+        return False
+    slack = TYPO_RULES[-1][0] + ra.count(" ") + rb.count(" ") + max(ra.count("e"), rb.count("e"))
+    return abs(la - lb) <= slack
+
+
+def _variant_score(a: str, b: str) -> float:
+    """VARIANT_SCORE when the names differ only as one company's spellings do (issue 15),
+    else 0: a typo/spacing/transliteration in the differing part (_same_but_typed), or
+    descriptive words added on one side beside a distinctive word."""
+    ta, tb = a.split(), b.split()
+    own_a, own_b = _token_diff(ta, tb)
+    if not own_a and not own_b:
+        return 100.0
+    if own_a and own_b:
+        ra, rb = " ".join(own_a), " ".join(own_b)
+        if (
+            _could_be_typed(ra, rb)
+            and _same_but_typed(ra, rb)
+            and _distinctive([*own_a, *own_b, *ta])
+        ):
+            return float(VARIANT_SCORE)
+    # Descriptive words on one side only ("zantrix" / "zantrix electronics international"),
+    # possibly with a typo in the rest; "holdings"/"group" are not descriptive here (a parent
+    # and its subsidiary stay in review, docs/matching.md).
+    da = {t for t in ta if t in DESCRIPTIVE_TOKENS}
+    db = {t for t in tb if t in DESCRIPTIVE_TOKENS}
+    if da == db or not (da <= db or db <= da):
+        return 0.0
+    core_a = [t for t in ta if t not in DESCRIPTIVE_TOKENS]
+    core_b = [t for t in tb if t not in DESCRIPTIVE_TOKENS]
+    if not core_a or not core_b:
+        return 0.0
+    if not _distinctive(core_a if len(core_a) <= len(core_b) else core_b):
+        return 0.0
+    xa, xb = _token_diff(core_a, core_b)
+    if not xa and not xb:
+        return float(VARIANT_SCORE)
+    if xa and xb:
+        ra, rb = " ".join(xa), " ".join(xb)
+        if _could_be_typed(ra, rb) and _same_but_typed(ra, rb):
+            return float(VARIANT_SCORE)
+    return 0.0
+
+
+def _acronym_score(a: str, b: str) -> float:
+    """WEAK_NAME_CAP (review) when one name is a single 2–6 letter token spelling the other's
+    initials, with or without its descriptive/low-weight words ("abb" / "asea brown boveri",
+    "ktv" / "kessing tramvik venlo holding"): found, never certain (acronyms collide)."""
+    ta, tb = a.split(), b.split()
+    for short, long_ in ((ta, tb), (tb, ta)):
+        if len(short) == 1 and 2 <= len(short[0]) <= 6 and short[0].isalpha() and len(long_) >= 2:
+            core = core_tokens(long_)
+            if short[0] in ("".join(t[0] for t in long_), "".join(t[0] for t in core)):
+                return float(WEAK_NAME_CAP)
+    return 0.0
+
+
 def _core(name: str) -> str:
     toks = [t for t in name.split() if t not in LOW_WEIGHT_TOKENS]
     return " ".join(toks) if toks else name
@@ -239,9 +377,14 @@ def _name_score_ordered(a: str, b: str) -> int:
     if a == b:
         return 100
     best = _raw_name_score(a, b)
+    if best < VARIANT_SCORE:
+        best = max(best, _variant_score(a, b))
+    if best < WEAK_NAME_CAP:
+        best = max(best, _acronym_score(a, b))
     ca, cb = _core(a), _core(b)
     if (ca, cb) != (a, b):
-        best = max(best, min(_raw_name_score(ca, cb), float(WEAK_NAME_CAP)))
+        core = max(_raw_name_score(ca, cb), _variant_score(ca, cb))
+        best = max(best, min(core, float(WEAK_NAME_CAP)))
     value = _floor(best)
     # Retrieval gate: the engine only ever sees candidates that share a blocking key, so a name
     # score counts only for names that share one (CONC-07 holds by construction, at any
@@ -256,6 +399,20 @@ def name_score(a: str, b: str) -> int:
     if b < a:
         a, b = b, a
     return _name_score_ordered(a, b)
+
+
+def _locations_agree(a: str, b: str) -> bool | None:
+    """True when two locations share a place, False when both name places (cities, or
+    countries) and none is shared, None when they cannot be compared (a city on one side and
+    only a country on the other)."""
+    ta, tb = set(a.split()), set(b.split())
+    if ta & tb:
+        return True
+    ca, cb = {t for t in ta if t[0] == "~"}, {t for t in tb if t[0] == "~"}
+    pa, pb = ta - ca, tb - cb
+    if (pa and pb) or (ca and cb):
+        return False
+    return None
 
 
 def score(a: Identity, b: Identity) -> Score:
@@ -280,4 +437,13 @@ def score(a: Identity, b: Identity) -> Score:
         else:
             value = min(value, REVIEW_MAX)
             reasons.append("country_mismatch")
+    if reasons and a.location and b.location:
+        agree = _locations_agree(a.location, b.location)
+        if agree:
+            reasons.append("location")
+        elif agree is not None and "domain" not in reasons and "email_domain" not in reasons:
+            # Another place on both sides ("… - Berlin" / "… - Munich"): maybe another branch
+            # or another company of the same name; the name alone is not certain then.
+            value = min(value, REVIEW_MAX)
+            reasons.append("location_mismatch")
     return Score(value=value, reasons=tuple(reasons), name_similarity=ns)

@@ -1,3 +1,5 @@
+import logging
+
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_migrate
@@ -29,7 +31,27 @@ class DealsConfig(AppConfig):
         post_migrate.connect(
             sqlite_triggers_after_migrate, sender=self, dispatch_uid="prm_rollup_post_migrate"
         )
+        post_migrate.connect(
+            rebuild_stale_identity_index, sender=self, dispatch_uid="deals_index_rebuild"
+        )
         _connect_cache_forgetting()
+
+
+def rebuild_stale_identity_index(sender, using="default", verbosity=1, **kwargs):
+    """After migrate: entries built by another conflicts.normalize.NORMALIZER_VERSION (their
+    names, keys or location would differ from what a check computes) mean the whole identity
+    index is rebuilt (manage.py rebuild_identity_index, one transaction)."""
+    from django.core.management import call_command
+
+    from conflicts.models import IdentityEntry
+    from conflicts.normalize import NORMALIZER_VERSION
+
+    stale = IdentityEntry.objects.using(using).exclude(normalizer_version=NORMALIZER_VERSION)
+    if stale.exists():
+        logging.getLogger("deals").warning(
+            "identity index built by another normaliser: rebuilding (v%s)", NORMALIZER_VERSION
+        )
+        call_command("rebuild_identity_index", verbosity=verbosity)
 
 
 def _managers_changed(sender, update_fields=None, **kwargs):

@@ -240,7 +240,9 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, DomainError):
         body, code = error_body(exc)
-        return Response(body, status=code)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(int(retry_after))} if retry_after else None
+        return Response(body, status=code, headers=headers)
     if isinstance(exc, Http404 | exceptions.NotFound):
         return Response(dict(NOT_FOUND_BODY), status=404)
     if isinstance(exc, PermissionDenied):

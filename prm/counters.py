@@ -76,3 +76,12 @@ def decrement(key: str) -> int:
 
 def delete(key: str) -> None:
     RateCounter.objects.filter(key=key).delete()
+
+
+def seconds_left(key: str) -> float | None:
+    """Seconds until the live window of `key` ends, or None when there is none."""
+    row = RateCounter.objects.filter(key=key).values_list("expires_at", flat=True).first()
+    if row is None:
+        return None
+    left = float(row) - time.time()
+    return left if left > 0 else None

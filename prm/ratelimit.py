@@ -16,7 +16,9 @@ their own table and each hit is one INSERT ... ON CONFLICT DO UPDATE ... RETURNI
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import time
 
 import redis
 from django.conf import settings
@@ -36,6 +38,11 @@ class RateLimited(DomainError):
 
     code = "throttled"
     status_code = 429
+
+    def __init__(self, detail: str = "", *, retry_after: int | None = None, **kwargs):
+        super().__init__(detail, **kwargs)
+        #: Seconds until the spent window ends (the API's Retry-After header); None if unknown.
+        self.retry_after = retry_after
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -145,6 +152,31 @@ def _redis_location(cache: RedisCache) -> str | None:
                 location = location.split(",")
             return str(location[0]).strip()
     return None
+
+
+def seconds_left(key: str, window_seconds: int, *, cache=None) -> int:
+    """Whole seconds until the window of `key` ends (at least 1; the whole window when the
+    backend cannot tell): what a refused client is told to wait (Retry-After)."""
+    cache = cache or caches["default"]
+    ckey = _cache_key(key)
+    left: float | None = None
+    try:
+        if isinstance(cache, RedisCache):
+            made = cache.make_and_validate_key(ckey)
+            ttl = cache._cache.get_client(made).ttl(made)
+            left = float(ttl) if ttl and ttl > 0 else None
+        elif isinstance(cache, LocMemCache):
+            expires = cache._expire_info.get(cache.make_and_validate_key(ckey))
+            left = expires - time.time() if expires else None
+        elif not _has_atomic_incr(cache):
+            from prm import counters
+
+            left = counters.seconds_left(ckey)
+    except Exception:  # noqa: BLE001 - a hint for the client, never a reason to fail
+        left = None
+    if left is None or left <= 0:
+        return int(window_seconds)
+    return max(1, min(int(window_seconds), math.ceil(left)))
 
 
 def refund(key: str, window_seconds: int, *, cache=None) -> None:

@@ -410,6 +410,8 @@ LOGGING = {
 
 CONFLICT_CHECK_RATE_USER = env.str("CONFLICT_CHECK_RATE_USER", default="30/m")
 CONFLICT_CHECK_RATE_PARTNER = env.str("CONFLICT_CHECK_RATE_PARTNER", default="300/d")
+# Channel managers and integrations (manager accounts, their API tokens): their own limit.
+CONFLICT_CHECK_RATE_MANAGER = env.str("CONFLICT_CHECK_RATE_MANAGER", default="6000/h")
 # Vendor staff e-mail domains: never a partner user's address (nor a match for a sales rep).
 VENDOR_STAFF_DOMAINS = [
     d.strip().lower() for d in env.list("VENDOR_STAFF_DOMAINS", default=["dealbridge.example"])

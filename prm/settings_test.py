@@ -30,6 +30,7 @@ MFA_REQUIRED_FOR_MANAGERS = True
 # A server process started by a test (tests/reliability/race_server.py) sets the real limits.
 CONFLICT_CHECK_RATE_USER = os.environ.get("CONFLICT_CHECK_RATE_USER", "1000000/m")
 CONFLICT_CHECK_RATE_PARTNER = os.environ.get("CONFLICT_CHECK_RATE_PARTNER", "1000000/d")
+CONFLICT_CHECK_RATE_MANAGER = os.environ.get("CONFLICT_CHECK_RATE_MANAGER", "1000000/h")
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

@@ -78,7 +78,7 @@ def print_table(results) -> None:
     )
     header = (
         f"{'backend':<11}{'N opps':>10}{'+regs':>9}{'seed s':>8}{'p50 ms':>8}{'p95 ms':>8}"
-        f"{'p99 ms':>8}{'hit rec':>8}{'naive p50':>11}{'speedup':>9}"
+        f"{'p99 ms':>8}{'hit rec':>8}{'naive p50':>11}{'speedup':>9}{'cand/probe':>11}{'cand p95':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -87,6 +87,7 @@ def print_table(results) -> None:
             f"{r['backend']:<11}{r['n']:>10,}{r['n'] // 2:>9,}{r['seed_s']:>8.0f}{r['p50']:>8.2f}"
             f"{r['p95']:>8.2f}{r['p99']:>8.2f}{r['hit_recall']:>8.2f}{r['naive_p50']:>10.1f}m"
             f"{r['naive_p50'] / max(r['p50'], 1e-9):>8.0f}x"
+            f"{r.get('cand_mean', 0):>11.1f}{r.get('cand_p95', 0):>9}"
         )
     by_backend: dict[str, list] = {}
     for r in results:

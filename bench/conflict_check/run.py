@@ -207,6 +207,11 @@ def run_child(spec) -> dict:
         timings.append((time.perf_counter() - t0) * 1000)
         if is_hit and outcome.matches:
             found += 1
+    # Candidates per probe (outside the timed loop): what blocking hands to the scorer.
+    per_probe = [
+        len(engine.candidates(Identity.from_raw(name=name, domain=domain, country=country)))
+        for (name, domain, country), _ in queries
+    ]
     timings.sort()
 
     def pct(p):
@@ -235,4 +240,6 @@ def run_child(spec) -> dict:
         "p99": pct(0.99),
         "hit_recall": found / max(1, len(hits)),
         "naive_p50": statistics.median(naive),
+        "cand_mean": statistics.fmean(per_probe),
+        "cand_p95": sorted(per_probe)[min(len(per_probe) - 1, int(len(per_probe) * 0.95))],
     }

@@ -12,7 +12,9 @@ import sys
 import time
 from collections import Counter, defaultdict
 
+from bench.matching_eval import realnames, variants
 from bench.matching_eval.generate import SEED, generate
+from bench.matching_eval.retrieval import Record, Result, evaluate, half_of
 from conflicts.scoring import DEFAULT_CERTAIN, DEFAULT_REVIEW, Identity, score
 
 TARGET_PRECISION = 0.98
@@ -40,7 +42,86 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show", type=int, default=10, help="examples of each error kind")
     ap.add_argument("--review", type=int, default=DEFAULT_REVIEW)
     ap.add_argument("--certain", type=int, default=DEFAULT_CERTAIN)
+    ap.add_argument(
+        "--sets",
+        default="pairs,variants,real",
+        help="comma-separated: pairs (the labelled pairs), variants (invented company names by "
+        "variant class), real (/work/shared/data/real-names)",
+    )
+    ap.add_argument("--half", default="tune,report", help="which cluster halves to report")
     args = ap.parse_args(argv)
+    sets = set(args.sets.split(","))
+    rc = 0
+    if "pairs" in sets:
+        rc = _pairs(args)
+    if sets & {"variants", "real"}:
+        _record_sets(args, sets)
+    return rc
+
+
+def _halves(records: list[Record], half: str) -> list[Record]:
+    return [r for r in records if half_of(r.cluster) == half]
+
+
+def _show(res: Result, n: int, by_kind: bool = True) -> None:
+    print(res.line())
+    if by_kind and len(res.by_kind) > 1:
+        print(
+            "    by class (R@review/R@certain): "
+            + ", ".join(
+                f"{k} {v[1] / v[0]:.2f}/{v[2] / v[0]:.2f}"
+                for k, v in sorted(res.by_kind.items())
+                if v[0]
+            )
+        )
+    if n:
+        misses = sorted(res.misses, key=lambda m: m[1])
+        seen: set[str] = set()
+        shown = 0
+        for kind, s, a, b in misses:  # one example per class first, lowest scores first
+            if kind in seen or shown >= n:
+                continue
+            seen.add(kind)
+            shown += 1
+            print(f"    miss [{kind}] {s:>3}  {a!r}  ->  {b!r}")
+        for kind, s, a, b in sorted(res.false_pos, key=lambda m: -m[1])[:n]:
+            print(f"    false+ [{kind}] {s:>3}  {a!r}  ->  {b!r}")
+
+
+def _record_sets(args, sets: set[str]) -> None:
+    halves = args.half.split(",")
+    kw = {"review": args.review, "certain": args.certain}
+    if "variants" in sets:
+        print("\n== invented company names by variant class (bench/matching_eval/variants.py) ==")
+        indexed, probes = variants.mixed()
+        for half in halves:
+            res = evaluate(
+                f"variants-mixed/{half}", _halves(indexed, half), _halves(probes, half), **kw
+            )
+            _show(res, args.show)
+            negs = [p for p in _halves(probes, half) if p.kind.startswith("neg_")]
+            certain_negs = {
+                fp[2] for fp in res.false_pos if fp[0].startswith("neg_") and fp[1] >= args.certain
+            }
+            print(f"    look-alike probes certain: {len(certain_negs)} of {len(negs)}")
+        reg = variants.registry()
+        for half in halves:
+            _show(evaluate(f"variants-registry/{half}", _halves(reg, half), **kw), args.show)
+    if "real" in sets:
+        print("\n== real names (/work/shared/data/real-names) ==")
+        if not realnames.available():
+            print(f"    note: {realnames.DATA_DIR} is absent; real-name sets skipped")
+            return
+        chi = realnames.chicago()
+        for half in halves:
+            _show(evaluate(f"chicago/{half}", _halves(chi, half), **kw), args.show, by_kind=False)
+        zag, fod = realnames.restaurants()
+        for half in halves:
+            res = evaluate(f"restaurants/{half}", _halves(zag, half), _halves(fod, half), **kw)
+            _show(res, args.show, by_kind=False)
+
+
+def _pairs(args) -> int:
 
     t0 = time.perf_counter()
     pairs = generate(args.seed)

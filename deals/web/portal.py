@@ -142,6 +142,8 @@ def _availability(user, data: dict) -> dict | None:
         if "customer_country" in fields:
             return {"status": "incomplete", "message": "Choose the customer's country to check."}
         return {"status": "incomplete", "message": error_text(exc)}
+    except RateLimited as exc:
+        return {"status": "unavailable", "message": exc.detail, "retry_after": exc.retry_after}
     except DomainError as exc:
         return {"status": "unavailable", "message": exc.detail}
     # Never more than the redacted verdict reaches a partner page.
@@ -196,7 +198,13 @@ def registration_availability(request):
     review / already engaged — never who."""
     form = _registration_form(request)
     result = _availability(request.user, form.service_data())
-    return render(request, "portal/_availability.html", {"availability": result})
+    response = render(request, "portal/_availability.html", {"availability": result})
+    if result and result.get("retry_after"):
+        # Spent budget: 429 with Retry-After; the live check (static/js/app.js) shows the panel
+        # and sends nothing more until then.
+        response.status_code = 429
+        response["Retry-After"] = str(int(result["retry_after"]))
+    return response
 
 
 @partner_required

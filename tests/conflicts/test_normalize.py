@@ -132,6 +132,13 @@ _LEGALISH = st.sampled_from(
         "'s",
         "-",
         ".",
+        "te",
+        "in",
+        "(UK)",
+        ", NL",
+        " - ",
+        "N V",
+        "Germany",
     ]
 )
 _WORDISH = st.text(

@@ -227,3 +227,20 @@ def test_seed_demo_timeline_is_stamped_on_the_demo_clock(seeded, db):
     assert ordered == sorted(ordered)  # created in timeline order, stamped in timeline order
     first_event = RegistrationEvent.objects.order_by("at").first()
     assert first_event is not None and first_event.at < now - dt.timedelta(days=90)
+
+
+def test_entries_of_another_normalizer_version_are_rebuilt_after_migrate(seeded, db):
+    """A NORMALIZER_VERSION bump rebuilds the index after `migrate` (deals.apps): entries
+    carrying another version get the names, keys and location of the current normaliser."""
+    from conflicts.models import CandidateKey
+    from conflicts.normalize import NORMALIZER_VERSION
+    from deals.apps import rebuild_stale_identity_index
+
+    before = _index_snapshot()
+    rebuild_stale_identity_index(sender=None)  # nothing stale: nothing happens
+    assert _index_snapshot() == before
+    IdentityEntry.objects.update(normalizer_version=NORMALIZER_VERSION - 1, name_norm="stale")
+    CandidateKey.objects.all().delete()
+    rebuild_stale_identity_index(sender=None)
+    assert _index_snapshot() == before
+    assert not IdentityEntry.objects.exclude(normalizer_version=NORMALIZER_VERSION).exists()

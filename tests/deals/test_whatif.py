@@ -12,12 +12,14 @@ from tests import factories
 
 
 def _near_pair(first_user, second_user, word="Zephyrine"):
-    """Two registrations by name only, scored in the review band (potential conflict)."""
+    """Two registrations by name only, scored in the review band (potential conflict): a name
+    and the same name with "Holdings" (a parent and its subsidiary; since issue 15 a
+    descriptive word such as "Industries" beside a distinctive name is certain)."""
     first = factories.make_registration(
         first_user, customer_name=f"{word}, Inc.", customer_domain=""
     )
     second = factories.make_registration(
-        second_user, customer_name=f"{word} Industries", customer_domain=""
+        second_user, customer_name=f"{word} Holdings", customer_domain=""
     )
     assert second.conflict_status == "potential_conflict"
     return first, second

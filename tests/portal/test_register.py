@@ -56,8 +56,8 @@ def test_form_has_the_api_field_names_and_the_catalog(alice_client, product, oth
     ):
         assert f'name="{name}"' in html, name
     assert 'value="crm-pro"' in html and 'value="erp-core"' in html
-    assert 'hx-trigger="keyup changed delay:500ms, change"' in html
-    assert f'hx-post="{reverse("registration_availability")}"' in html
+    assert f'data-live-check="{reverse("registration_availability")}"' in html
+    assert "data-live-check-load" not in html  # an empty form: nothing to check yet
     assert 'value="draft"' in html and 'value="submit"' in html
 
 
@@ -225,13 +225,21 @@ def test_availability_without_javascript(alice_client, product):
     assert DealRegistration.objects.count() == 0
 
 
-def test_availability_rate_limit_is_a_message_not_an_error(alice_client, product, settings):
+def test_availability_rate_limit_is_429_with_retry_after_and_the_panel_says_when(
+    alice_client, product, settings
+):
+    """The live check's refusal: 429 + Retry-After (the script pauses until then) and a panel
+    that says when to retry, not an error page."""
     settings.CONFLICT_CHECK_RATE_USER = "1/m"
     data = {"customer_name": "Vandelay", "customer_country": "US"}
-    alice_client.post(reverse("registration_availability"), data)
+    assert alice_client.post(reverse("registration_availability"), data).status_code == 200
     response = alice_client.post(reverse("registration_availability"), data)
-    assert response.status_code == 200
-    assert "Too many availability checks" in response.content.decode()
+    assert response.status_code == 429
+    wait = int(response["Retry-After"])
+    assert 1 <= wait <= 60
+    html = response.content.decode()
+    assert "Too many availability checks; try again in" in html
+    assert f'data-retry-after="{wait}"' in html
 
 
 def test_availability_requires_post_and_partner(client, alice, manager):
