@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from conflicts import engine
+from conflicts import engine, retrieval
 from conflicts.scoring import Identity
 from deals.api import serializers as s
 from deals.api.views import registrations_data, registrations_for_output
@@ -179,7 +179,7 @@ def test_one_query_candidates_equal_the_per_probe_candidates(postings, alice, bo
     if connection.vendor != "postgresql":
         pytest.skip("the one-query path is PostgreSQL's (SQLite uses the per-probe path)")
     if postings != "rare keys":
-        monkeypatch.setattr(engine, "RAREST_KEY_DF", 0)  # every key counts as very common
+        monkeypatch.setattr(retrieval, "RAREST_KEY_DF", 0)  # every key counts as very common
     for n in range(6):
         factories.make_registration(
             bob if n % 2 else alice,
