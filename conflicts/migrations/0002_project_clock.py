@@ -6,25 +6,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('conflicts', '0001_initial'),
+        ("conflicts", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='conflict',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="conflict",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='identityentry',
-            name='updated_at',
-            field=prm.lib.fields.UpdatedAtField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="identityentry",
+            name="updated_at",
+            field=prm.lib.fields.UpdatedAtField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='ignoredpair',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="ignoredpair",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
     ]

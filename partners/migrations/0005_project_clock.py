@@ -6,50 +6,63 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('partners', '0004_partner_email_exceptions'),
+        ("partners", "0004_partner_email_exceptions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='apitoken',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="apitoken",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='invitation',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="invitation",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='membership',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="membership",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='partner',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="partner",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='partner',
-            name='updated_at',
-            field=prm.lib.fields.UpdatedAtField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="partner",
+            name="updated_at",
+            field=prm.lib.fields.UpdatedAtField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='partneremailexception',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="partneremailexception",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
         migrations.AlterField(
-            model_name='user',
-            name='date_joined',
+            model_name="user",
+            name="date_joined",
             field=models.DateTimeField(default=prm.lib.time.timezone_now),
         ),
         migrations.AlterField(
-            model_name='usersession',
-            name='created_at',
-            field=models.DateTimeField(blank=True, default=prm.lib.time.timezone_now, editable=False),
+            model_name="usersession",
+            name="created_at",
+            field=models.DateTimeField(
+                blank=True, default=prm.lib.time.timezone_now, editable=False
+            ),
         ),
     ]
