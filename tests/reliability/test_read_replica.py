@@ -22,6 +22,10 @@ from tests.reliability.scaleout import Gunicorn
 pytestmark = [
     pytest.mark.reliability,
     pytest.mark.skipif(
+        os.environ.get("RUN_RELIABILITY") != "1",
+        reason="reliability suite: RUN_RELIABILITY=1 (.ci/run's reliability step)",
+    ),
+    pytest.mark.skipif(
         not os.environ.get("DATABASE_URL", "").startswith("postgres"),
         reason="the replica stand-in is a second PostgreSQL database (DATABASE_URL=postgres://…)",
     ),

@@ -38,6 +38,10 @@ ROUNDS = int(os.environ.get("SCALE_ROUNDS", "5"))
 pytestmark = [
     pytest.mark.reliability,
     pytest.mark.skipif(
+        os.environ.get("RUN_RELIABILITY") != "1",
+        reason="reliability suite: RUN_RELIABILITY=1 (.ci/run's reliability step)",
+    ),
+    pytest.mark.skipif(
         not os.environ.get("DATABASE_URL", "").startswith("postgres"),
         reason="PgBouncer fronts PostgreSQL: run the suite with DATABASE_URL=postgres://…",
     ),
