@@ -76,9 +76,13 @@ def _bin(name: str) -> str:
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
-def _wait(url: str, timeout: float = 60) -> None:
+def _wait(url: str, timeout: float = 60, process: subprocess.Popen | None = None) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SystemExit(
+                f"gunicorn for {url} exited {process.returncode} (log in {tempfile.gettempdir()})"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - localhost
                 if response.status == 200:
@@ -213,14 +217,18 @@ def _start_servers(args, env: dict, count: int) -> list[subprocess.Popen]:
     """`count` gunicorn processes (--workers sync workers each) on ports port, port+1, …"""
     servers = []
     for i in range(count):
+        log = open(
+            os.path.join(tempfile.gettempdir(), f"bench-api-gunicorn-{args.port + i}.log"), "w"
+        )  # noqa: SIM115
         servers.append(subprocess.Popen(
             [_bin("gunicorn"), "prm.wsgi:application", "--workers", str(args.workers),
              "--bind", f"127.0.0.1:{args.port + i}", "--log-level", "warning",
              "--access-logfile", "-", "--access-logformat", "%(s)s"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
         ))  # fmt: skip
-    for i in range(count):
-        _wait(f"http://127.0.0.1:{args.port + i}/bench/ping/")
+    for i, server in enumerate(servers):
+        # Several servers importing Django at once on a busy machine: allow minutes.
+        _wait(f"http://127.0.0.1:{args.port + i}/bench/ping/", timeout=300, process=server)
     return servers
 
 
