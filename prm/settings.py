@@ -139,6 +139,8 @@ if os.environ.get("DATABASE_URL"):
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
             "DISABLE_SERVER_SIDE_CURSORS": DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"],
+            # A test run with DATABASE_REPLICA_URL set reads the default test database there.
+            "TEST": {"MIRROR": "default"},
         }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_PATH}}
