@@ -226,9 +226,13 @@ def _start_servers(args, env: dict, count: int) -> list[subprocess.Popen]:
              "--access-logfile", "-", "--access-logformat", "%(s)s"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
         ))  # fmt: skip
-    for i, server in enumerate(servers):
-        # Several servers importing Django at once on a busy machine: allow minutes.
-        _wait(f"http://127.0.0.1:{args.port + i}/bench/ping/", timeout=300, process=server)
+    try:
+        for i, server in enumerate(servers):
+            # Several servers importing Django at once on a busy machine: allow minutes.
+            _wait(f"http://127.0.0.1:{args.port + i}/bench/ping/", timeout=300, process=server)
+    except BaseException:
+        _stop_servers(servers)  # none is left behind when one did not start
+        raise
     return servers
 
 
