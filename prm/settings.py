@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "partners.middleware.ManagerMfaMiddleware",
     "prm.middleware.DatabaseBusyMiddleware",
+    "prm.dbrouting.PrimaryPinMiddleware",
 ]
 
 ROOT_URLCONF = "prm.urls"
@@ -125,8 +126,30 @@ if os.environ.get("DATABASE_URL"):
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             server_side_binding=True, prepare_threshold=2
         )
+    # Behind PgBouncer in transaction mode a cursor cannot outlive its transaction's server
+    # connection: named (server-side) cursors, which QuerySet.iterator() uses, are turned off.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
+    if os.environ.get("DATABASE_REPLICA_URL"):
+        # A read replica for report and export reads (prm.dbrouting): the router sends only
+        # reads made inside prm.dbrouting.replica_reads() there, and never migrates it.
+        DATABASES["replica"] = {
+            **env.db("DATABASE_REPLICA_URL"),
+            "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+            "DISABLE_SERVER_SIDE_CURSORS": DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"],
+            # A test run with DATABASE_REPLICA_URL set reads the default test database there.
+            "TEST": {"MIRROR": "default"},
+        }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_PATH}}
+DATABASE_ROUTERS = ["prm.dbrouting.ReplicaRouter"]
+# After a write (any unsafe method), a browser or API client reads the primary for this many
+# seconds (a cookie), so it sees its own write whatever the replica's lag.
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=15)
+REPLICA_PIN_COOKIE_NAME = "db_primary_pin"
 # However SQLite is configured (SQLITE_PATH, DATABASE_URL=sqlite:////abs/path or
 # sqlite:///relative, with or without ?options), it runs with BEGIN IMMEDIATE, WAL and the
 # 20 s busy timeout (issue 20: a DATABASE_URL=sqlite:// server ran without them and answered

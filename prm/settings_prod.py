@@ -63,6 +63,7 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
+REPLICA_PIN_COOKIE_NAME = "__Host-db_primary_pin"  # prm.dbrouting (only with a replica)
 SESSION_COOKIE_DOMAIN = None
 CSRF_COOKIE_DOMAIN = None
 SESSION_COOKIE_PATH = "/"

@@ -3,6 +3,8 @@ headless against one endpoint at a time.
 
     python -m bench.api_load                      # 100k rows, 10 users, 30 s per endpoint
     python -m bench.api_load --rows 1000000 --duration 600s --users 50
+    python -m bench.api_load --rows 20000 --duration 20s --scenarios ping,detail,submit --servers 2
+                                                  # 1 vs 2 gunicorn processes, side by side
 
 It creates a throwaway database (dropped at the end unless --keep), migrates it, bulk-seeds
 partners, users, registrations, direct opportunities and the identity index, starts gunicorn
@@ -74,9 +76,13 @@ def _bin(name: str) -> str:
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
-def _wait(url: str, timeout: float = 60) -> None:
+def _wait(url: str, timeout: float = 60, process: subprocess.Popen | None = None) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SystemExit(
+                f"gunicorn for {url} exited {process.returncode} (log in {tempfile.gettempdir()})"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - localhost
                 if response.status == 200:
@@ -128,6 +134,13 @@ def main() -> None:
     parser.add_argument("--duration", default="30s")
     parser.add_argument("--workers", type=int, default=5)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="N > 1: run every scenario against 1 gunicorn process, then against N (ports "
+        "port..port+N-1, locust alternating request by request), and print both side by side",
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument(
         "--pg-url",
@@ -135,6 +148,9 @@ def main() -> None:
     )
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--db-prefix", default="prm_bench_api", help="throwaway database name prefix"
+    )
     parser.add_argument(
         "--reuse",
         metavar="DATA_JSON",
@@ -163,63 +179,123 @@ def main() -> None:
     if args.reuse:
         db_url, data_path, args.keep = args.pg_url, args.reuse, True
     else:
-        dbname = f"prm_bench_api_{os.getpid()}"
+        dbname = f"{args.db_prefix}_{os.getpid()}"
         db_url = _with_db(args.pg_url, dbname)
         data_path = os.path.join(workdir, "data.json")
         with psycopg.connect(args.pg_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
     env = _env(db_url, args.cache_url)
-    gunicorn = None
+    gunicorns: list[subprocess.Popen] = []
     try:
         if not args.reuse:
             _seed(args, env, data_path)
             if args.seed_only:
                 print(f"data file: {data_path}")
                 return
-        gunicorn = subprocess.Popen(
-            [_bin("gunicorn"), "prm.wsgi:application", "--workers", str(args.workers),
-             "--bind", f"127.0.0.1:{args.port}", "--log-level", "warning", "--access-logfile", "-",
-             "--access-logformat", "%(s)s"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        host = f"http://127.0.0.1:{args.port}"
-        _wait(f"{host}/bench/ping/")
-        print(
-            f"concurrency: {args.users} locust users (closed loop, {args.client} client) on "
-            f"{args.workers} sync workers, the same for every scenario",
-            flush=True,
-        )
-        results = {}
-        for scenario in args.scenarios.split(","):
-            prefix = os.path.join(workdir, scenario)
-            locust_env = {
-                **os.environ,
-                "BENCH_DATA": data_path,
-                "BENCH_SCENARIO": scenario,
-                "BENCH_CLIENT": args.client,
-            }
-            locust_env.pop("DJANGO_SETTINGS_MODULE", None)
-            print(f"… {LABELS[scenario]}: {args.users} users for {args.duration}", flush=True)
-            subprocess.run(
-                [_bin("locust"), "-f", os.path.join(ROOT, "bench", "api_load", "locustfile.py"),
-                 "--headless", "-u", str(args.users), "-r", str(args.spawn_rate), "-t", args.duration,
-                 "--host", host, "--csv", prefix, "--only-summary", "--loglevel", "ERROR"],
-                cwd=ROOT, env=locust_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            results[scenario] = _stats(prefix)
-        _print(results, args)
-    finally:
-        if gunicorn is not None:
-            gunicorn.send_signal(signal.SIGTERM)
+        counts = [1, args.servers] if args.servers > 1 else [1]
+        by_count = {}
+        for count in counts:
+            gunicorns = _start_servers(args, env, count)
             try:
-                gunicorn.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                gunicorn.kill()
+                by_count[count] = _run_scenarios(args, workdir, data_path, count)
+            finally:
+                _stop_servers(gunicorns)
+                gunicorns = []
+            _print(by_count[count], args, count)
+        if len(counts) > 1:
+            _print_side_by_side(by_count, args)
+    finally:
+        _stop_servers(gunicorns)
         if not args.keep:
             with psycopg.connect(args.pg_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         else:
             print(f"database kept: {db_url} (rerun: --pg-url {db_url} --reuse {data_path})")
+
+
+def _start_servers(args, env: dict, count: int) -> list[subprocess.Popen]:
+    """`count` gunicorn processes (--workers sync workers each) on ports port, port+1, …"""
+    servers = []
+    for i in range(count):
+        log = open(
+            os.path.join(tempfile.gettempdir(), f"bench-api-gunicorn-{args.port + i}.log"), "w"
+        )  # noqa: SIM115
+        servers.append(subprocess.Popen(
+            [_bin("gunicorn"), "prm.wsgi:application", "--workers", str(args.workers),
+             "--bind", f"127.0.0.1:{args.port + i}", "--log-level", "warning",
+             "--access-logfile", "-", "--access-logformat", "%(s)s"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
+        ))  # fmt: skip
+    try:
+        for i, server in enumerate(servers):
+            # Several servers importing Django at once on a busy machine: allow minutes.
+            _wait(f"http://127.0.0.1:{args.port + i}/bench/ping/", timeout=300, process=server)
+    except BaseException:
+        _stop_servers(servers)  # none is left behind when one did not start
+        raise
+    return servers
+
+
+def _stop_servers(servers: list[subprocess.Popen]) -> None:
+    for server in servers:
+        server.send_signal(signal.SIGTERM)
+    for server in servers:
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _run_scenarios(args, workdir: str, data_path: str, count: int) -> dict:
+    hosts = [f"http://127.0.0.1:{args.port + i}" for i in range(count)]
+    print(
+        f"servers: {count} gunicorn process(es) × {args.workers} sync workers; {args.users} "
+        f"locust users (closed loop, {args.client} client)"
+        + (", alternating between the servers request by request" if count > 1 else ""),
+        flush=True,
+    )
+    results = {}
+    for scenario in args.scenarios.split(","):
+        prefix = os.path.join(workdir, f"{scenario}-{count}")
+        locust_env = {
+            **os.environ,
+            "BENCH_DATA": data_path,
+            "BENCH_SCENARIO": scenario,
+            "BENCH_CLIENT": args.client,
+            "BENCH_HOSTS": ",".join(hosts) if count > 1 else "",
+        }
+        locust_env.pop("DJANGO_SETTINGS_MODULE", None)
+        print(f"… {LABELS[scenario]}: {args.users} users for {args.duration}", flush=True)
+        subprocess.run(
+            [_bin("locust"), "-f", os.path.join(ROOT, "bench", "api_load", "locustfile.py"),
+             "--headless", "-u", str(args.users), "-r", str(args.spawn_rate), "-t", args.duration,
+             "--host", hosts[0], "--csv", prefix, "--only-summary", "--loglevel", "ERROR"],
+            cwd=ROOT, env=locust_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        results[scenario] = _stats(prefix)
+    return results
+
+
+def _print_side_by_side(by_count: dict, args) -> None:
+    counts = sorted(by_count)
+    print()
+    print(
+        f"1 vs {counts[-1]} servers (req/s; p95 ms), {args.users} users, {args.workers} workers each"
+    )
+    header = (
+        f"{'endpoint':50}" + "".join(f" {f'{c} server(s)':>18}" for c in counts) + f" {'ratio':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for scenario in args.scenarios.split(","):
+        cells, rates = "", []
+        for count in counts:
+            stats = by_count[count].get(scenario)
+            rates.append(stats["rps"] if stats else 0.0)
+            cell = f"{stats['rps']:.1f}; {stats['p95']:.0f}" if stats else "-"
+            cells += f" {cell:>18}"
+        ratio = f"{rates[-1] / rates[0]:.2f}" if rates[0] else "-"
+        print(f"{LABELS[scenario]:50}{cells} {ratio:>6}")
 
 
 def _seed(args, env: dict, data_path: str) -> None:
@@ -252,12 +328,12 @@ def _seed(args, env: dict, data_path: str) -> None:
     )
 
 
-def _print(results: dict, args) -> None:
+def _print(results: dict, args, servers: int = 1) -> None:
     ceiling = (results.get("ping") or {}).get("rps") or 0.0
     print()
     print(
         f"rows={args.rows:,} users={args.users} client={args.client} duration={args.duration} "
-        f"workers={args.workers}"
+        f"workers={args.workers} servers={servers}"
     )
     header = (
         f"{'endpoint':50} {'req/s':>8} {'p50':>6} {'p95':>6} {'p99':>6} {'errors':>8} {'of C':>6}"

@@ -42,6 +42,10 @@ def _word() -> str:
     return "".join(random.choice(SYLLABLES) for _ in range(3))  # noqa: S311
 
 
+# --servers N: the gunicorn processes' base URLs; each user alternates between them request by
+# request (starting at a different one per user), as a round-robin proxy would.
+HOSTS = [h for h in os.environ.get("BENCH_HOSTS", "").split(",") if h]
+
 BaseUser = HttpUser if os.environ.get("BENCH_CLIENT") == "requests" else FastHttpUser
 
 
@@ -49,32 +53,40 @@ class ApiUser(BaseUser):
     wait_time = constant(0)  # closed loop
 
     def on_start(self):
-        client = DATA["clients"][next(_counter) % len(DATA["clients"])]
+        index = next(_counter)
+        hosts = HOSTS or [""]
+        self.hosts = itertools.cycle(hosts[index % len(hosts) :] + hosts[: index % len(hosts)])
+        client = DATA["clients"][index % len(DATA["clients"])]
         self.headers = {"Authorization": f"Token {client['token']}"}
         self.registration_ids = client["registration_ids"]
+
+    def url(self, path: str) -> str:
+        return f"{next(self.hosts)}{path}"
 
     @task
     def scenario(self):
         getattr(self, SCENARIO)()
 
     def ping(self):
-        self.client.get("/bench/ping/", name="ping (ceiling)")
+        self.client.get(self.url("/bench/ping/"), name="ping (ceiling)")
 
     def detail(self):
         pk = random.choice(self.registration_ids)  # noqa: S311
         self.client.get(
-            f"/api/v1/registrations/{pk}/", headers=self.headers, name="GET registration"
+            self.url(f"/api/v1/registrations/{pk}/"), headers=self.headers, name="GET registration"
         )
 
     def list_page(self):
         self.client.get(
-            "/api/v1/registrations/?page_size=25", headers=self.headers, name="GET registrations"
+            self.url("/api/v1/registrations/?page_size=25"),
+            headers=self.headers,
+            name="GET registrations",
         )
 
     def conflict_check(self):
         probe = random.choice(DATA["probes"])  # noqa: S311
         self.client.post(
-            "/api/v1/conflict-check/",
+            self.url("/api/v1/conflict-check/"),
             json={**probe, "products": ["crm-pro"]},
             headers=self.headers,
             name="POST conflict-check",
@@ -96,7 +108,7 @@ class ApiUser(BaseUser):
             "expected_close_date": close,
         }
         with self.client.post(
-            "/api/v1/registrations/",
+            self.url("/api/v1/registrations/"),
             json=body,
             headers=self.headers,
             name="POST registration (submit)",

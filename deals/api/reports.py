@@ -25,6 +25,7 @@ from deals.registrations.selectors import registration_scope
 from deals.reports.csv import csv_format, csv_header, report_csv_rows
 from deals.reports.filters import report_filters_parse
 from deals.reports.summary import program_median_hours_to_decision, report_summary
+from prm.dbrouting import reads_from_replica
 from prm.exceptions import PermissionDeniedError
 from prm.lib.csvsafe import csv_safe
 from prm.lib.time import timezone_now
@@ -108,6 +109,7 @@ class ReportSummaryApi(_JsonErrorsApi):
             404: OpenApiResponse(_ERROR, description="Another partner's id (partner users)."),
         },
     )
+    @reads_from_replica
     def get(self, request):
         _require_report_user(request.user)
         filters = report_filters_parse(request.query_params, user=request.user)
@@ -150,6 +152,7 @@ class ReportRegistrationsCsvApi(_JsonErrorsApi):
             404: OpenApiResponse(_ERROR),
         },
     )
+    @reads_from_replica
     def get(self, request):
         _require_report_user(request.user)
         filters = report_filters_parse(request.query_params, user=request.user)

@@ -33,6 +33,7 @@ from deals.reports.summary import (
 )
 from partners.models import Partner, Tier
 from partners.roles import is_manager, partner_of
+from prm.dbrouting import reads_from_replica
 from prm.exceptions import NotFound, PermissionDeniedError, ValidationFailed
 
 WEEKS_SHOWN = 26
@@ -301,6 +302,7 @@ def _form_values(request) -> dict[str, str]:
 
 
 @login_required
+@reads_from_replica
 def reports_dashboard(request):
     if not is_manager(request.user):
         if partner_of(request.user) is not None:
@@ -330,6 +332,7 @@ def reports_dashboard(request):
 
 
 @login_required
+@reads_from_replica
 def reports_scorecard(request):
     partner = partner_of(request.user)
     if partner is None or is_manager(request.user):
