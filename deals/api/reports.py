@@ -25,7 +25,11 @@ from rest_framework.views import APIView
 from deals.registrations.selectors import registration_scope
 from deals.reports.csv import csv_format, csv_header, report_csv_rows
 from deals.reports.filters import report_filters_parse
-from deals.reports.summary import program_median_hours_to_decision, report_summary
+from deals.reports.summary import (
+    approval_override_count,
+    program_median_hours_to_decision,
+    report_summary,
+)
 from prm.exceptions import PermissionDeniedError
 from prm.lib.csvsafe import csv_safe
 
@@ -81,6 +85,10 @@ _SUMMARY = inline_serializer(
         "extension_rate": _RATE,
         "top_rejection_reasons": serializers.ListField(child=serializers.DictField()),
         "program_median_hours_to_decision": serializers.FloatField(allow_null=True, required=False),
+        "approval_overrides": serializers.IntegerField(
+            required=False,
+            help_text="Managers: approvals given over an open conflict with an override reason.",
+        ),
     },
 )
 
@@ -114,6 +122,8 @@ class ReportSummaryApi(_JsonErrorsApi):
         data = report_summary(request.user, filters)
         if registration_scope(request.user)[0] == "partner":
             data["program_median_hours_to_decision"] = program_median_hours_to_decision(filters)
+        else:
+            data["approval_overrides"] = approval_override_count(request.user, filters)
         return Response(data)
 
 

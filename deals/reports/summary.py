@@ -59,6 +59,8 @@ from django.utils import timezone
 from conflicts.models import Conflict
 from deals import lifecycle
 from deals.models import (
+    EventAction,
+    RegistrationEvent,
     RegistrationStatus,
     RejectionReason,
     ReportHoursCell,
@@ -276,7 +278,8 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
     resolved = Q(status=Conflict.Status.RESOLVED)
     conflict_counts = conflicts.aggregate(
         flagged=Count("registration_id", distinct=True),
-        open=Count("pk", filter=~resolved),
+        open=Count("pk", filter=Q(status=Conflict.Status.OPEN)),
+        closed=Count("pk", filter=Q(status=Conflict.Status.CLOSED)),
         **{
             value: Count("pk", filter=resolved & Q(resolution=value))
             for value in Conflict.Resolution.values
@@ -285,6 +288,8 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
     flagged = conflict_counts.pop("flagged")
     by_resolution = {value: conflict_counts[value] for value in Conflict.Resolution.values}
     by_resolution["open"] = conflict_counts["open"]
+    # Moot conflicts (a registration on either side left the active states; issue 14).
+    by_resolution["closed"] = conflict_counts["closed"]
 
     submitted = total("n")
     decided, approved = total("decided"), total("approved")
@@ -330,6 +335,15 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
             {"reason": r, "label": RejectionReason(r).label, "count": n} for r, n in reasons if n
         ],
     }
+
+
+def approval_override_count(user, filters: ReportFilters) -> int:
+    """Approvals a manager gave over an open conflict, with an override reason (the internal
+    APPROVAL_OVERRIDE events of the registrations the filters select; issue 14)."""
+    registrations = registrations_for_report(user, filters)
+    return RegistrationEvent.objects.filter(
+        action=EventAction.APPROVAL_OVERRIDE, registration__in=registrations.values("pk")
+    ).count()
 
 
 def program_median_hours_to_decision(filters: ReportFilters) -> float | None:

@@ -29,6 +29,7 @@ from deals.web.forms import (
     RejectForm,
     RequestInfoForm,
     ResolveForm,
+    RevokeForm,
 )
 from partners.models import Partner, Tier
 from partners.selectors import partner_members
@@ -94,11 +95,14 @@ def manage_bulk_approve(request):
     approved, skipped = [], []
     for raw_id in request.POST.getlist("ids"):
         try:
-            registration = access.access_registration_for_user(request.user, raw_id)
+            registration = access.access_registration_for_user(
+                request.user, raw_id, shape=selectors.with_manager_conflict_status
+            )
         except NotFound:
             skipped.append(f"#{raw_id}: not found")
             continue
-        if registration.conflict_status != ConflictStatus.CLEAR:
+        # Open conflicts on either side count: the earlier registration is not clear either.
+        if getattr(registration, "manager_conflict_status", None) != ConflictStatus.CLEAR:
             skipped.append(f"{registration.reference}: not clear, review it first")
             continue
         try:
@@ -123,7 +127,11 @@ def manage_bulk_approve(request):
 @require_GET
 def manage_registration(request, pk):
     user = request.user
-    registration = access.access_registration_for_user(user, pk)
+    registration = access.access_registration_for_user(
+        user, pk, shape=selectors.with_manager_conflict_status
+    )
+    # Managers see open conflicts on either side (display only; the partner's verdict stays).
+    registration.conflict_status = registration.manager_conflict_status
     sides = selectors_portal.conflict_sides(registration, user=user)
     extensions = list(
         selectors.extension_requests_visible_to(user).filter(registration=registration)
@@ -149,6 +157,8 @@ def manage_registration(request, pk):
             "can_approve": lifecycle.can("approve", registration.status),
             "can_reject": lifecycle.can("reject", registration.status),
             "can_request_info": lifecycle.can("request_info", registration.status),
+            "can_revoke": lifecycle.can("revoke", registration.status),
+            "revoke_form": RevokeForm(),
             "awaiting": awaiting,
             "approve_form": ApproveForm(),
             "reject_form": RejectForm(),
@@ -176,11 +186,27 @@ def manage_approve(request, pk):
         actor=request.user,
         note=request.POST.get("note", ""),
         protection_days=int(raw_days) if raw_days else None,
+        override_reason=request.POST.get("override_reason", ""),
     )
     messages.success(
         request,
         f"{registration.reference} approved; protected until {registration.expires_at:%d %b %Y}.",
     )
+    return redirect("manage_registration", pk=pk)
+
+
+@manager_required
+@domain_errors(back="manage_registration")
+@require_POST
+def manage_revoke(request, pk):
+    registration = access.access_registration_for_user(request.user, pk)
+    services.registration_revoke(
+        registration=registration,
+        actor=request.user,
+        reason=request.POST.get("reason", ""),
+        note=request.POST.get("note", ""),
+    )
+    messages.success(request, f"{registration.reference} revoked; its protection has ended.")
     return redirect("manage_registration", pk=pk)
 
 
@@ -233,7 +259,15 @@ def manage_note(request, pk):
 @require_POST
 def manage_conflict_resolve(request, pk):
     conflict = access.access_conflict_for_user(request.user, pk)
-    back = reverse("manage_registration", kwargs={"pk": conflict.registration_id})
+    # Back to the page it was resolved from: either registration of the pair.
+    back_id = parse_id(request.POST.get("back") or "")
+    sides = {conflict.registration_id}
+    if conflict.kind == "registration":
+        sides.add(conflict.other_id)
+    back = reverse(
+        "manage_registration",
+        kwargs={"pk": back_id if back_id in sides else conflict.registration_id},
+    )
     try:
         conflict = services.conflict_resolve(
             conflict=conflict,

@@ -129,6 +129,8 @@ class ConflictSide:
     registration: DealRegistration | None = None
     opportunity: DirectOpportunity | None = None
     activities: list = field(default_factory=list)
+    # True when this registration is the earlier one (the other registration raised it).
+    earlier: bool = False
 
     @property
     def deleted(self) -> bool:
@@ -140,12 +142,15 @@ class ConflictSide:
 
 
 def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide]:
-    """Each conflict of `registration` with the other record loaded (a registration with its
-    partner, products and activity log, or a direct opportunity; None when it was deleted).
-    Four queries whatever the number of conflicts."""
+    """Each conflict of `registration`, on either side, with the other record loaded (a
+    registration with its partner, products and activity log, or a direct opportunity; None
+    when it was deleted). A conflict a later registration raised against this one shows that
+    later registration as the other side (`earlier` is then True). Four queries whatever the
+    number of conflicts."""
     conflicts = list(selectors.conflicts_for_registration(registration.pk))
-    reg_ids = [c.other_id for c in conflicts if c.kind == RecordKind.REGISTRATION]
-    opp_ids = [c.other_id for c in conflicts if c.kind == RecordKind.DIRECT_OPPORTUNITY]
+    others = {c.pk: _other_side(c, registration.pk) for c in conflicts}
+    reg_ids = [pk for kind, pk in others.values() if kind == RecordKind.REGISTRATION]
+    opp_ids = [pk for kind, pk in others.values() if kind == RecordKind.DIRECT_OPPORTUNITY]
     registrations = {}
     opportunities = {}
     activities: dict[int, list] = {}
@@ -165,32 +170,43 @@ def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide
         }
     sides = []
     for conflict in conflicts:
-        if conflict.kind == RecordKind.REGISTRATION:
+        kind, other_id = others[conflict.pk]
+        if kind == RecordKind.REGISTRATION:
             sides.append(
                 ConflictSide(
                     conflict=conflict,
-                    registration=registrations.get(conflict.other_id),
-                    activities=activities.get(conflict.other_id, []),
+                    registration=registrations.get(other_id),
+                    activities=activities.get(other_id, []),
+                    earlier=conflict.registration_id != registration.pk,
                 )
             )
         else:
-            sides.append(
-                ConflictSide(conflict=conflict, opportunity=opportunities.get(conflict.other_id))
-            )
+            sides.append(ConflictSide(conflict=conflict, opportunity=opportunities.get(other_id)))
     return sides
 
 
+def _other_side(conflict: Conflict, registration_id: int) -> tuple[str, int]:
+    if conflict.registration_id == registration_id:
+        return conflict.kind, conflict.other_id
+    return RecordKind.REGISTRATION, conflict.registration_id
+
+
 def open_conflict_counts(registration_ids: list[int]) -> dict[int, int]:
-    """Open conflicts per registration, for queue rows (one query)."""
+    """Open conflicts per registration on either side, for queue rows (one query)."""
     if not registration_ids:
         return {}
+    wanted = set(registration_ids)
+    counts: dict[int, int] = {}
     rows = (
-        Conflict.objects.filter(registration_id__in=registration_ids, status=Conflict.Status.OPEN)
-        .values("registration_id")
-        .annotate(n=Count("id"))
-        .order_by()
+        selectors.conflicts_touching_any(registration_ids)
+        .filter(status=Conflict.Status.OPEN)
+        .values_list("registration_id", "kind", "other_id")
     )
-    return {row["registration_id"]: row["n"] for row in rows}
+    for registration_id, kind, other_id in rows:
+        for pk in (registration_id, other_id if kind == RecordKind.REGISTRATION else None):
+            if pk in wanted:
+                counts[pk] = counts.get(pk, 0) + 1
+    return counts
 
 
 # --- Manager: partners ----------------------------------------------------------------------------
