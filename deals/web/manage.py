@@ -88,6 +88,51 @@ def manage_queue(request):
     )
 
 
+CONFLICT_PAGE_SIZE = 50
+AGE_CHOICES = (
+    ("", "Any age"),
+    ("1", "1 day or more"),
+    ("3", "3 days or more"),
+    ("7", "a week or more"),
+)
+
+
+@manager_required
+@require_GET
+def manage_conflicts(request):
+    """Every open conflict, post-approval ones included, oldest first, with its own SLA;
+    filters by kind, partner (either side), rep and age."""
+    params = {k: (request.GET.get(k) or "").strip() for k in ("kind", "partner", "rep", "age")}
+    partner_id = parse_id(params["partner"])
+    if (params["partner"] and partner_id is None) or params["age"] not in dict(AGE_CHOICES):
+        return render(request, "errors/400.html", status=400)
+    queryset = selectors_portal.open_conflicts_worklist(
+        kind=params["kind"],
+        partner_id=partner_id,
+        rep_email=params["rep"][:254],
+        min_age_days=params["age"] or None,
+    )
+    page, query = _page(request, queryset, CONFLICT_PAGE_SIZE)
+    items = selectors_portal.worklist_items(
+        list(page.object_list), user=request.user, policy=policy_current()
+    )
+    return render(
+        request,
+        "manage/conflicts.html",
+        {
+            "page": page,
+            "items": items,
+            "query": query,
+            "current": params,
+            "filtered": any(params.values()),
+            "partners": list(Partner.objects.order_by("name").values_list("pk", "name")),
+            "reps": selectors_portal.opportunity_owners(),
+            "age_choices": AGE_CHOICES,
+            "section": "conflicts",
+        },
+    )
+
+
 @manager_required
 @require_POST
 def manage_bulk_approve(request):

@@ -64,6 +64,7 @@ urlpatterns = [
         name="manage_request_info",
     ),
     path("manage/registrations/<id:pk>/notes/", manage.manage_note, name="manage_note"),
+    path("manage/conflicts/", manage.manage_conflicts, name="manage_conflicts"),
     path(
         "manage/conflicts/<id:pk>/resolve/",
         manage.manage_conflict_resolve,
