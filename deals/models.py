@@ -640,6 +640,47 @@ class DirectOpportunity(models.Model):
         return f"{self.external_id} · {self.account_name}"
 
 
+class CoSellLead(models.TextChoices):
+    PARTNER = "partner", "Partner"
+    DIRECT = "direct", "Direct sales"
+
+
+class CoSellAgreement(models.Model):
+    """The terms of a conflict resolved as co_sell: who leads, the partner's credit and the
+    rep's quota credit in percent (comp neutral: 100 each by default), and who confirmed it
+    when ({"by", "role", "at"}; the same facts are in the event chain)."""
+
+    conflict_id = models.BigIntegerField(unique=True)
+    registration = models.ForeignKey(
+        DealRegistration, on_delete=models.PROTECT, related_name="co_sell_agreements"
+    )
+    opportunity = models.ForeignKey(
+        DirectOpportunity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="co_sell_agreements",
+    )
+    rep_email = models.EmailField(max_length=254, blank=True)
+    lead = models.CharField(max_length=10, choices=CoSellLead.choices, default=CoSellLead.PARTNER)
+    partner_credit_percent = models.PositiveSmallIntegerField(default=100)
+    rep_credit_percent = models.PositiveSmallIntegerField(default=100)
+    confirmations = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(partner_credit_percent__lte=100) & Q(rep_credit_percent__lte=100),
+                name="co_sell_credit_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Co-sell on conflict #{self.conflict_id} ({self.lead} leads)"
+
+
 # --- Notifications (outbox) ---------------------------------------------------------------------
 
 

@@ -508,8 +508,33 @@ class RecordSummarySerializer(serializers.Serializer):
     partner = PartnerRefSerializer(allow_null=True)
 
 
+class CoSellConfirmationSerializer(serializers.Serializer):
+    by = serializers.EmailField()
+    role = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class CoSellSerializer(serializers.Serializer):
+    lead = serializers.ChoiceField(choices=[("partner", "partner"), ("direct", "direct")])
+    partner_credit_percent = serializers.IntegerField(min_value=0, max_value=100)
+    rep_credit_percent = serializers.IntegerField(min_value=0, max_value=100)
+    confirmations = CoSellConfirmationSerializer(many=True)
+
+
+def co_sell_representation(agreement) -> dict | None:
+    if agreement is None:
+        return None
+    return {
+        "lead": agreement.lead,
+        "partner_credit_percent": agreement.partner_credit_percent,
+        "rep_credit_percent": agreement.rep_credit_percent,
+        "confirmations": list(agreement.confirmations or []),
+    }
+
+
 class ConflictSerializer(serializers.Serializer):
-    """Context: `records` {(kind, id): summary dict} fetched once per page."""
+    """Context: `records` {(kind, id): summary dict} and `co_sell` {conflict id: agreement},
+    fetched once per page."""
 
     id = serializers.IntegerField()
     registration_id = serializers.IntegerField()
@@ -525,6 +550,9 @@ class ConflictSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
     registration = serializers.SerializerMethodField()
     other = serializers.SerializerMethodField()
+    co_sell = serializers.SerializerMethodField(
+        help_text="The co-sell agreement of a conflict resolved as co_sell, else null."
+    )
     created_at = serializers.DateTimeField()
 
     @extend_schema_field(RecordSummarySerializer(allow_null=True))
@@ -536,6 +564,10 @@ class ConflictSerializer(serializers.Serializer):
     @extend_schema_field(RecordSummarySerializer(allow_null=True))
     def get_other(self, conflict):
         return (self.context.get("records") or {}).get((conflict.kind, conflict.other_id))
+
+    @extend_schema_field(CoSellSerializer(allow_null=True))
+    def get_co_sell(self, conflict):
+        return co_sell_representation((self.context.get("co_sell") or {}).get(conflict.id))
 
 
 class CoSellTermsInputSerializer(StrictInputSerializer):

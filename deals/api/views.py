@@ -21,7 +21,7 @@ from conflicts.models import RecordKind
 from deals import access
 from deals.api import serializers as s
 from deals.catalog import product_create, products_active
-from deals.models import DealRegistration, DirectOpportunity
+from deals.models import CoSellAgreement, DealRegistration, DirectOpportunity
 from deals.notifications.inbox import notifications_visible_to
 from deals.opportunities.csv_import import opportunities_import_csv
 from deals.opportunities.selectors import opportunities_visible_to
@@ -641,7 +641,12 @@ def _record_summaries(conflicts) -> dict:
 
 def conflicts_data(rows, *, many=True):
     items = rows if many else [rows]
-    return s.ConflictSerializer(rows, many=many, context={"records": _record_summaries(items)}).data
+    agreements = {
+        a.conflict_id: a
+        for a in CoSellAgreement.objects.filter(conflict_id__in=[c.pk for c in items])
+    }
+    context = {"records": _record_summaries(items), "co_sell": agreements}
+    return s.ConflictSerializer(rows, many=many, context=context).data
 
 
 CONFLICT_LIST_LIMIT = 500

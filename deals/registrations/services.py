@@ -27,6 +27,7 @@ from deals import lifecycle
 from deals.events import _registration_event
 from deals.identity import _product_lines, registration_identity
 from deals.models import (
+    CoSellAgreement,
     DealRegistration,
     DirectOpportunity,
     EventAction,
@@ -909,7 +910,20 @@ def conflict_resolve(
             "other_id": conflict.other_id,
         }
         if terms is not None:
-            details["co_sell"] = terms
+            confirmation = {
+                "by": actor.email,
+                "role": "manager",
+                "at": timezone_now().isoformat(),
+            }
+            details["co_sell"] = {**terms, "confirmations": [confirmation]}
+            CoSellAgreement.objects.create(
+                conflict_id=conflict.pk,
+                registration=registration,
+                opportunity=opportunity,
+                rep_email=(opportunity.owner_email.lower() if opportunity is not None else ""),
+                confirmations=[confirmation],
+                **terms,
+            )
         for record in (registration, other):
             if record is None:
                 continue
