@@ -541,3 +541,43 @@ def test_a_late_sync_conflict_on_an_approved_registration_is_visible(bob, manage
     body = client_for(manager).get(f"/api/v1/registrations/{registration.pk}/").json()
     assert body["conflict_status"] == "conflict"
     assert [c["id"] for c in body["conflicts"]] == [conflict.pk]
+
+
+# --- 8. Candid messages (ISO-04) ------------------------------------------------------------------
+
+
+def test_revocation_reads_the_same_whoever_won(alice, bob, manager, product):
+    """A registration revoked against another partner and one revoked against direct sales
+    read the same sentence (page message, e-mail body, page label), never naming the winner."""
+    first, second, conflict = make_pair(alice, bob, manager, later="approved")
+    services.conflict_resolve(
+        conflict=conflict, actor=manager, resolution="first_registration_wins"
+    )
+    _, registration, direct_conflict = make_direct(bob, manager, state="approved")
+    services.conflict_resolve(conflict=direct_conflict, actor=manager, resolution="direct_wins")
+    second, registration = refreshed(second), refreshed(registration)
+    assert second.status == registration.status == "revoked"
+    assert second.conflict_message == registration.conflict_message
+    assert second.partner_reason_label == registration.partner_reason_label
+    bodies = {
+        n.body.replace(n.registration.customer_name, "<customer>")
+        for n in Notification.objects.filter(
+            recipient=bob, kind="revoked", channel="in_app"
+        ).select_related("registration")
+    }
+    assert len(bodies) == 1
+    body = bodies.pop()
+    for secret in ("Acme", "direct", "Contoso Ltd", "rep@", NO_CONFLICT_REMAINS):
+        assert secret not in body
+
+
+def test_partner_pages_show_a_revocation_in_neutral_words(bob, manager, product, client):
+    _, registration, conflict = make_direct(bob, manager, state="approved")
+    services.conflict_resolve(conflict=conflict, actor=manager, resolution="direct_wins")
+    client.force_login(bob)
+    page = client.get(f"/registrations/{registration.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Protection ended" in html and "The customer is already engaged" in html
+    assert "Existing direct opportunity" not in html and NO_CONFLICT_REMAINS not in html
+    assert client.get("/").status_code == 200
