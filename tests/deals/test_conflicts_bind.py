@@ -581,3 +581,25 @@ def test_partner_pages_show_a_revocation_in_neutral_words(bob, manager, product,
     assert "Protection ended" in html and "The customer is already engaged" in html
     assert "Existing direct opportunity" not in html and NO_CONFLICT_REMAINS not in html
     assert client.get("/").status_code == 200
+
+
+def test_data_migration_closes_conflicts_that_were_already_moot(alice, bob, manager, product):
+    """deals 0011: conflicts left open by registrations that exited before issue 14."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("deals.migrations.0011_close_moot_conflicts")
+    first, second, conflict = make_pair(alice, bob, manager)
+    live = factories.make_registration(
+        alice, customer_name="Initech", customer_domain="initech.com"
+    )
+    rival = factories.make_registration(
+        bob, customer_name="Initech Inc", customer_domain="initech.com"
+    )
+    still_open = Conflict.objects.get(registration_id=rival.pk, other_id=live.pk)
+    DealRegistration.objects.filter(pk=first.pk).update(status="withdrawn")  # the old way
+    migration.close_moot(apps, None)
+    conflict.refresh_from_db()
+    still_open.refresh_from_db()
+    assert (conflict.status, still_open.status) == ("closed", "open")
