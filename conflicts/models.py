@@ -3,6 +3,8 @@ entry says which record it stands for by kind + id, and which partner owns it by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import models
 from django.db.models import Q
 
@@ -88,11 +90,17 @@ class KeyFrequency(models.Model):
 
 
 class Conflict(models.Model):
-    """A collision between a registration and another record (registration or opportunity)."""
+    """A collision between a registration and another record (registration or opportunity).
+
+    For two registrations, `registration_id` is the later one and `other_id` the earlier one;
+    the conflict belongs to both records (`touching`)."""
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         RESOLVED = "resolved", "Resolved"
+        # Moot: a registration on either side left the active states (rejected, withdrawn,
+        # expired, revoked, closed); it can no longer be resolved.
+        CLOSED = "closed", "Closed"
 
     class Resolution(models.TextChoices):
         FIRST_REGISTRATION_WINS = "first_registration_wins", "First registration wins"
@@ -126,16 +134,35 @@ class Conflict(models.Model):
                 fields=["registration_id", "kind", "other_id"], name="conflict_pair_unique"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["open", "resolved"]), name="conflict_status_valid"
+                condition=Q(status__in=["open", "resolved", "closed"]),
+                name="conflict_status_valid",
             ),
             models.CheckConstraint(
                 condition=Q(score__gte=0) & Q(score__lte=100), name="conflict_score_range"
             ),
         ]
-        indexes = [models.Index(fields=["status", "-created_at"], name="conflict_status_created")]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="conflict_status_created"),
+            # The other side of a registration-to-registration conflict (conflicts on both
+            # records: the earlier registration finds its conflicts by other_id).
+            models.Index(fields=["other_id", "kind"], name="conflict_other"),
+        ]
 
     def __str__(self) -> str:
         return f"Conflict #{self.pk} reg {self.registration_id} vs {self.kind} {self.other_id}"
+
+
+def touching(kind: str, record_id: int) -> Q:
+    """Conflicts that involve the record on either side."""
+    if kind == RecordKind.REGISTRATION:
+        return Q(registration_id=record_id) | Q(kind=RecordKind.REGISTRATION, other_id=record_id)
+    return Q(kind=kind, other_id=record_id)
+
+
+def touching_any(registration_ids: Iterable[int]) -> Q:
+    """Conflicts that involve any of the registrations on either side."""
+    ids = list(registration_ids)
+    return Q(registration_id__in=ids) | Q(kind=RecordKind.REGISTRATION, other_id__in=ids)
 
 
 class IgnoredPair(models.Model):

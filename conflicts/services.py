@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from conflicts.engine import Match
-from conflicts.models import Conflict, IgnoredPair, RecordKind
-from prm.exceptions import StateConflict
+from conflicts.models import Conflict, IgnoredPair, RecordKind, touching
+from prm.exceptions import InvalidTransition, StateConflict
 from prm.lib.time import timezone_now
 
 
@@ -53,7 +53,8 @@ def conflicts_record(
 def conflict_mark_resolved(
     *, conflict: Conflict, resolution: str, actor_id: int | None, note: str = ""
 ) -> Conflict:
-    """Compare-and-set open → resolved; a second resolver gets StateConflict."""
+    """Compare-and-set open → resolved; a second resolver, or a conflict that closed because
+    it became moot, gets InvalidTransition (409 `invalid_transition`)."""
     if resolution not in Conflict.Resolution.values:
         raise StateConflict("Unknown resolution.")
     now = timezone_now()
@@ -65,7 +66,12 @@ def conflict_mark_resolved(
         resolved_at=now,
     )
     if not changed:
-        raise StateConflict("This conflict is already resolved.")
+        current = Conflict.objects.filter(pk=conflict.pk).values_list("status", flat=True).first()
+        if current == Conflict.Status.CLOSED:
+            raise InvalidTransition(
+                "This conflict is closed: a registration it links is no longer active."
+            )
+        raise InvalidTransition("This conflict is already resolved.")
     conflict.refresh_from_db()
     if resolution == Conflict.Resolution.NOT_A_CONFLICT:
         IgnoredPair.objects.get_or_create(
@@ -75,3 +81,21 @@ def conflict_mark_resolved(
             id_b=conflict.other_id,
         )
     return conflict
+
+
+def conflicts_close_moot(*, registration_id: int) -> list[Conflict]:
+    """A registration left the active states: its open conflicts, on either side, are moot.
+    Compare-and-set open → closed; returns the rows it closed (for their events)."""
+    rows = list(
+        Conflict.objects.filter(
+            touching(RecordKind.REGISTRATION, registration_id), status=Conflict.Status.OPEN
+        ).order_by("id")
+    )
+    if not rows:
+        return []
+    closed_ids = [c.pk for c in rows]
+    now = timezone_now()
+    Conflict.objects.filter(pk__in=closed_ids, status=Conflict.Status.OPEN).update(
+        status=Conflict.Status.CLOSED, resolved_at=now
+    )
+    return list(Conflict.objects.filter(pk__in=closed_ids, status=Conflict.Status.CLOSED))

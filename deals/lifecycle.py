@@ -3,7 +3,7 @@
 draft ──submit──▶ submitted ──approve──▶ approved ──close(won)──▶ won
                      │  ▲                    │  └──close(lost)──▶ lost
           request_info│  │resubmit           └──(expires_at passes)──▶ expired
-                     ▼  │
+                     ▼  │                    └──revoke──▶ revoked
                info_requested
 submitted/info_requested ──reject──▶ rejected    any open state ──withdraw──▶ withdrawn
 """
@@ -21,10 +21,22 @@ WITHDRAWN = "withdrawn"
 WON = "won"
 LOST = "lost"
 EXPIRED = "expired"
+REVOKED = "revoked"
 
-STATUSES = (DRAFT, SUBMITTED, INFO_REQUESTED, APPROVED, REJECTED, WITHDRAWN, WON, LOST, EXPIRED)
+STATUSES = (
+    DRAFT,
+    SUBMITTED,
+    INFO_REQUESTED,
+    APPROVED,
+    REJECTED,
+    WITHDRAWN,
+    WON,
+    LOST,
+    EXPIRED,
+    REVOKED,
+)
 OPEN_STATUSES = frozenset({DRAFT, SUBMITTED, INFO_REQUESTED, APPROVED})
-TERMINAL_STATUSES = frozenset({REJECTED, WITHDRAWN, WON, LOST, EXPIRED})
+TERMINAL_STATUSES = frozenset({REJECTED, WITHDRAWN, WON, LOST, EXPIRED, REVOKED})
 # Statuses in which a registration protects its customer (approved also needs expires_at > now).
 PROTECTING_STATUSES = frozenset({SUBMITTED, INFO_REQUESTED, APPROVED})
 EDITABLE_STATUSES = frozenset({DRAFT, INFO_REQUESTED})
@@ -44,6 +56,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("close_won", APPROVED): WON,
     ("close_lost", APPROVED): LOST,
     ("expire", APPROVED): EXPIRED,
+    # A manager ends an approved registration's protection at once (a conflict resolved
+    # against it, or a decision taken back).
+    ("revoke", APPROVED): REVOKED,
 }
 
 ACTIONS = tuple(sorted({action for action, _ in TRANSITIONS}))
@@ -58,6 +73,7 @@ ACTION_LABELS = {
     "close_won": "close as won",
     "close_lost": "close as lost",
     "expire": "expire",
+    "revoke": "revoke",
 }
 
 

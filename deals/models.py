@@ -133,6 +133,7 @@ class RegistrationStatus(models.TextChoices):
     WON = "won", "Won"
     LOST = "lost", "Lost"
     EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
 
 
 class ConflictStatus(models.TextChoices):
@@ -156,6 +157,15 @@ class RejectionReason(models.TextChoices):
     OUTSIDE_TERRITORY = "outside_territory", "Outside territory"
     BELOW_MINIMUM = "below_minimum", "Below minimum deal size"
     OTHER = "other", "Other"
+
+
+# What a partner reads for a reason (pages, e-mails): a conflict decided against them says
+# the customer is engaged, never with whom (ISO-04). The API keeps the precise code.
+ALREADY_ENGAGED = "The customer is already engaged"
+PARTNER_REASON_LABELS = {
+    RejectionReason.DIRECT_OPPORTUNITY: ALREADY_ENGAGED,
+    RejectionReason.PARTNER_REGISTRATION: ALREADY_ENGAGED,
+}
 
 
 class Outcome(models.TextChoices):
@@ -231,6 +241,9 @@ class DealRegistration(models.Model):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a manager ended the protection (status revoked)."
+    )
     extensions_used = models.PositiveSmallIntegerField(default=0)
     rejection_reason = models.CharField(max_length=30, choices=RejectionReason.choices, blank=True)
     decision_note = models.TextField(blank=True, max_length=2000)
@@ -348,6 +361,12 @@ class DealRegistration(models.Model):
         return max(0, (self.expires_at - timezone_now()).days)
 
     @property
+    def partner_reason_label(self) -> str:
+        """The rejection or revocation reason in the partner's words: the two conflict
+        reasons read the same whoever the other party is (ISO-04)."""
+        return PARTNER_REASON_LABELS.get(self.rejection_reason, self.get_rejection_reason_display())
+
+    @property
     def is_overdue(self) -> bool:
         return (
             self.status in (RegistrationStatus.SUBMITTED, RegistrationStatus.INFO_REQUESTED)
@@ -401,6 +420,9 @@ class EventAction(models.TextChoices):
     REMINDER_DUE = "reminder_due", "Expiry reminder"
     SLA_BREACHED = "sla_breached", "SLA breached"
     OPPORTUNITY_DELETED = "opportunity_deleted", "Direct opportunity deleted"
+    REVOKED = "revoked", "Revoked"
+    APPROVAL_OVERRIDE = "approval_override", "Approved over an open conflict"
+    CONFLICT_CLOSED = "conflict_closed", "Conflict closed"
 
 
 class RegistrationEvent(models.Model):
@@ -593,6 +615,12 @@ class DirectOpportunity(models.Model):
         max_length=10, choices=OpportunityStatus.choices, default=OpportunityStatus.OPEN
     )
     won_at = models.DateTimeField(null=True, blank=True)
+    # A manager resolved a conflict as partner_wins: the partner leads this deal (the rep
+    # is told); the opportunity stays in the pipeline.
+    partner_led = models.BooleanField(default=False)
+    partner_led_registration = models.ForeignKey(
+        DealRegistration, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
     updated_at = UpdatedAtField()
 
@@ -613,6 +641,47 @@ class DirectOpportunity(models.Model):
         return f"{self.external_id} · {self.account_name}"
 
 
+class CoSellLead(models.TextChoices):
+    PARTNER = "partner", "Partner"
+    DIRECT = "direct", "Direct sales"
+
+
+class CoSellAgreement(models.Model):
+    """The terms of a conflict resolved as co_sell: who leads, the partner's credit and the
+    rep's quota credit in percent (comp neutral: 100 each by default), and who confirmed it
+    when ({"by", "role", "at"}; the same facts are in the event chain)."""
+
+    conflict_id = models.BigIntegerField(unique=True)
+    registration = models.ForeignKey(
+        DealRegistration, on_delete=models.PROTECT, related_name="co_sell_agreements"
+    )
+    opportunity = models.ForeignKey(
+        DirectOpportunity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="co_sell_agreements",
+    )
+    rep_email = models.EmailField(max_length=254, blank=True)
+    lead = models.CharField(max_length=10, choices=CoSellLead.choices, default=CoSellLead.PARTNER)
+    partner_credit_percent = models.PositiveSmallIntegerField(default=100)
+    rep_credit_percent = models.PositiveSmallIntegerField(default=100)
+    confirmations = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(partner_credit_percent__lte=100) & Q(rep_credit_percent__lte=100),
+                name="co_sell_credit_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Co-sell on conflict #{self.conflict_id} ({self.lead} leads)"
+
+
 # --- Notifications (outbox) ---------------------------------------------------------------------
 
 
@@ -631,6 +700,8 @@ class NotificationKind(models.TextChoices):
     SLA_OVERDUE = "sla_overdue", "Review overdue"
     USER_INVITED = "user_invited", "Invitation"
     WITHDRAWALS_FLAGGED = "withdrawals_flagged", "Unusual withdrawals after conflicts"
+    REVOKED = "revoked", "Registration revoked"
+    CONFLICT_RESOLVED = "conflict_resolved", "Conflict resolved"
 
 
 class Channel(models.TextChoices):

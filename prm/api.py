@@ -67,6 +67,11 @@ class ErrorResponseSerializer(serializers.Serializer):
         required=False,
     )
     existing_id = serializers.IntegerField(required=False)
+    conflict_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="409 `unresolved_conflict`: the open conflicts that block the approval.",
+    )
 
     class Meta:
         ref_name = "ErrorResponse"
@@ -77,7 +82,8 @@ ERROR_DESCRIPTIONS = {
     401: "No credentials, or invalid/expired credentials.",
     403: "Authenticated, but your role may not do this (or MFA enrolment is required).",
     404: "Not found, or outside your tenant (the same answer either way).",
-    409: "State conflict: illegal transition (`invalid_transition`), duplicate, or already decided.",
+    409: "State conflict: illegal transition (`invalid_transition`), duplicate, already decided, "
+    "or an approval blocked by an open conflict (`unresolved_conflict`).",
     413: "The upload is too large.",
     415: "Unsupported media type (this operation takes multipart/form-data).",
     429: "Rate limited; retry later.",

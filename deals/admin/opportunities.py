@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from deals.models import (
+    CoSellAgreement,
     DirectOpportunity,
 )
 from deals.opportunities.services import (
@@ -20,6 +21,7 @@ from deals.opportunities.services import (
     opportunity_upsert,
 )
 from prm.exceptions import DomainError
+from prm.lib.admin import ReadOnlyAdminMixin
 
 # --- Direct opportunities -----------------------------------------------------------------------
 
@@ -154,3 +156,20 @@ class DirectOpportunityAdmin(admin.ModelAdmin):
             "columns": OPPORTUNITY_FIELDS,
         }
         return TemplateResponse(request, "admin/deals/directopportunity/import_csv.html", context)
+
+
+@admin.register(CoSellAgreement)
+class CoSellAgreementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Co-sell agreements are written by the conflict resolution only (with its events)."""
+
+    list_display = (
+        "conflict_id",
+        "registration",
+        "rep_email",
+        "lead",
+        "partner_credit_percent",
+        "rep_credit_percent",
+        "created_at",
+    )
+    list_filter = ("lead",)
+    search_fields = ("rep_email", "registration__reference")

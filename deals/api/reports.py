@@ -24,7 +24,12 @@ from rest_framework.views import APIView
 from deals.registrations.selectors import registration_scope
 from deals.reports.csv import csv_format, csv_header, report_csv_rows
 from deals.reports.filters import report_filters_parse
-from deals.reports.summary import program_median_hours_to_decision, report_summary
+from deals.reports.summary import (
+    approval_override_count,
+    co_sell_breakdown,
+    program_median_hours_to_decision,
+    report_summary,
+)
 from prm.dbrouting import reads_from_replica
 from prm.exceptions import PermissionDeniedError
 from prm.lib.csvsafe import csv_safe
@@ -82,6 +87,33 @@ _SUMMARY = inline_serializer(
         "extension_rate": _RATE,
         "top_rejection_reasons": serializers.ListField(child=serializers.DictField()),
         "program_median_hours_to_decision": serializers.FloatField(allow_null=True, required=False),
+        "co_sell_by_rep": serializers.DictField(
+            child=inline_serializer(
+                "ReportCoSellRep",
+                fields={"count": serializers.IntegerField(), "won_value": _MONEY},
+            ),
+            required=False,
+            help_text="Managers: co-sell agreements per rep e-mail ('' when the opportunity "
+            "had no owner): count and won value.",
+        ),
+        "co_sell_by_partner": serializers.ListField(
+            child=inline_serializer(
+                "ReportCoSellPartner",
+                fields={
+                    "partner": inline_serializer(
+                        "ReportCoSellPartnerRef",
+                        fields={"id": serializers.IntegerField(), "name": serializers.CharField()},
+                    ),
+                    "count": serializers.IntegerField(),
+                    "won_value": _MONEY,
+                },
+            ),
+            required=False,
+        ),
+        "approval_overrides": serializers.IntegerField(
+            required=False,
+            help_text="Managers: approvals given over an open conflict with an override reason.",
+        ),
     },
 )
 
@@ -116,6 +148,9 @@ class ReportSummaryApi(_JsonErrorsApi):
         data = report_summary(request.user, filters)
         if registration_scope(request.user)[0] == "partner":
             data["program_median_hours_to_decision"] = program_median_hours_to_decision(filters)
+        else:
+            data["approval_overrides"] = approval_override_count(request.user, filters)
+        data.update(co_sell_breakdown(request.user, filters))
         return Response(data)
 
 

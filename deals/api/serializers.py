@@ -5,6 +5,8 @@ removed, never just left empty."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -87,6 +89,7 @@ PARTNER_REGISTRATION_FIELDS = (
     "decided_at",
     "approved_at",
     "expires_at",
+    "revoked_at",
     "extensions_used",
     "rejection_reason",
     "decision_note",
@@ -134,6 +137,10 @@ class RegistrationSerializer(OptionalKeysSerializer):
     decided_at = serializers.DateTimeField(allow_null=True)
     approved_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When a manager revoked the protection (reason in rejection_reason).",
+    )
     extensions_used = serializers.IntegerField()
     rejection_reason = BlankAsNullField()
     decision_note = serializers.CharField(allow_blank=True)
@@ -223,12 +230,28 @@ def _conflict_representation(conflict) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class ConflictView:
+    """A conflict as seen from the earlier registration of a pair (the later one is `other`)."""
+
+    id: int
+    kind: str
+    other_id: int
+    other_label: str
+    score: int
+    reasons: list
+    severity: str
+    status: str
+    resolution: str
+
+
 def registration_representation(
     registration,
     *,
     manager: bool = False,
     conflicts: list | None = None,
     products: list[str] | None = None,
+    conflict_status: str | None = None,
 ) -> dict:
     """RegistrationSerializer's output for one registration, built directly. `conflicts`: the
     registration's Conflict rows (managers only), already ordered; `products`: its product
@@ -263,6 +286,7 @@ def registration_representation(
         "decided_at": _datetime(r.decided_at),
         "approved_at": _datetime(r.approved_at),
         "expires_at": _datetime(r.expires_at),
+        "revoked_at": _datetime(r.revoked_at),
         "extensions_used": r.extensions_used,
         "rejection_reason": r.rejection_reason or None,
         "decision_note": _text(r.decision_note),
@@ -274,6 +298,9 @@ def registration_representation(
         "updated_at": _datetime(r.updated_at),
     }
     if manager:
+        # Managers: the worst open conflict on either side (the earlier registration too).
+        if conflict_status is not None:
+            data["conflict_status"] = conflict_status
         data["conflicts"] = [_conflict_representation(c) for c in conflicts or ()]
         data["overdue"] = r.is_overdue
         data["sla_due_at"] = _datetime(r.sla_due_at)
@@ -322,6 +349,20 @@ class ApproveInputSerializer(StrictInputSerializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     protection_days = serializers.IntegerField(
         min_value=1, max_value=3650, required=False, allow_null=True
+    )
+    override_reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Approve over an open conflict with another partner's approved registration "
+        "or an open direct opportunity (else 409 `unresolved_conflict`); recorded as an event.",
+    )
+
+
+class RevokeInputSerializer(StrictInputSerializer):
+    reason = serializers.ChoiceField(choices=RejectionReason.choices)
+    note = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, help_text="Required for `other`."
     )
 
 
@@ -467,8 +508,33 @@ class RecordSummarySerializer(serializers.Serializer):
     partner = PartnerRefSerializer(allow_null=True)
 
 
+class CoSellConfirmationSerializer(serializers.Serializer):
+    by = serializers.EmailField()
+    role = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class CoSellSerializer(serializers.Serializer):
+    lead = serializers.ChoiceField(choices=[("partner", "partner"), ("direct", "direct")])
+    partner_credit_percent = serializers.IntegerField(min_value=0, max_value=100)
+    rep_credit_percent = serializers.IntegerField(min_value=0, max_value=100)
+    confirmations = CoSellConfirmationSerializer(many=True)
+
+
+def co_sell_representation(agreement) -> dict | None:
+    if agreement is None:
+        return None
+    return {
+        "lead": agreement.lead,
+        "partner_credit_percent": agreement.partner_credit_percent,
+        "rep_credit_percent": agreement.rep_credit_percent,
+        "confirmations": list(agreement.confirmations or []),
+    }
+
+
 class ConflictSerializer(serializers.Serializer):
-    """Context: `records` {(kind, id): summary dict} fetched once per page."""
+    """Context: `records` {(kind, id): summary dict} and `co_sell` {conflict id: agreement},
+    fetched once per page."""
 
     id = serializers.IntegerField()
     registration_id = serializers.IntegerField()
@@ -484,6 +550,9 @@ class ConflictSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
     registration = serializers.SerializerMethodField()
     other = serializers.SerializerMethodField()
+    co_sell = serializers.SerializerMethodField(
+        help_text="The co-sell agreement of a conflict resolved as co_sell, else null."
+    )
     created_at = serializers.DateTimeField()
 
     @extend_schema_field(RecordSummarySerializer(allow_null=True))
@@ -496,10 +565,28 @@ class ConflictSerializer(serializers.Serializer):
     def get_other(self, conflict):
         return (self.context.get("records") or {}).get((conflict.kind, conflict.other_id))
 
+    @extend_schema_field(CoSellSerializer(allow_null=True))
+    def get_co_sell(self, conflict):
+        return co_sell_representation((self.context.get("co_sell") or {}).get(conflict.id))
+
+
+class CoSellTermsInputSerializer(StrictInputSerializer):
+    lead = serializers.ChoiceField(choices=[("partner", "partner"), ("direct", "direct")])
+    partner_credit_percent = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    rep_credit_percent = serializers.IntegerField(min_value=0, max_value=100, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lead"].required = False
+
 
 class ConflictResolveInputSerializer(StrictInputSerializer):
     resolution = serializers.ChoiceField(choices=Conflict.Resolution.choices)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    co_sell = CoSellTermsInputSerializer(
+        required=False,
+        help_text="Only with `co_sell`: who leads and the credits in percent (default 100 each).",
+    )
 
 
 # --- Opportunities ------------------------------------------------------------------------------

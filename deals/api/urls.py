@@ -23,6 +23,9 @@ urlpatterns = [
         "registrations/<id:pk>/reject/", views.RejectView.as_view(), name="api-registration-reject"
     ),
     path(
+        "registrations/<id:pk>/revoke/", views.RevokeView.as_view(), name="api-registration-revoke"
+    ),
+    path(
         "registrations/<id:pk>/request-info/",
         views.RequestInfoView.as_view(),
         name="api-registration-request-info",

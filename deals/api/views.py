@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.db import connection
-from django.db.models import OuterRef
+from django.db.models import OuterRef, Subquery
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
@@ -21,7 +21,7 @@ from conflicts.models import RecordKind
 from deals import access
 from deals.api import serializers as s
 from deals.catalog import product_create, products_active
-from deals.models import DealRegistration, DirectOpportunity
+from deals.models import CoSellAgreement, DealRegistration, DirectOpportunity
 from deals.notifications.inbox import notifications_visible_to
 from deals.opportunities.csv_import import opportunities_import_csv
 from deals.opportunities.selectors import opportunities_visible_to
@@ -142,21 +142,61 @@ def registrations_data(rows, user, *, many=True):
         codes = {r.pk: r._product_codes for r in items}
     else:
         codes = _product_codes(ids) if ids else {}
-    by_registration = defaultdict(list)
-    if manager:
-        conflicts = selectors.conflicts_visible_to(user).filter(registration_id__in=ids)
-        for conflict in conflicts.order_by("-score", "id"):
-            by_registration[conflict.registration_id].append(conflict)
+    by_registration: dict[int, list] = defaultdict(list)
+    if manager and ids:
+        by_registration = _conflicts_both_sides(user, ids)
     data = [
         s.registration_representation(
             registration,
             manager=manager,
             conflicts=by_registration.get(registration.pk),
             products=codes.get(registration.pk, []),
+            conflict_status=selectors.manager_conflict_status(
+                registration, by_registration.get(registration.pk, ())
+            )
+            if manager
+            else None,
         )
         for registration in items
     ]
     return data if many else data[0]
+
+
+def _conflicts_both_sides(user, ids) -> dict[int, list]:
+    """{registration id: its conflicts on both sides}, as seen from that registration: a
+    conflict raised by a later registration appears on the earlier one with the later one as
+    `other_id` / `other_label`. One query (the later registration's label is a subquery)."""
+    wanted = set(ids)
+    by_registration: dict[int, list] = defaultdict(list)
+    later = DealRegistration.objects.filter(pk=OuterRef("registration_id"))
+    rows = (
+        selectors.conflicts_visible_to(user)
+        .filter(id__in=selectors.conflicts_touching_any(ids).values("id"))
+        .annotate(
+            later_reference=Subquery(later.values("reference")[:1]),
+            later_customer=Subquery(later.values("customer_name")[:1]),
+        )
+    )
+    for conflict in rows:
+        if conflict.registration_id in wanted:
+            by_registration[conflict.registration_id].append(conflict)
+        if conflict.kind == RecordKind.REGISTRATION and conflict.other_id in wanted:
+            by_registration[conflict.other_id].append(
+                s.ConflictView(
+                    id=conflict.id,
+                    kind=conflict.kind,
+                    other_id=conflict.registration_id,
+                    other_label=f"{conflict.later_reference} · {conflict.later_customer}",
+                    score=conflict.score,
+                    reasons=conflict.reasons,
+                    severity=conflict.severity,
+                    status=conflict.status,
+                    resolution=conflict.resolution,
+                )
+            )
+    for conflicts in by_registration.values():
+        conflicts.sort(key=lambda c: (-c.score, c.id))
+    return by_registration
 
 
 def registration_response(user, registration: DealRegistration, code=status.HTTP_200_OK):
@@ -310,7 +350,10 @@ class ApproveView(_TransitionView):
     @_transition_schema(
         "registrations_approve",
         s.ApproveInputSerializer,
-        "Manager: approve; protection starts now for the tier's (else the policy's) days.",
+        "Manager: approve; protection starts now for the tier's (else the policy's) days. "
+        "An open conflict with another partner's approved registration or an open direct "
+        "opportunity → 409 `unresolved_conflict` with `conflict_ids`, unless "
+        "`override_reason` is given.",
     )
     def post(self, request, pk):
         return super().post(request, pk)
@@ -321,6 +364,29 @@ class ApproveView(_TransitionView):
             actor=actor,
             note=data.get("note") or "",
             protection_days=data.get("protection_days"),
+            override_reason=data.get("override_reason") or "",
+        )
+
+
+class RevokeView(_TransitionView):
+    role = "manager"
+    input_serializer = s.RevokeInputSerializer
+
+    @_transition_schema(
+        "registrations_revoke",
+        s.RevokeInputSerializer,
+        "Manager: end an approved registration's protection at once (status `revoked`; the "
+        "reason goes in `rejection_reason`, `note` required for `other`).",
+    )
+    def post(self, request, pk):
+        return super().post(request, pk)
+
+    def perform(self, registration, actor, data):
+        return services.registration_revoke(
+            registration=registration,
+            actor=actor,
+            reason=data["reason"],
+            note=data.get("note") or "",
         )
 
 
@@ -575,7 +641,12 @@ def _record_summaries(conflicts) -> dict:
 
 def conflicts_data(rows, *, many=True):
     items = rows if many else [rows]
-    return s.ConflictSerializer(rows, many=many, context={"records": _record_summaries(items)}).data
+    agreements = {
+        a.conflict_id: a
+        for a in CoSellAgreement.objects.filter(conflict_id__in=[c.pk for c in items])
+    }
+    context = {"records": _record_summaries(items), "co_sell": agreements}
+    return s.ConflictSerializer(rows, many=many, context=context).data
 
 
 CONFLICT_LIST_LIMIT = 500
@@ -586,8 +657,13 @@ class ConflictListView(ApiView):
         operation_id="conflicts_list",
         tags=["conflicts"],
         parameters=[
-            OpenApiParameter("status", str, enum=["open", "resolved"], required=False),
-            OpenApiParameter("registration", int, required=False),
+            OpenApiParameter("status", str, enum=["open", "resolved", "closed"], required=False),
+            OpenApiParameter(
+                "registration",
+                int,
+                required=False,
+                description="A registration on either side of the conflict.",
+            ),
             OpenApiParameter(
                 "kind", str, enum=["registration", "direct_opportunity"], required=False
             ),
@@ -607,7 +683,10 @@ class ConflictListView(ApiView):
             queryset = queryset.filter(kind=params["kind"])
         registration_id = _int_param(params, "registration")
         if registration_id is not None:
-            queryset = queryset.filter(registration_id=registration_id)
+            # Either side: the later registration (registration_id) or the earlier one.
+            queryset = queryset.filter(
+                id__in=selectors.conflicts_for_registration(registration_id).values("id")
+            )
         queryset = apply_ordering(queryset, request, CONFLICT_ORDERING, ["-created_at"])
         return self.as_list(queryset, conflicts_data, limit=CONFLICT_LIST_LIMIT)
 
@@ -618,8 +697,9 @@ class ConflictResolveView(ApiView):
         tags=["conflicts"],
         request=s.ConflictResolveInputSerializer,
         responses=responses({200: s.ConflictSerializer}, 400, 404, 409),
-        description="Manager: resolve; the effect on the registrations follows the "
-        "resolution. 409 when already resolved or the registration cannot move.",
+        description="Manager: resolve; the effect on both records follows the resolution "
+        "(the losing registration is rejected, or revoked when approved). A resolved or "
+        "closed conflict → 409 `invalid_transition`.",
     )
     def post(self, request, pk):
         conflict = access.access_conflict_for_user(request.user, pk)
@@ -630,6 +710,7 @@ class ConflictResolveView(ApiView):
             actor=request.user,
             resolution=data["resolution"],
             note=data.get("note") or "",
+            co_sell=data.get("co_sell"),
         )
         return Response(conflicts_data(conflict, many=False))
 

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from deals.models import (
+    PARTNER_REASON_LABELS,
     Channel,
     DealRegistration,
     DeliveryStatus,
@@ -64,7 +65,11 @@ KIND_FOR_ACTION = {
     EventAction.REMINDER_DUE: NotificationKind.EXPIRY_REMINDER,
     EventAction.EXPIRED: NotificationKind.EXPIRED,
     EventAction.SLA_BREACHED: NotificationKind.SLA_OVERDUE,
+    EventAction.REVOKED: NotificationKind.REVOKED,
+    EventAction.CONFLICT_RESOLVED: NotificationKind.CONFLICT_RESOLVED,
 }
+# Resolutions a direct rep hears about (their opportunity's conflict decided).
+REP_RESOLUTIONS = {"partner_wins", "direct_wins", "co_sell", "first_registration_wins"}
 
 
 # --- Recipients ---------------------------------------------------------------------------------
@@ -134,14 +139,14 @@ def _eligible(user, audience: str, registration: DealRegistration | None) -> boo
 
 
 def _direct_reps(event: RegistrationEvent):
-    """Staff users owning the direct opportunities a conflict was detected against."""
+    """Staff users owning the direct opportunities a conflict was detected against (or, for a
+    resolution, the opportunity of the resolved conflict)."""
     from partners.models import User
 
-    ids = [
-        m.get("id")
-        for m in (event.details or {}).get("matches", [])
-        if m.get("kind") == "direct_opportunity"
-    ]
+    details = event.details or {}
+    ids = [m.get("id") for m in details.get("matches", []) if m.get("kind") == "direct_opportunity"]
+    if details.get("other_kind") == "direct_opportunity" and details.get("other_id"):
+        ids.append(details["other_id"])
     if not ids:
         return []
     emails = {
@@ -171,9 +176,19 @@ def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistrat
         return [(submitter, PARTNER)] + [(m, MANAGER) for m in _partner_managers(registration)]
     if kind in (NotificationKind.RESUBMITTED, NotificationKind.EXTENSION_REQUESTED):
         return [(m, MANAGER) for m in _partner_managers(registration)]
+    if kind == NotificationKind.CONFLICT_RESOLVED:
+        details = event.details or {}
+        resolution = details.get("resolution")
+        people = []
+        if resolution == "co_sell":  # both partners involved (one event per record) and the rep
+            people.append((submitter, PARTNER))
+        if resolution in REP_RESOLUTIONS and details.get("side") != "earlier":
+            people += [(rep, REP) for rep in _direct_reps(event)]
+        return people
     if kind in (
         NotificationKind.APPROVED,
         NotificationKind.REJECTED,
+        NotificationKind.REVOKED,
         NotificationKind.INFO_REQUESTED,
         NotificationKind.EXPIRY_REMINDER,
         NotificationKind.EXPIRED,
@@ -258,9 +273,22 @@ def _content(kind: str, event, registration: DealRegistration, audience: str) ->
             f"It is protected until {_date(details.get('expires_at'))}."
         )
         ctx.update(decision="Approved", note=details.get("note", ""))
+    elif kind == NotificationKind.REVOKED:
+        reason = details.get("reason", "")
+        label = _reason_label(reason)
+        title = f"Registration {ref}: protection ended"
+        body = (
+            f"A channel manager reviewed the engagements for {customer} and ended the "
+            f"protection of your registration. Reason: {label}."
+        )
+        ctx.update(decision="Protection ended", reason=label, note=details.get("note", ""))
+    elif kind == NotificationKind.CONFLICT_RESOLVED:
+        title, body = _resolution_content(details, ref, customer, partner_name, audience)
+        if audience == PARTNER:
+            ctx.update(decision="Co-sell")
     elif kind == NotificationKind.REJECTED:
         reason = details.get("reason", "")
-        label = RejectionReason(reason).label if reason in RejectionReason.values else reason
+        label = _reason_label(reason)
         title = f"Registration {ref} rejected"
         body = f"Your registration for {customer} was rejected. Reason: {label}."
         ctx.update(decision="Rejected", reason=label, note=details.get("note", ""))
@@ -321,6 +349,44 @@ def _content(kind: str, event, registration: DealRegistration, audience: str) ->
         title, body = f"Update on {ref}", ""
     ctx.update(title=title, body=body)
     return ctx
+
+
+def _reason_label(reason: str) -> str:
+    """A reason as partners read it (deals.models.PARTNER_REASON_LABELS: the conflict reasons
+    never say who the other party is)."""
+    if reason in PARTNER_REASON_LABELS:
+        return PARTNER_REASON_LABELS[reason]
+    return RejectionReason(reason).label if reason in RejectionReason.values else reason
+
+
+REP_OUTCOMES = {
+    "partner_wins": "the partner leads this deal; your opportunity is marked partner-led",
+    "first_registration_wins": "the earlier record keeps the deal",
+    "direct_wins": "your opportunity keeps the deal; the registration no longer protects it",
+    "co_sell": "co-sell: you and the partner work the deal together",
+}
+
+
+def _resolution_content(details, ref, customer, partner_name, audience) -> tuple[str, str]:
+    """A resolution as its audience reads it. Partners hear only of a co-sell, in one sentence
+    whoever the other party is (never the rep's or another partner's name)."""
+    if audience == PARTNER:
+        return (
+            f"Co-sell agreed on {ref}",
+            f"A channel manager agreed a co-sell for {customer}: you work this deal together "
+            "with the vendor's team, and your registration stays protected.",
+        )
+    outcome = REP_OUTCOMES.get(details.get("resolution", ""), "resolved")
+    terms = details.get("co_sell") or {}
+    body = f"The conflict between {partner_name}'s registration for {customer} and your " + (
+        f"opportunity was resolved: {outcome}."
+    )
+    if terms:
+        body += (
+            f" Lead: {terms.get('lead')}; partner credit {terms.get('partner_credit_percent')} %,"
+            f" your quota credit {terms.get('rep_credit_percent')} %."
+        )
+    return f"Conflict resolved on {ref}", body
 
 
 # --- Writing the outbox -------------------------------------------------------------------------

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from conflicts.models import Conflict
+from conflicts.models import Conflict, RecordKind, touching, touching_any
 from deals.models import (
     ActivityEntry,
     Comment,
@@ -100,7 +101,13 @@ def registrations_filter(
         queryset = queryset.filter(status__in=status.split(","))
     conflict_status = params.get("conflict_status")
     if conflict_status:
-        queryset = queryset.filter(conflict_status__in=conflict_status.split(","))
+        if is_manager(user):
+            # Managers: open conflicts on either side count (the earlier registration too).
+            queryset = with_manager_conflict_status(queryset).filter(
+                manager_conflict_status__in=conflict_status.split(",")
+            )
+        else:
+            queryset = queryset.filter(conflict_status__in=conflict_status.split(","))
     search = (params.get("search") or "").strip()
     if search:
         queryset = queryset.filter(
@@ -136,14 +143,17 @@ def withdrawals_after_conflict(since) -> QuerySet[DealRegistration]:
 def review_queue(
     *, partner_id=None, tier=None, conflict_status=None, product_line=None
 ) -> QuerySet[DealRegistration]:
-    """Registrations awaiting a decision, the most urgent SLA first."""
-    queryset = _registration_base().filter(status__in=["submitted", "info_requested"])
+    """Registrations awaiting a decision, the most urgent SLA first, each with its
+    `manager_conflict_status` (open conflicts on either side)."""
+    queryset = with_manager_conflict_status(
+        _registration_base().filter(status__in=["submitted", "info_requested"])
+    )
     if partner_id:
         queryset = queryset.filter(partner_id=partner_id)
     if tier:
         queryset = queryset.filter(partner__tier__code=tier)
     if conflict_status:
-        queryset = queryset.filter(conflict_status=conflict_status)
+        queryset = queryset.filter(manager_conflict_status=conflict_status)
     if product_line:
         queryset = queryset.filter(products__product_line__code=product_line).distinct()
     return queryset.order_by("sla_due_at", "submitted_at", "id")
@@ -178,7 +188,47 @@ def extension_requests_visible_to(user) -> QuerySet[ExtensionRequest]:
 
 
 def conflicts_for_registration(registration_id: int) -> QuerySet[Conflict]:
-    return Conflict.objects.filter(registration_id=registration_id).order_by("-score", "id")
+    """The registration's conflicts on both sides: those its submission raised and those a
+    later registration raised against it."""
+    return Conflict.objects.filter(touching(RecordKind.REGISTRATION, registration_id)).order_by(
+        "-score", "id"
+    )
+
+
+def conflicts_touching_any(registration_ids) -> QuerySet[Conflict]:
+    return Conflict.objects.filter(touching_any(registration_ids))
+
+
+def _worst_open_severity():
+    """The most severe open conflict on either side of the outer registration ("conflict"
+    sorts before "potential_conflict")."""
+    return (
+        Conflict.objects.filter(status=Conflict.Status.OPEN)
+        .filter(
+            Q(registration_id=OuterRef("pk"))
+            | Q(kind=RecordKind.REGISTRATION, other_id=OuterRef("pk"))
+        )
+        .order_by("severity")
+        .values("severity")[:1]
+    )
+
+
+def with_manager_conflict_status(queryset):
+    """Annotate `manager_conflict_status`: the worst open conflict on either side, else the
+    registration's own verdict (what managers see, filter on, and "select all clear" reads)."""
+    return queryset.annotate(
+        manager_conflict_status=Coalesce(Subquery(_worst_open_severity()), F("conflict_status"))
+    )
+
+
+def manager_conflict_status(registration, conflicts) -> str | None:
+    """The same as the annotation, from the registration's conflicts already read."""
+    severities = {c.severity for c in conflicts if c.status == Conflict.Status.OPEN}
+    if "conflict" in severities:
+        return "conflict"
+    if severities:
+        return "potential_conflict"
+    return registration.conflict_status
 
 
 def conflicts_visible_to(user) -> QuerySet[Conflict]:

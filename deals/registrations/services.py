@@ -21,14 +21,17 @@ from django.db import transaction
 from conflicts import engine
 from conflicts import services as conflict_services
 from conflicts.index import lock_identity
-from conflicts.models import Conflict, RecordKind
+from conflicts.models import Conflict, RecordKind, touching
 from conflicts.scoring import Identity
 from deals import lifecycle
 from deals.events import _registration_event
 from deals.identity import _product_lines, registration_identity
 from deals.models import (
+    CoSellAgreement,
     DealRegistration,
+    DirectOpportunity,
     EventAction,
+    OpportunityStatus,
     RejectionReason,
     RulesOfEngagement,
 )
@@ -50,8 +53,10 @@ from prm import ratelimit
 from prm.exceptions import (
     DuplicateRegistration,
     InvalidTransition,
+    StateConflict,
     ValidationFailed,
 )
+from prm.lib.tenancy import system_context
 from prm.lib.time import add_business_days, business_hours_between, timezone_now
 from prm.lib.validation import (
     Errors,
@@ -73,6 +78,18 @@ CONFLICT_MESSAGES = {
 # Verdicts a withdrawal can "follow": registering and withdrawing to learn them is the
 # availability oracle by another door (_withdrawals_after_conflict_flag).
 PROBE_VERDICTS = ("potential_conflict", "conflict")
+# After a resolution or a moot close leaves no open conflict (ISO-04: the same sentence
+# whoever the other party was; never said to a registration whose protection was revoked).
+REVIEWED_CLEAR_MESSAGE = "A channel manager reviewed the overlap; no conflict remains."
+MOOT_CLEAR_MESSAGE = "No other active registration or opportunity remains for this customer."
+REVOKED_MESSAGE = (
+    "A channel manager reviewed the engagements for this customer and ended the protection "
+    "of this registration."
+)
+CO_SELL_MESSAGE = (
+    "A channel manager agreed a co-sell for this customer: you work this deal together with "
+    "the vendor's team."
+)
 REVEALED_KIND: dict[str, str] = {
     RecordKind.DIRECT_OPPORTUNITY: " (with the vendor's direct sales team)",
     RecordKind.REGISTRATION: " (with another partner registration)",
@@ -108,6 +125,50 @@ def _locked(registration: DealRegistration) -> DealRegistration:
         .select_related("partner", "partner__tier", "submitted_by")
         .get(pk=registration.pk)
     )
+
+
+@system_context("conflict counterparts")
+def _counterpart_ids(registration_id: int) -> set[int]:
+    """The registrations on the other side of `registration_id`'s open conflicts."""
+    ids: set[int] = set()
+    rows = Conflict.objects.filter(
+        touching(RecordKind.REGISTRATION, registration_id), status=Conflict.Status.OPEN
+    ).values_list("registration_id", "kind", "other_id")
+    for registration, kind, other in rows:
+        ids.add(registration)
+        if kind == RecordKind.REGISTRATION:
+            ids.add(other)
+    ids.discard(registration_id)
+    return ids
+
+
+@system_context("conflict counterparts")
+def _locked_group(ids) -> dict[int, DealRegistration]:
+    """Row locks on several registrations, always in id order (two services locking the two
+    sides of one conflict never deadlock); missing ids are left out."""
+    locked = {}
+    for pk in sorted(set(ids)):
+        row = (
+            DealRegistration.objects.select_for_update(of=("self",))
+            .select_related("partner", "partner__tier", "submitted_by")
+            .filter(pk=pk)
+            .first()
+        )
+        if row is not None:
+            locked[pk] = row
+    return locked
+
+
+def _locked_with_counterparts(registration: DealRegistration) -> DealRegistration:
+    """`_locked(registration)` plus the registrations on the other side of its open conflicts,
+    all in id order: what every decision that reads or closes those conflicts takes first, so
+    an approval and a resolution (or a rejection) of the two sides of one conflict are
+    serialised (CONC: no approved pair with an open conflict between them)."""
+    ids = {registration.pk} | _counterpart_ids(registration.pk)
+    locked = _locked_group(ids)
+    if registration.pk not in locked:
+        raise DealRegistration.DoesNotExist
+    return locked[registration.pk]
 
 
 def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegistration:
@@ -326,32 +387,118 @@ def conflict_message(outcome: engine.Outcome, policy: RulesOfEngagement) -> str:
 
 
 def _maybe_auto_approve(registration, policy, outcome) -> None:
+    """Auto-approve a clear registration under its tier's ceiling, never one with an open
+    conflict on either side (a resubmitted registration can be the earlier side of another's
+    conflict)."""
     ceiling = registration.partner.tier.auto_approve_ceiling
     if (
         policy.auto_approve_enabled
         and ceiling is not None
         and outcome.status == "clear"
         and registration.estimated_value <= ceiling
+        and not open_conflicts_touching(registration.pk)
     ):
         _approve_locked(registration, None, policy=policy, auto=True)
 
 
+def open_conflicts_touching(registration_id: int) -> list[Conflict]:
+    """The open conflicts that involve the registration on either side."""
+    return list(
+        Conflict.objects.filter(
+            touching(RecordKind.REGISTRATION, registration_id), status=Conflict.Status.OPEN
+        ).order_by("id")
+    )
+
+
+def blocking_conflicts(registration: DealRegistration, *, now=None) -> list[Conflict]:
+    """Open conflicts that forbid approving `registration`: against another partner's approved
+    (unexpired) registration, or against an open direct opportunity (docs/product.md,
+    "Protection is enforced")."""
+    now = now or timezone_now()
+    conflicts = open_conflicts_touching(registration.pk)
+    other_registrations: dict[int, Conflict] = {}
+    opportunities: dict[int, list[Conflict]] = {}
+    for conflict in conflicts:
+        if conflict.registration_id != registration.pk:
+            other_registrations.setdefault(conflict.registration_id, conflict)
+        elif conflict.kind == RecordKind.REGISTRATION:
+            other_registrations.setdefault(conflict.other_id, conflict)
+        else:
+            opportunities.setdefault(conflict.other_id, []).append(conflict)
+    blocking = []
+    if other_registrations:
+        protected = set(
+            DealRegistration.objects.filter(
+                pk__in=list(other_registrations),
+                status=lifecycle.APPROVED,
+                expires_at__gt=now,
+            )
+            .exclude(partner_id=registration.partner_id)
+            .values_list("pk", flat=True)
+        )
+        blocking += [c for pk, c in other_registrations.items() if pk in protected]
+    if opportunities:
+        open_ids = set(
+            DirectOpportunity.objects.filter(
+                pk__in=list(opportunities), status=OpportunityStatus.OPEN
+            ).values_list("pk", flat=True)
+        )
+        blocking += [c for pk, rows in opportunities.items() if pk in open_ids for c in rows]
+    return sorted(blocking, key=lambda c: c.pk)
+
+
 def registration_approve(
-    *, registration: DealRegistration, actor, note: str = "", protection_days: int | None = None
+    *,
+    registration: DealRegistration,
+    actor,
+    note: str = "",
+    protection_days: int | None = None,
+    override_reason: str = "",
 ) -> DealRegistration:
-    """Approve: the protection window starts now (tier, else policy, unless overridden)."""
+    """Approve: the protection window starts now (tier, else policy, unless overridden).
+
+    Refused (StateConflict `unresolved_conflict` with the conflict ids) while the registration
+    has an open conflict with another partner's approved registration or an open direct
+    opportunity, unless `override_reason` says why: then an APPROVAL_OVERRIDE event records
+    the reason and the conflicts before the approval."""
     _require_manager(actor)
     if protection_days is not None and not (1 <= int(protection_days) <= 3650):
         raise ValidationFailed(
             "Invalid protection days.", fields={"protection_days": ["Between 1 and 3650 days."]}
         )
     note = _clean_note(note, "note")
+    override_reason = _clean_note(override_reason, "override_reason")
     with transaction.atomic(durable=True):
-        registration = _locked(registration)
+        registration = _locked_with_counterparts(registration)
+        lifecycle.target_status("approve", registration.status)
+        blocking = blocking_conflicts(registration)
+        if blocking and not override_reason:
+            raise StateConflict(
+                "This registration has an unresolved conflict with a protected registration "
+                "or a direct opportunity: resolve the conflict first, or approve with an "
+                "override reason.",
+                code="unresolved_conflict",
+                conflict_ids=[c.pk for c in blocking],
+            )
+        policy = policy_current()
+        if blocking:
+            _registration_event(
+                registration,
+                actor,
+                EventAction.APPROVAL_OVERRIDE,
+                from_status=registration.status,
+                to_status=registration.status,
+                internal=True,
+                policy_version=policy.version,
+                details={
+                    "override_reason": override_reason,
+                    "conflicts": [c.pk for c in blocking],
+                },
+            )
         return _approve_locked(
             registration,
             actor,
-            policy=policy_current(),
+            policy=policy,
             note=note,
             protection_days=protection_days,
         )
@@ -403,7 +550,7 @@ def registration_reject(
         )
     note = _clean_note(note, "note", required=(reason == RejectionReason.OTHER))
     with transaction.atomic(durable=True):
-        registration = _locked(registration)
+        registration = _locked_with_counterparts(registration)
         return _reject_locked(registration, actor, reason=reason, note=note)
 
 
@@ -432,6 +579,7 @@ def _reject_locked(registration, actor, *, reason, note="", details=None):
         details={"reason": reason, "note": note, **(details or {})},
         policy_version=policy.version,
     )
+    _close_moot_conflicts(registration, actor)
     return registration
 
 
@@ -462,12 +610,13 @@ def registration_withdraw(*, registration: DealRegistration, actor) -> DealRegis
     """The partner withdraws an open registration; it stops protecting the customer."""
     _require_partner_user(actor, registration.partner)
     with transaction.atomic(durable=True):
-        registration = _locked(registration)
+        registration = _locked_with_counterparts(registration)
         from_status, to_status = _transition(registration, "withdraw")
         _index_registration(registration, active=False)
         _registration_event(
             registration, actor, EventAction.WITHDRAWN, from_status=from_status, to_status=to_status
         )
+        _close_moot_conflicts(registration, actor)
         if registration.conflict_status in PROBE_VERDICTS:
             _withdrawals_after_conflict_flag(registration)
     return registration
@@ -514,7 +663,7 @@ def registration_close(
         errors.add("close_date", "The close date cannot be in the future.")
     errors.raise_if_any()
     with transaction.atomic(durable=True):
-        registration = _locked(registration)
+        registration = _locked_with_counterparts(registration)
         action = "close_won" if outcome == "won" else "close_lost"
         from_status, to_status = _transition(
             registration,
@@ -544,6 +693,7 @@ def registration_close(
                 "lost_reason": registration.lost_reason,
             },
         )
+        _close_moot_conflicts(registration, actor)
     return registration
 
 
@@ -552,7 +702,7 @@ def registration_expire(*, registration: DealRegistration, now=None) -> bool:
     when it was not due or someone else (a concurrent sweep) already moved it."""
     now = now or timezone_now()
     with transaction.atomic():
-        registration = _locked(registration)
+        registration = _locked_with_counterparts(registration)
         if registration.status != lifecycle.APPROVED or registration.expires_at > now:
             return False
         try:
@@ -568,7 +718,121 @@ def registration_expire(*, registration: DealRegistration, now=None) -> bool:
             to_status=to_status,
             details={"expires_at": cast(dt.datetime, registration.expires_at).isoformat()},
         )
+        _close_moot_conflicts(registration, None)
     return True
+
+
+# --- Revocation ---------------------------------------------------------------------------------
+
+
+def registration_revoke(
+    *, registration: DealRegistration, actor, reason: str, note: str = ""
+) -> DealRegistration:
+    """A manager ends an approved registration's protection at once (status `revoked`), with a
+    reason from the rejection list (a note is required for `other`). The partner is told in
+    neutral words; the index stops protecting the customer; its open conflicts close."""
+    _require_manager(actor)
+    if reason not in RejectionReason.values:
+        raise ValidationFailed(
+            "Choose a reason.",
+            fields={"reason": [f"Choose one of: {', '.join(RejectionReason.values)}."]},
+        )
+    note = _clean_note(note, "note", required=(reason == RejectionReason.OTHER))
+    with transaction.atomic(durable=True):
+        registration = _locked_with_counterparts(registration)
+        return _revoke_locked(registration, actor, reason=reason, note=note)
+
+
+def _revoke_locked(registration, actor, *, reason, note="", details=None):
+    policy = policy_current()
+    now = timezone_now()
+    from_status, to_status = _transition(
+        registration,
+        "revoke",
+        updates={
+            "revoked_at": now,
+            "rejection_reason": reason,
+            "decision_note": note,
+            "conflict_message": REVOKED_MESSAGE,
+            "decision_policy_version": policy.version,
+        },
+    )
+    _index_registration(registration, active=False)
+    _registration_event(
+        registration,
+        actor,
+        EventAction.REVOKED,
+        from_status=from_status,
+        to_status=to_status,
+        details={"reason": reason, "note": note, **(details or {})},
+        policy_version=policy.version,
+    )
+    _close_moot_conflicts(registration, actor)
+    return registration
+
+
+def _reject_or_revoke_locked(registration, actor, *, reason, note, details) -> str | None:
+    """The losing registration of a resolution: rejected while it awaits a decision, revoked
+    when approved; anything else (already final) is left alone. Returns what happened."""
+    if lifecycle.can("reject", registration.status):
+        _reject_locked(registration, actor, reason=reason, note=note, details=details)
+        return "rejected"
+    if lifecycle.can("revoke", registration.status):
+        _revoke_locked(registration, actor, reason=reason, note=note, details=details)
+        return "revoked"
+    return None
+
+
+# --- Moot conflicts -------------------------------------------------------------------------------
+
+
+@system_context("moot conflicts")
+def _close_moot_conflicts(registration: DealRegistration, actor) -> list[Conflict]:
+    """`registration` left the active states: its open conflicts on either side close (status
+    `closed`, never resolvable again), with an internal CONFLICT_CLOSED event on each record
+    involved, and the other registrations' verdicts refreshed. Callers hold the row locks of
+    the registration and its counterparts (_locked_with_counterparts)."""
+    closed = conflict_services.conflicts_close_moot(registration_id=registration.pk)
+    if not closed:
+        return []
+    by_record: dict[int, list[int]] = {registration.pk: [c.pk for c in closed]}
+    for conflict in closed:
+        for pk in _registration_sides(conflict):
+            if pk != registration.pk:
+                by_record.setdefault(pk, []).append(conflict.pk)
+    others = {
+        r.pk: r
+        for r in DealRegistration.objects.filter(
+            pk__in=[pk for pk in by_record if pk != registration.pk]
+        )
+    }
+    for pk, conflict_ids in by_record.items():
+        record = registration if pk == registration.pk else others.get(pk)
+        if record is None:
+            continue
+        _registration_event(
+            record,
+            actor,
+            EventAction.CONFLICT_CLOSED,
+            from_status=record.status,
+            to_status=record.status,
+            internal=True,
+            details={
+                "conflicts": conflict_ids,
+                "left": registration.pk,
+                "left_status": registration.status,
+            },
+        )
+        if record is not registration:
+            _refresh_conflict_status(record, cleared_message=MOOT_CLEAR_MESSAGE)
+    return closed
+
+
+def _registration_sides(conflict: Conflict) -> list[int]:
+    sides = [conflict.registration_id]
+    if conflict.kind == RecordKind.REGISTRATION:
+        sides.append(conflict.other_id)
+    return sides
 
 
 # --- Conflict resolution (the registration side) ------------------------------------------------
@@ -581,16 +845,30 @@ REJECT_ON_RESOLUTION: dict[str, str] = {
 }
 
 
-def conflict_resolve(*, conflict: Conflict, actor, resolution: str, note: str = "") -> Conflict:
-    """Resolve a conflict and carry out its effect on the registrations, as events.
+def conflict_resolve(
+    *,
+    conflict: Conflict,
+    actor,
+    resolution: str,
+    note: str = "",
+    co_sell: dict | None = None,
+) -> Conflict:
+    """Resolve an open conflict and carry out its effect on both records, as events, in every
+    state of the losing registration (rejected while it awaits a decision, revoked when
+    approved):
 
-    - first_registration_wins: the later registration is rejected (partner_registration);
-    - partner_wins: this registration goes on; a competing registration still awaiting a
-      decision is rejected (partner_registration);
-    - direct_wins: the registration is rejected (direct_opportunity);
-    - co_sell: both kept and linked, the registration can be approved, the rep keeps credit;
-    - not_a_conflict: the pair never flags again;
-    - duplicate: the registration is rejected (duplicate).
+    - first_registration_wins: the later record wins. Between two registrations the later one
+      (`registration_id`) loses (partner_registration); against a direct opportunity the
+      registration loses when the opportunity came first (direct_opportunity), else the
+      opportunity is marked partner-led as with partner_wins;
+    - partner_wins: the registration goes on; a competing registration loses
+      (partner_registration); a direct opportunity is marked partner-led and its rep is told;
+    - direct_wins (direct opportunities only): the registration loses (direct_opportunity);
+    - co_sell: both kept and linked; a co-sell agreement records who leads and the credits;
+    - not_a_conflict: the pair is remembered and never flagged again;
+    - duplicate: the registration loses (duplicate).
+
+    A resolved or closed conflict → InvalidTransition (409 `invalid_transition`).
     """
     _require_manager(actor)
     if resolution not in Conflict.Resolution.values:
@@ -607,10 +885,31 @@ def conflict_resolve(*, conflict: Conflict, actor, resolution: str, note: str = 
             fields={"resolution": ["This conflict is not with a direct opportunity."]},
         )
     note = _clean_note(note, "note")
+    terms = _co_sell_terms(co_sell) if resolution == Conflict.Resolution.CO_SELL else None
+    if co_sell is not None and resolution != Conflict.Resolution.CO_SELL:
+        raise ValidationFailed(
+            "Co-sell terms go with the co_sell resolution.",
+            fields={"co_sell": ["Only for the co_sell resolution."]},
+        )
     with transaction.atomic(durable=True):
-        registration = _locked(DealRegistration(pk=conflict.registration_id))
+        # Both sides and the counterparts of their other open conflicts, which a losing
+        # registration's exit closes (with an event on each record).
+        sides = _registration_sides(conflict)
+        locked = _locked_group(set(sides).union(*(_counterpart_ids(pk) for pk in sides)))
+        registration = locked.get(conflict.registration_id)
+        if registration is None:
+            raise InvalidTransition("The registration of this conflict no longer exists.")
+        other = locked.get(conflict.other_id) if conflict.kind == RecordKind.REGISTRATION else None
         conflict = conflict_services.conflict_mark_resolved(
             conflict=conflict, resolution=resolution, actor_id=actor.pk, note=note
+        )
+        opportunity = (
+            DirectOpportunity.objects.select_for_update().filter(pk=conflict.other_id).first()
+            if conflict.kind == RecordKind.DIRECT_OPPORTUNITY
+            else None
+        )
+        loser, reason, partner_led = _resolution_effect(
+            conflict, resolution, registration, other, opportunity
         )
         details = {
             "conflict": conflict.pk,
@@ -619,48 +918,105 @@ def conflict_resolve(*, conflict: Conflict, actor, resolution: str, note: str = 
             "other_kind": conflict.kind,
             "other_id": conflict.other_id,
         }
-        _registration_event(
-            registration,
-            actor,
-            EventAction.CONFLICT_RESOLVED,
-            from_status=registration.status,
-            to_status=registration.status,
-            details=details,
-            internal=True,
-        )
-        reject_reason = REJECT_ON_RESOLUTION.get(resolution)
-        if reject_reason and lifecycle.can("reject", registration.status):
-            _reject_locked(
-                registration,
-                actor,
-                reason=reject_reason,
-                note=note,
-                details={"conflict": conflict.pk},
+        if terms is not None:
+            confirmation = {
+                "by": actor.email,
+                "role": "manager",
+                "at": timezone_now().isoformat(),
+            }
+            details["co_sell"] = {**terms, "confirmations": [confirmation]}
+            CoSellAgreement.objects.create(
+                conflict_id=conflict.pk,
+                registration=registration,
+                opportunity=opportunity,
+                rep_email=(opportunity.owner_email.lower() if opportunity is not None else ""),
+                confirmations=[confirmation],
+                **terms,
             )
-        elif (
-            resolution == Conflict.Resolution.PARTNER_WINS
-            and conflict.kind == RecordKind.REGISTRATION
-        ):
-            other = DealRegistration.objects.filter(pk=conflict.other_id).first()
-            if other is not None and lifecycle.can("reject", other.status):
-                other = _locked(other)
-                _reject_locked(
-                    other,
-                    actor,
-                    reason=RejectionReason.PARTNER_REGISTRATION,
-                    note=note,
-                    details={"conflict": conflict.pk},
-                )
-        elif resolution == Conflict.Resolution.CO_SELL:
+        for record in (registration, other):
+            if record is None:
+                continue
+            _registration_event(
+                record,
+                actor,
+                EventAction.CONFLICT_RESOLVED,
+                from_status=record.status,
+                to_status=record.status,
+                details={**details, "side": "later" if record is registration else "earlier"},
+                internal=True,
+            )
+        if loser is not None and reason:
+            _reject_or_revoke_locked(
+                loser, actor, reason=reason, note=note, details={"conflict": conflict.pk}
+            )
+        if partner_led and opportunity is not None:
+            DirectOpportunity.objects.filter(pk=opportunity.pk).update(
+                partner_led=True, partner_led_registration=registration
+            )
+        if terms is not None:
+            # The registration carries the co-sell flag (reports: co-sell won value); an
+            # earlier registration on the other side is told the same sentence.
             DealRegistration.objects.filter(pk=registration.pk).update(co_sell=True)
-            registration.co_sell = True
-        _refresh_conflict_status(registration)
+        for record in (registration, other):
+            if record is not None:
+                _refresh_conflict_status(
+                    record, cleared_message=CO_SELL_MESSAGE if terms else REVIEWED_CLEAR_MESSAGE
+                )
     return conflict
 
 
-def _refresh_conflict_status(registration: DealRegistration) -> None:
-    """After a resolution the registration's verdict reflects its remaining open conflicts."""
-    registration.refresh_from_db(fields=["status", "conflict_status"])
+def _resolution_effect(conflict, resolution, registration, other, opportunity):
+    """(losing registration or None, its reason, whether the opportunity becomes
+    partner-led)."""
+    direct = conflict.kind == RecordKind.DIRECT_OPPORTUNITY
+    if resolution == Conflict.Resolution.FIRST_REGISTRATION_WINS and direct:
+        started = registration.first_submitted_at or registration.created_at
+        if opportunity is not None and opportunity.created_at > started:
+            return None, None, True  # the registration came first
+        return registration, RejectionReason.DIRECT_OPPORTUNITY, False
+    if resolution in REJECT_ON_RESOLUTION:
+        return registration, REJECT_ON_RESOLUTION[resolution], False
+    if resolution == Conflict.Resolution.PARTNER_WINS:
+        if direct:
+            return None, None, True
+        return other, RejectionReason.PARTNER_REGISTRATION, False
+    return None, None, False
+
+
+CO_SELL_LEADS = ("partner", "direct")
+
+
+def _co_sell_terms(raw) -> dict:
+    """{"lead", "partner_credit_percent", "rep_credit_percent"}: comp neutral by default
+    (100 % each); the lead is the partner unless said otherwise."""
+    raw = {} if raw is None else raw
+    errors = Errors()
+    if not isinstance(raw, dict):
+        errors.add("co_sell", "Send an object.")
+        errors.raise_if_any()
+    lead = raw.get("lead", "partner")
+    if lead not in CO_SELL_LEADS:
+        errors.add("co_sell.lead", "Choose partner or direct.")
+    terms: dict = {"lead": lead}
+    for name in ("partner_credit_percent", "rep_credit_percent"):
+        value = raw.get(name, 100)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            errors.add(f"co_sell.{name}", "A whole number from 0 to 100.")
+        terms[name] = value
+    unknown = sorted(set(raw) - {"lead", "partner_credit_percent", "rep_credit_percent"})
+    for name in unknown:
+        errors.add(f"co_sell.{name}", "Unknown field.")
+    errors.raise_if_any()
+    return terms
+
+
+def _refresh_conflict_status(
+    registration: DealRegistration, *, cleared_message: str = REVIEWED_CLEAR_MESSAGE
+) -> None:
+    """The registration's partner-facing verdict reflects its remaining open conflicts (those
+    raised by its own submission); a co-sold registration says so; a registration that no
+    longer protects keeps what it was told."""
+    registration.refresh_from_db(fields=["status", "conflict_status", "co_sell"])
     if registration.status not in lifecycle.PROTECTING_STATUSES:
         return
     open_severities = set(
@@ -674,13 +1030,20 @@ def _refresh_conflict_status(registration: DealRegistration) -> None:
         verdict = "potential_conflict"
     else:
         verdict = "clear"
-    if verdict != registration.conflict_status:
+    if verdict != "clear":
+        message = CONFLICT_MESSAGES[verdict]
+    elif registration.co_sell:
+        message = CO_SELL_MESSAGE
+    else:
+        message = cleared_message
+    if verdict != registration.conflict_status or (
+        verdict == "clear" and message == CO_SELL_MESSAGE
+    ):
         DealRegistration.objects.filter(pk=registration.pk).update(
-            conflict_status=verdict,
-            conflict_message=CONFLICT_MESSAGES[verdict]
-            if verdict != "clear"
-            else "A channel manager reviewed the overlap; no conflict remains.",
+            conflict_status=verdict, conflict_message=message
         )
+        registration.conflict_status = verdict
+        registration.conflict_message = message
 
 
 def money(value) -> Decimal:

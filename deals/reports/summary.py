@@ -58,6 +58,9 @@ from django.db.models import (
 from conflicts.models import Conflict
 from deals import lifecycle
 from deals.models import (
+    CoSellAgreement,
+    EventAction,
+    RegistrationEvent,
     RegistrationStatus,
     RejectionReason,
     ReportHoursCell,
@@ -276,7 +279,8 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
     resolved = Q(status=Conflict.Status.RESOLVED)
     conflict_counts = conflicts.aggregate(
         flagged=Count("registration_id", distinct=True),
-        open=Count("pk", filter=~resolved),
+        open=Count("pk", filter=Q(status=Conflict.Status.OPEN)),
+        closed=Count("pk", filter=Q(status=Conflict.Status.CLOSED)),
         **{
             value: Count("pk", filter=resolved & Q(resolution=value))
             for value in Conflict.Resolution.values
@@ -285,6 +289,8 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
     flagged = conflict_counts.pop("flagged")
     by_resolution = {value: conflict_counts[value] for value in Conflict.Resolution.values}
     by_resolution["open"] = conflict_counts["open"]
+    # Moot conflicts (a registration on either side left the active states; issue 14).
+    by_resolution["closed"] = conflict_counts["closed"]
 
     submitted = total("n")
     decided, approved = total("decided"), total("approved")
@@ -332,6 +338,15 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
     }
 
 
+def approval_override_count(user, filters: ReportFilters) -> int:
+    """Approvals a manager gave over an open conflict, with an override reason (the internal
+    APPROVAL_OVERRIDE events of the registrations the filters select; issue 14)."""
+    registrations = registrations_for_report(user, filters)
+    return RegistrationEvent.objects.filter(
+        action=EventAction.APPROVAL_OVERRIDE, registration__in=registrations.values("pk")
+    ).count()
+
+
 def program_median_hours_to_decision(filters: ReportFilters) -> float | None:
     """The program-wide median time to decision over the period (all partners). An aggregate
     over every partner, shown to partners on their scorecard; nothing else crosses tenants."""
@@ -343,3 +358,41 @@ def program_median_hours_to_decision(filters: ReportFilters) -> float | None:
 
 def summary_label(status: str) -> str:
     return RegistrationStatus(status).label
+
+
+def co_sell_breakdown(user, filters: ReportFilters) -> dict:
+    """Co-sell agreements of the registrations the filters select: count and won value (of
+    the won registrations) per rep (managers only: the rep's e-mail never reaches a partner)
+    and per partner. One query."""
+    registrations = registrations_for_report(user, filters)
+    agreements = (
+        CoSellAgreement.objects.filter(registration__in=registrations.values("pk"))
+        .select_related("registration", "registration__partner")
+        .order_by("id")
+    )
+    by_rep: dict[str, dict] = {}
+    by_partner: dict[int, dict] = {}
+    for agreement in agreements:
+        registration = agreement.registration
+        won = registration.status == "won" and registration.actual_value is not None
+        rows = [
+            by_partner.setdefault(
+                registration.partner_id,
+                {
+                    "partner": {"id": registration.partner_id, "name": registration.partner.name},
+                    "count": 0,
+                    "won_value": {},
+                },
+            )
+        ]
+        if registration_scope(user)[0] == "all":
+            rows.append(by_rep.setdefault(agreement.rep_email or "", {"count": 0, "won_value": {}}))
+        for row in rows:
+            row["count"] += 1
+            if won:
+                total = Decimal(row["won_value"].get(registration.currency, "0"))
+                row["won_value"][registration.currency] = _money(total + registration.actual_value)
+    result: dict = {"co_sell_by_partner": list(by_partner.values())}
+    if registration_scope(user)[0] == "all":
+        result["co_sell_by_rep"] = dict(sorted(by_rep.items()))
+    return result

@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 
 from conflicts.models import Conflict
 from deals.models import (
+    PARTNER_REASON_LABELS,
     RegistrationStatus,
     RejectionReason,
 )
@@ -120,8 +121,11 @@ CONFLICT_LABELS = {
 }
 
 
-def describe_events(events) -> list:
-    """Attach a readable `summary` and status labels to timeline events (what the template shows)."""
+def describe_events(events, *, partner: bool = False) -> list:
+    """Attach a readable `summary` and status labels to timeline events (what the template
+    shows). `partner`: reasons in the partner's words (a conflict reason never says who the
+    other party is, ISO-04)."""
+    reason_labels = {**REJECTION_LABELS, **PARTNER_REASON_LABELS} if partner else REJECTION_LABELS
     for event in events:
         details = event.details or {}
         event.from_label = STATUS_LABELS.get(event.from_status, "")
@@ -135,8 +139,14 @@ def describe_events(events) -> list:
             summary = f"Protected for {days} days." if days else ""
             if details.get("note"):
                 summary += f" “{details['note']}”"
-        elif action == "rejected":
-            summary = REJECTION_LABELS.get(details.get("reason", ""), "")
+        elif action == "approval_override":
+            summary = f"Approved over {len(details.get('conflicts') or [])} open conflict(s)"
+            if details.get("override_reason"):
+                summary += f": “{details['override_reason']}”"
+        elif action == "conflict_closed":
+            summary = "Open conflicts closed: a registration left the active states."
+        elif action in ("rejected", "revoked"):
+            summary = reason_labels.get(details.get("reason", ""), "")
             if details.get("note"):
                 summary += f" — “{details['note']}”"
         elif action == "info_requested":

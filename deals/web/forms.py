@@ -222,6 +222,30 @@ class ApproveForm(ServiceErrorsMixin, forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"maxlength": 2000}),
     )
+    override_reason = forms.CharField(
+        label="Override reason (internal)",
+        required=False,
+        help_text="Only to approve over an open conflict with a protected registration or a "
+        "direct opportunity; recorded in the history and the reports.",
+        widget=forms.TextInput(attrs={"maxlength": 2000}),
+    )
+
+
+class RevokeForm(ServiceErrorsMixin, forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        widget=forms.Select(
+            choices=[("", "Choose a reason")] + list(RejectionReason.choices),
+            attrs={"required": True},
+        ),
+    )
+    note = forms.CharField(
+        label="Note to the partner",
+        required=False,
+        help_text="Required when the reason is Other.",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000}),
+    )
 
 
 class RejectForm(ServiceErrorsMixin, forms.Form):

@@ -29,6 +29,7 @@ from deals.web.forms import (
     RejectForm,
     RequestInfoForm,
     ResolveForm,
+    RevokeForm,
 )
 from partners.models import Partner, Tier
 from partners.selectors import partner_members
@@ -87,6 +88,51 @@ def manage_queue(request):
     )
 
 
+CONFLICT_PAGE_SIZE = 50
+AGE_CHOICES = (
+    ("", "Any age"),
+    ("1", "1 day or more"),
+    ("3", "3 days or more"),
+    ("7", "a week or more"),
+)
+
+
+@manager_required
+@require_GET
+def manage_conflicts(request):
+    """Every open conflict, post-approval ones included, oldest first, with its own SLA;
+    filters by kind, partner (either side), rep and age."""
+    params = {k: (request.GET.get(k) or "").strip() for k in ("kind", "partner", "rep", "age")}
+    partner_id = parse_id(params["partner"])
+    if (params["partner"] and partner_id is None) or params["age"] not in dict(AGE_CHOICES):
+        return render(request, "errors/400.html", status=400)
+    queryset = selectors_portal.open_conflicts_worklist(
+        kind=params["kind"],
+        partner_id=partner_id,
+        rep_email=params["rep"][:254],
+        min_age_days=params["age"] or None,
+    )
+    page, query = _page(request, queryset, CONFLICT_PAGE_SIZE)
+    items = selectors_portal.worklist_items(
+        list(page.object_list), user=request.user, policy=policy_current()
+    )
+    return render(
+        request,
+        "manage/conflicts.html",
+        {
+            "page": page,
+            "items": items,
+            "query": query,
+            "current": params,
+            "filtered": any(params.values()),
+            "partners": list(Partner.objects.order_by("name").values_list("pk", "name")),
+            "reps": selectors_portal.opportunity_owners(),
+            "age_choices": AGE_CHOICES,
+            "section": "conflicts",
+        },
+    )
+
+
 @manager_required
 @require_POST
 def manage_bulk_approve(request):
@@ -94,11 +140,14 @@ def manage_bulk_approve(request):
     approved, skipped = [], []
     for raw_id in request.POST.getlist("ids"):
         try:
-            registration = access.access_registration_for_user(request.user, raw_id)
+            registration = access.access_registration_for_user(
+                request.user, raw_id, shape=selectors.with_manager_conflict_status
+            )
         except NotFound:
             skipped.append(f"#{raw_id}: not found")
             continue
-        if registration.conflict_status != ConflictStatus.CLEAR:
+        # Open conflicts on either side count: the earlier registration is not clear either.
+        if getattr(registration, "manager_conflict_status", None) != ConflictStatus.CLEAR:
             skipped.append(f"{registration.reference}: not clear, review it first")
             continue
         try:
@@ -123,7 +172,11 @@ def manage_bulk_approve(request):
 @require_GET
 def manage_registration(request, pk):
     user = request.user
-    registration = access.access_registration_for_user(user, pk)
+    registration = access.access_registration_for_user(
+        user, pk, shape=selectors.with_manager_conflict_status
+    )
+    # Managers see open conflicts on either side (display only; the partner's verdict stays).
+    registration.conflict_status = registration.manager_conflict_status
     sides = selectors_portal.conflict_sides(registration, user=user)
     extensions = list(
         selectors.extension_requests_visible_to(user).filter(registration=registration)
@@ -149,6 +202,8 @@ def manage_registration(request, pk):
             "can_approve": lifecycle.can("approve", registration.status),
             "can_reject": lifecycle.can("reject", registration.status),
             "can_request_info": lifecycle.can("request_info", registration.status),
+            "can_revoke": lifecycle.can("revoke", registration.status),
+            "revoke_form": RevokeForm(),
             "awaiting": awaiting,
             "approve_form": ApproveForm(),
             "reject_form": RejectForm(),
@@ -176,11 +231,27 @@ def manage_approve(request, pk):
         actor=request.user,
         note=request.POST.get("note", ""),
         protection_days=int(raw_days) if raw_days else None,
+        override_reason=request.POST.get("override_reason", ""),
     )
     messages.success(
         request,
         f"{registration.reference} approved; protected until {registration.expires_at:%d %b %Y}.",
     )
+    return redirect("manage_registration", pk=pk)
+
+
+@manager_required
+@domain_errors(back="manage_registration")
+@require_POST
+def manage_revoke(request, pk):
+    registration = access.access_registration_for_user(request.user, pk)
+    services.registration_revoke(
+        registration=registration,
+        actor=request.user,
+        reason=request.POST.get("reason", ""),
+        note=request.POST.get("note", ""),
+    )
+    messages.success(request, f"{registration.reference} revoked; its protection has ended.")
     return redirect("manage_registration", pk=pk)
 
 
@@ -233,7 +304,15 @@ def manage_note(request, pk):
 @require_POST
 def manage_conflict_resolve(request, pk):
     conflict = access.access_conflict_for_user(request.user, pk)
-    back = reverse("manage_registration", kwargs={"pk": conflict.registration_id})
+    # Back to the page it was resolved from: either registration of the pair.
+    back_id = parse_id(request.POST.get("back") or "")
+    sides = {conflict.registration_id}
+    if conflict.kind == "registration":
+        sides.add(conflict.other_id)
+    back = reverse(
+        "manage_registration",
+        kwargs={"pk": back_id if back_id in sides else conflict.registration_id},
+    )
     try:
         conflict = services.conflict_resolve(
             conflict=conflict,

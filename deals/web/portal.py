@@ -282,7 +282,7 @@ def registration_detail(request, pk):
         {
             "r": registration,
             "timeline": describe_events(
-                list(selectors.registration_timeline(registration, user=user))
+                list(selectors.registration_timeline(registration, user=user)), partner=True
             ),
             "comments": list(selectors.comments_visible_to(user, registration)),
             "activities": list(selectors.activities_for(registration)),

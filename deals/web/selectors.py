@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from conflicts.models import Conflict, RecordKind
 from deals.models import ActivityEntry, DealRegistration, DirectOpportunity, Product
 from deals.notifications.inbox import notifications_visible_to
+from deals.policy import _holidays
 from deals.registrations import selectors
 from deals.reports.filters import (
     ReportFilters,
@@ -26,7 +27,7 @@ from deals.reports.filters import (
 )
 from deals.reports.summary import format_hours, format_percent, median_hours_to_decision, rate
 from partners.models import Partner
-from prm.lib.time import timezone_now
+from prm.lib.time import add_business_days, timezone_now
 
 EXPIRING_WITHIN_DAYS = 30
 
@@ -129,6 +130,8 @@ class ConflictSide:
     registration: DealRegistration | None = None
     opportunity: DirectOpportunity | None = None
     activities: list = field(default_factory=list)
+    # True when this registration is the earlier one (the other registration raised it).
+    earlier: bool = False
 
     @property
     def deleted(self) -> bool:
@@ -140,12 +143,15 @@ class ConflictSide:
 
 
 def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide]:
-    """Each conflict of `registration` with the other record loaded (a registration with its
-    partner, products and activity log, or a direct opportunity; None when it was deleted).
-    Four queries whatever the number of conflicts."""
+    """Each conflict of `registration`, on either side, with the other record loaded (a
+    registration with its partner, products and activity log, or a direct opportunity; None
+    when it was deleted). A conflict a later registration raised against this one shows that
+    later registration as the other side (`earlier` is then True). Four queries whatever the
+    number of conflicts."""
     conflicts = list(selectors.conflicts_for_registration(registration.pk))
-    reg_ids = [c.other_id for c in conflicts if c.kind == RecordKind.REGISTRATION]
-    opp_ids = [c.other_id for c in conflicts if c.kind == RecordKind.DIRECT_OPPORTUNITY]
+    others = {c.pk: _other_side(c, registration.pk) for c in conflicts}
+    reg_ids = [pk for kind, pk in others.values() if kind == RecordKind.REGISTRATION]
+    opp_ids = [pk for kind, pk in others.values() if kind == RecordKind.DIRECT_OPPORTUNITY]
     registrations = {}
     opportunities = {}
     activities: dict[int, list] = {}
@@ -165,32 +171,43 @@ def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide
         }
     sides = []
     for conflict in conflicts:
-        if conflict.kind == RecordKind.REGISTRATION:
+        kind, other_id = others[conflict.pk]
+        if kind == RecordKind.REGISTRATION:
             sides.append(
                 ConflictSide(
                     conflict=conflict,
-                    registration=registrations.get(conflict.other_id),
-                    activities=activities.get(conflict.other_id, []),
+                    registration=registrations.get(other_id),
+                    activities=activities.get(other_id, []),
+                    earlier=conflict.registration_id != registration.pk,
                 )
             )
         else:
-            sides.append(
-                ConflictSide(conflict=conflict, opportunity=opportunities.get(conflict.other_id))
-            )
+            sides.append(ConflictSide(conflict=conflict, opportunity=opportunities.get(other_id)))
     return sides
 
 
+def _other_side(conflict: Conflict, registration_id: int) -> tuple[str, int]:
+    if conflict.registration_id == registration_id:
+        return conflict.kind, conflict.other_id
+    return RecordKind.REGISTRATION, conflict.registration_id
+
+
 def open_conflict_counts(registration_ids: list[int]) -> dict[int, int]:
-    """Open conflicts per registration, for queue rows (one query)."""
+    """Open conflicts per registration on either side, for queue rows (one query)."""
     if not registration_ids:
         return {}
+    wanted = set(registration_ids)
+    counts: dict[int, int] = {}
     rows = (
-        Conflict.objects.filter(registration_id__in=registration_ids, status=Conflict.Status.OPEN)
-        .values("registration_id")
-        .annotate(n=Count("id"))
-        .order_by()
+        selectors.conflicts_touching_any(registration_ids)
+        .filter(status=Conflict.Status.OPEN)
+        .values_list("registration_id", "kind", "other_id")
     )
-    return {row["registration_id"]: row["n"] for row in rows}
+    for registration_id, kind, other_id in rows:
+        for pk in (registration_id, other_id if kind == RecordKind.REGISTRATION else None):
+            if pk in wanted:
+                counts[pk] = counts.get(pk, 0) + 1
+    return counts
 
 
 # --- Manager: partners ----------------------------------------------------------------------------
@@ -243,3 +260,111 @@ def product_lines_in_use() -> list[tuple[str, str]]:
     for product in Product.objects.filter(active=True).select_related("product_line"):
         seen[product.product_line.code] = product.product_line.name
     return sorted(seen.items(), key=lambda item: item[1])
+
+
+# --- Manager: the conflicts work list -----------------------------------------------------------
+
+
+@dataclass
+class WorkItem:
+    """One open conflict on the work list: both records, its age and its own SLA."""
+
+    conflict: Conflict
+    registration: DealRegistration | None
+    other_registration: DealRegistration | None = None
+    opportunity: DirectOpportunity | None = None
+    due_at: dt.datetime | None = None
+    overdue: bool = False
+    age_days: int = 0
+
+    @property
+    def after_approval(self) -> bool:
+        """Raised while (or found after) a registration on either side was approved."""
+        return any(
+            r is not None and r.status == "approved"
+            for r in (self.registration, self.other_registration)
+        )
+
+
+def open_conflicts_worklist(
+    *, kind: str = "", partner_id: int | None = None, rep_email: str = "", min_age_days=None
+) -> QuerySet[Conflict]:
+    """Every open conflict, post-approval ones included, oldest first; filters: kind, a
+    partner on either side, the rep owning the direct opportunity (e-mail, any case), and the
+    minimum age in days."""
+    queryset = Conflict.objects.filter(status=Conflict.Status.OPEN)
+    if kind in RecordKind.values:
+        queryset = queryset.filter(kind=kind)
+    if partner_id is not None:
+        queryset = queryset.filter(
+            Q(registration_partner_id=partner_id) | Q(other_partner_id=partner_id)
+        )
+    if rep_email:
+        owned = DirectOpportunity.objects.filter(owner_email__iexact=rep_email).values("pk")
+        queryset = queryset.filter(kind=RecordKind.DIRECT_OPPORTUNITY, other_id__in=owned)
+    if min_age_days:
+        queryset = queryset.filter(
+            created_at__lte=timezone_now() - dt.timedelta(days=int(min_age_days))
+        )
+    return queryset.order_by("created_at", "id")
+
+
+def worklist_items(conflicts: list[Conflict], *, user, policy) -> list[WorkItem]:
+    """The page's conflicts with both records loaded and their SLA (created + the policy's
+    review SLA in business days): three queries whatever the page size."""
+    reg_ids = {c.registration_id for c in conflicts} | {
+        c.other_id for c in conflicts if c.kind == RecordKind.REGISTRATION
+    }
+    opp_ids = {c.other_id for c in conflicts if c.kind == RecordKind.DIRECT_OPPORTUNITY}
+    registrations = (
+        {
+            r.pk: r
+            for r in selectors.registrations_visible_to(user)
+            .filter(pk__in=reg_ids)
+            .select_related("partner")
+        }
+        if reg_ids
+        else {}
+    )
+    opportunities = (
+        {o.pk: o for o in DirectOpportunity.objects.filter(pk__in=opp_ids)} if opp_ids else {}
+    )
+    now = timezone_now()
+    holidays = _holidays(policy)
+    items = []
+    for conflict in conflicts:
+        due = add_business_days(conflict.created_at, policy.sla_business_days, holidays)
+        items.append(
+            WorkItem(
+                conflict=conflict,
+                registration=registrations.get(conflict.registration_id),
+                other_registration=registrations.get(conflict.other_id)
+                if conflict.kind == RecordKind.REGISTRATION
+                else None,
+                opportunity=opportunities.get(conflict.other_id)
+                if conflict.kind == RecordKind.DIRECT_OPPORTUNITY
+                else None,
+                due_at=due,
+                overdue=due < now,
+                age_days=(now - conflict.created_at).days,
+            )
+        )
+    return items
+
+
+def open_conflict_total() -> int:
+    """Open conflicts (the queue's and the dashboard's link to the work list)."""
+    return Conflict.objects.filter(status=Conflict.Status.OPEN).count()
+
+
+def opportunity_owners() -> list[str]:
+    """The distinct owner e-mails of open direct opportunities (the work list's rep filter)."""
+    return sorted(
+        {
+            email.lower()
+            for email in DirectOpportunity.objects.filter(status="open")
+            .exclude(owner_email="")
+            .values_list("owner_email", flat=True)
+            .distinct()
+        }
+    )

@@ -57,12 +57,14 @@ urlpatterns = [
     path("manage/registrations/<id:pk>/", manage.manage_registration, name="manage_registration"),
     path("manage/registrations/<id:pk>/approve/", manage.manage_approve, name="manage_approve"),
     path("manage/registrations/<id:pk>/reject/", manage.manage_reject, name="manage_reject"),
+    path("manage/registrations/<id:pk>/revoke/", manage.manage_revoke, name="manage_revoke"),
     path(
         "manage/registrations/<id:pk>/request-info/",
         manage.manage_request_info,
         name="manage_request_info",
     ),
     path("manage/registrations/<id:pk>/notes/", manage.manage_note, name="manage_note"),
+    path("manage/conflicts/", manage.manage_conflicts, name="manage_conflicts"),
     path(
         "manage/conflicts/<id:pk>/resolve/",
         manage.manage_conflict_resolve,

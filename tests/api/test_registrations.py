@@ -20,7 +20,7 @@ PARTNER_KEYS_SNAPSHOT = {
     "submitted_by", "customer_name", "customer_domain", "customer_country", "customer_address",
     "contact_name", "contact_email", "contact_phone", "products", "estimated_value", "currency",
     "expected_close_date", "stage", "description", "competitors", "submitted_at", "decided_at",
-    "approved_at", "expires_at", "extensions_used", "rejection_reason", "decision_note",
+    "approved_at", "expires_at", "revoked_at", "extensions_used", "rejection_reason", "decision_note",
     "outcome", "actual_value", "close_date", "lost_reason", "created_at", "updated_at",
 }  # fmt: skip
 

@@ -68,6 +68,8 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
         actor=manager,
         resolution="not_a_conflict",
     )
+    # A co-sell agreement (issue 14) for its admin page.
+    services.conflict_resolve(conflict=conflict, actor=manager, resolution="co_sell")
     partner_services.token_create(user=alice, name="CRM sync")
     partner_services.integration_create(
         actor=manager, name="Warehouse", scopes=["registrations:read"]

@@ -8,7 +8,7 @@ import pytest
 from conflicts.models import Conflict
 from deals.models import DealRegistration, RegistrationEvent
 from deals.registrations import services
-from prm.exceptions import StateConflict, ValidationFailed
+from prm.exceptions import InvalidTransition, ValidationFailed
 from tests import factories
 
 
@@ -107,8 +107,10 @@ def test_not_a_conflict_clears_and_records_the_pair(pair, manager):
 
 
 def test_a_conflict_is_resolved_once(pair, manager):
+    """A resolved conflict → InvalidTransition (409 `invalid_transition`, API.md v1.1; it was
+    StateConflict before the contract fixed the code)."""
     services.conflict_resolve(conflict=pair[2], actor=manager, resolution="co_sell")
-    with pytest.raises(StateConflict):
+    with pytest.raises(InvalidTransition):
         services.conflict_resolve(conflict=pair[2], actor=manager, resolution="duplicate")
 
 

@@ -4,7 +4,7 @@ illegal, first as data (deals.lifecycle), then through the real services (status
     draft ──submit──▶ submitted ──approve──▶ approved ──close(won)──▶ won
                          │  ▲                    │  └──close(lost)──▶ lost
               request_info│  │resubmit           └──(expires_at passes)──▶ expired
-                         ▼  │
+                         ▼  │                    └──revoke──▶ revoked
                    info_requested
     submitted/info_requested ──reject──▶ rejected      any open state ──withdraw──▶ withdrawn
 """
@@ -32,6 +32,7 @@ STATUSES = [
     "won",
     "lost",
     "expired",
+    "revoked",  # issue 14: a manager ends an approved registration's protection
 ]
 ACTIONS = [
     "submit",
@@ -43,12 +44,13 @@ ACTIONS = [
     "close_won",
     "close_lost",
     "expire",
+    "revoke",
 ]
 
 # Expectations derived from PRODUCT.md's rules ("Registration lifecycle"), not a copy of
 # deals.lifecycle.TRANSITIONS: each rule is one line of the product text.
 OPEN = {"draft", "submitted", "info_requested", "approved"}  # may still change or protect
-TERMINAL = set(STATUSES) - OPEN  # rejected, withdrawn, won, lost, expired: final
+TERMINAL = set(STATUSES) - OPEN  # rejected, withdrawn, won, lost, expired, revoked: final
 # What each action does when it is allowed: an action always leads to the same status.
 OUTCOME = {
     "submit": "submitted",
@@ -60,6 +62,7 @@ OUTCOME = {
     "close_won": "won",
     "close_lost": "lost",
     "expire": "expired",
+    "revoke": "revoked",
 }
 # Where each action is allowed, by the product rules.
 ALLOWED_FROM = {
@@ -72,6 +75,7 @@ ALLOWED_FROM = {
     "close_won": {"approved"},  # only a protected (approved) deal is closed won or lost
     "close_lost": {"approved"},
     "expire": {"approved"},  # "a periodic job expires approved registrations"
+    "revoke": {"approved"},  # "revoke it when it is already approved (new status revoked)"
 }
 
 
@@ -124,7 +128,7 @@ def test_every_status_action_pair(status, action):
 
 
 def test_terminal_statuses_allow_nothing():
-    for status in ("rejected", "withdrawn", "won", "lost", "expired"):
+    for status in ("rejected", "withdrawn", "won", "lost", "expired", "revoked"):
         assert lifecycle.allowed_actions(status) == []
 
 
@@ -139,6 +143,11 @@ def _reach(status: str, owner, manager) -> DealRegistration:
         )
         registration.refresh_from_db()
         return registration
+    if status == "revoked":
+        registration = factories.make_registration(owner, status="approved", manager=manager)
+        return services.registration_revoke(
+            registration=registration, actor=manager, reason="not_qualified"
+        )
     return factories.make_registration(owner, status=status, manager=manager)
 
 
@@ -165,6 +174,10 @@ def _perform(action: str, registration, owner, manager):
     if action == "close_lost":
         return services.registration_close(
             registration=registration, actor=owner, outcome="lost", close_date=today
+        )
+    if action == "revoke":
+        return services.registration_revoke(
+            registration=registration, actor=manager, reason="outside_territory"
         )
     raise AssertionError(action)
 

@@ -80,12 +80,17 @@ def test_bulk_approve_approves_clear_and_reports_the_rest(
 def test_queue_only_offers_checkboxes_for_clear(
     manager_client, alice, bob, alice_registration, product
 ):
+    clear = factories.make_registration(
+        alice, customer_name="Initech Systems", customer_domain="initech.com"
+    )
     conflicting = factories.make_registration(
         bob, customer_name="Globex Corp", customer_domain="globex.com"
     )
     html = manager_client.get(reverse("manage_queue")).content.decode()
-    assert f'name="ids" value="{alice_registration.pk}"' in html
+    assert f'name="ids" value="{clear.pk}"' in html
     assert f'name="ids" value="{conflicting.pk}"' not in html
+    # Issue 14: the earlier registration of the pair is not clear either (both sides).
+    assert f'name="ids" value="{alice_registration.pk}"' not in html
 
 
 def test_review_page_side_by_side(manager_client, alice, bob, alice_registration, product):

@@ -262,6 +262,7 @@ class ManagerSummaryTests(ReportDataset):
                 "won": 2,
                 "lost": 1,
                 "expired": 0,
+                "revoked": 0,  # status added by issue 14
             },
         )
         # approved at some point: A1 A3 A5 B1; decided: those + A2 B2
@@ -283,6 +284,7 @@ class ManagerSummaryTests(ReportDataset):
                 "not_a_conflict": 0,
                 "duplicate": 0,
                 "open": 1,
+                "closed": 0,  # moot conflicts, added by issue 14
             },
         )
         self.assertEqual(s["pipeline_value"], {"GBP": "80000.00", "USD": "200000.00"})

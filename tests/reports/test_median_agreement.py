@@ -36,6 +36,9 @@ def figures(response) -> dict[str, str]:
     return {m["name"]: m["value"] for m in FIGURE.finditer(response.content.decode())}
 
 
+NAMES = ("Zephyr", "Obsidian", "Marigold", "Tundra", "Quasar", "Lantern")
+
+
 class MedianAgreementTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -57,7 +60,10 @@ class MedianAgreementTests(TestCase):
                 registration = services.registration_create(
                     actor=actor,
                     data=factories.registration_data(
-                        customer_name=f"Zephyr{i} Quarry", customer_domain=f"zq{i}-median.com"
+                        # Names far apart: an open (potential) conflict against an approved
+                        # registration would block the approval (issue 14).
+                        customer_name=f"{NAMES[i]} Quarry",
+                        customer_domain=f"zq{i}-median.com",
                     ),
                     submit=True,
                 )

@@ -38,7 +38,7 @@ from deals.registrations.collaboration import activity_create, comment_create
 from deals.registrations.extensions import extension_request_create
 from partners import services as partner_services
 from partners.models import Partner, Tier, User
-from prm.exceptions import DuplicateRegistration
+from prm.exceptions import DuplicateRegistration, StateConflict
 from prm.lib.domains import registrable_domain
 from prm.lib.time import clock_source, timezone_now
 
@@ -689,12 +689,20 @@ class Command(BaseCommand):
 
     def _approve(self, registration, manager, protection_days=None):
         if registration.status in ("submitted", "info_requested"):
-            services.registration_approve(
-                registration=registration,
-                actor=manager,
-                note="Welcome aboard: good qualification and a clear buying process.",
-                protection_days=protection_days,
-            )
+            kwargs = {
+                "registration": registration,
+                "actor": manager,
+                "note": "Welcome aboard: good qualification and a clear buying process.",
+                "protection_days": protection_days,
+            }
+            try:
+                services.registration_approve(**kwargs)
+            except StateConflict as exc:  # an unresolved conflict: the demo overrides it
+                if exc.code != "unresolved_conflict":
+                    raise
+                services.registration_approve(
+                    **kwargs, override_reason="Agreed on a call with both sides."
+                )
 
     def _reject(self, registration, manager, reason, note):
         if registration.status in ("submitted", "info_requested"):
