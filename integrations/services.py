@@ -31,7 +31,7 @@ EVENT_TYPES = {
     EventAction.APPROVED: "registration.approved",
     EventAction.AUTO_APPROVED: "registration.approved",
     EventAction.REJECTED: "registration.rejected",
-    "revoked": "registration.revoked",
+    EventAction.REVOKED: "registration.revoked",
     EventAction.EXPIRED: "registration.expired",
     EventAction.CLOSED_WON: "registration.closed",
     EventAction.CLOSED_LOST: "registration.closed",
