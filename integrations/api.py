@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from integrations import services
 from integrations.models import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint
 from partners.roles import is_manager
-from prm.api import ApiView, StrictInputSerializer, responses
+from prm.api import ApiView, StrictInputSerializer, responses, validated
 from prm.exceptions import NotFound, PermissionDeniedError
 
 DELIVERY_LOG_LIMIT = 200
@@ -78,12 +78,6 @@ def _endpoint(request, pk: int) -> WebhookEndpoint:
     return endpoint
 
 
-def _validated(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class WebhookListView(ApiView):
     @extend_schema(
         operation_id="webhooks_list",
@@ -106,7 +100,7 @@ class WebhookListView(ApiView):
     )
     def post(self, request):
         _manager(request)
-        data = _validated(WebhookInputSerializer, request.data)
+        data = validated(WebhookInputSerializer, request.data)
         endpoint = services.webhook_create(actor=request.user, data=data)
         return Response(WebhookCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
@@ -128,7 +122,7 @@ class WebhookDetailView(ApiView):
     )
     def patch(self, request, pk):
         endpoint = _endpoint(request, pk)
-        data = _validated(WebhookUpdateSerializer, request.data)
+        data = validated(WebhookUpdateSerializer, request.data)
         endpoint = services.webhook_update(actor=request.user, endpoint=endpoint, data=data)
         return Response(WebhookSerializer(endpoint).data)
 

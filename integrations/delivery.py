@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
 from datetime import timedelta
 
 import httpx
@@ -22,6 +21,7 @@ from standardwebhooks.webhooks import Webhook
 from integrations import urlsafety
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from prm.lib import hotcache
+from prm.lib.publish import Publisher
 from prm.lib.time import timezone_now
 
 logger = logging.getLogger("prm.webhooks")
@@ -33,8 +33,6 @@ RESPONSE_EXCERPT = 500
 
 ENDPOINTS_KEY = "prm:webhook-endpoints"
 
-_publish_paused_until = 0.0
-
 
 def webhooks_forget() -> None:
     """The active endpoints list (read on every recorded event) changed."""
@@ -44,26 +42,7 @@ def webhooks_forget() -> None:
 def webhooks_publish(ids: list[int]) -> int:
     """Queue a delivery task per id; never raises when the broker is down (the drain then
     delivers them)."""
-    global _publish_paused_until
-    from prm.celery import app
-
-    if app.conf.task_always_eager:
-        for pk in ids:
-            webhook_deliver_task.apply_async((pk,))
-        return len(ids)
-    if time.monotonic() < _publish_paused_until:
-        return 0
-    published = 0
-    try:
-        for pk in ids:
-            webhook_deliver_task.apply_async((pk,), retry=False)
-            published += 1
-    except Exception:  # any transport error: the rows stay pending
-        _publish_paused_until = time.monotonic() + settings.NOTIFICATION_PUBLISH_PAUSE_SECONDS
-        logger.warning(
-            "Broker unreachable: %d webhook(s) left for the drain.", len(ids) - published
-        )
-    return published
+    return _publisher.publish(ids)
 
 
 def retry_delay(attempt: int) -> float:
@@ -195,3 +174,6 @@ def webhooks_drain(limit: int = 200) -> dict:
 @shared_task(name="integrations.tasks.webhook_deliver", acks_late=True)
 def webhook_deliver_task(delivery_id: int) -> str:
     return webhook_deliver(delivery_id)
+
+
+_publisher = Publisher(webhook_deliver_task, "webhook(s)")

@@ -294,6 +294,13 @@ def exception_handler(exc, context):
 # --- Strict inputs ----------------------------------------------------------------------------
 
 
+def validated(serializer_class, data, **kwargs) -> dict:
+    """The input checked by `serializer_class` (400 with every field's errors otherwise)."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 class StrictInputSerializer(serializers.Serializer):
     """An input serializer that refuses unknown keys (400 "This field cannot be set.") instead
     of dropping them, so a client that sends a server-owned field (status, partner, dates...)

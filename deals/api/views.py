@@ -36,7 +36,14 @@ from deals.registrations.availability import availability_check
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_create, extension_request_decide
 from partners.roles import is_manager, is_partner_user
-from prm.api import ApiView, Pagination, apply_ordering, ordering_parameter, responses
+from prm.api import (
+    ApiView,
+    Pagination,
+    apply_ordering,
+    ordering_parameter,
+    responses,
+    validated,
+)
 from prm.exceptions import PermissionDeniedError, ValidationFailed
 from prm.lib.ids import query_id
 
@@ -62,12 +69,6 @@ OPPORTUNITY_ORDERING = {
 }
 CONFLICT_ORDERING = {"created_at": "created_at", "score": "score"}
 BOOL_VALUES = {"true": True, "1": True, "false": False, "0": False}
-
-
-def _validated(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _require_partner_user(user) -> None:
@@ -259,7 +260,7 @@ class RegistrationListView(ApiView):
     )
     def post(self, request):
         _require_partner_user(request.user)
-        data = _validated(s.RegistrationInputSerializer, request.data)
+        data = validated(s.RegistrationInputSerializer, request.data)
         draft = data.pop("draft", False)
         registration = services.registration_create(
             actor=request.user, data=_registration_payload(data), submit=not draft
@@ -291,7 +292,7 @@ class RegistrationDetailView(ApiView):
     def patch(self, request, pk):
         registration = access.access_registration_for_user(request.user, pk)
         _require_partner_user(request.user)
-        data = _validated(s.RegistrationUpdateInputSerializer, request.data, partial=True)
+        data = validated(s.RegistrationUpdateInputSerializer, request.data, partial=True)
         registration = services.registration_update(
             registration=registration, actor=request.user, data=_registration_payload(data)
         )
@@ -313,7 +314,7 @@ class _TransitionView(ApiView):
             _require_manager(request.user)
         elif self.role == "partner":
             _require_partner_user(request.user)
-        data = _validated(self.input_serializer, request.data)
+        data = validated(self.input_serializer, request.data)
         registration = self.perform(registration, request.user, data)
         return registration_response(request.user, registration)
 
@@ -478,7 +479,7 @@ class ExtensionRequestCreateView(ApiView):
     def post(self, request, pk):
         registration = access.access_registration_for_user(request.user, pk)
         _require_partner_user(request.user)
-        data = _validated(s.ExtensionRequestInputSerializer, request.data)
+        data = validated(s.ExtensionRequestInputSerializer, request.data)
         extension = extension_request_create(
             registration=registration, actor=request.user, reason=data["reason"]
         )
@@ -494,7 +495,7 @@ class _ExtensionDecisionView(ApiView):
     def post(self, request, pk):
         extension = access.access_extension_request_for_user(request.user, pk)
         _require_manager(request.user)
-        data = _validated(s.DecisionInputSerializer, request.data)
+        data = validated(s.DecisionInputSerializer, request.data)
         extension_request_decide(
             request=extension, actor=request.user, approve=self.approve, note=data.get("note", "")
         )
@@ -559,7 +560,7 @@ class CommentListView(ApiView):
     )
     def post(self, request, pk):
         registration = access.access_registration_for_user(request.user, pk)
-        data = _validated(s.CommentInputSerializer, request.data)
+        data = validated(s.CommentInputSerializer, request.data)
         comment = comment_create(
             registration=registration,
             actor=request.user,
@@ -604,7 +605,7 @@ class ConflictCheckView(ApiView):
         "Rate-limited per user and per partner (429); every call is logged.",
     )
     def post(self, request):
-        data = _validated(s.AvailabilityInputSerializer, request.data)
+        data = validated(s.AvailabilityInputSerializer, request.data)
         result = availability_check(actor=request.user, data=data, source="api")
         return Response(s.AvailabilitySerializer(result).data)
 
@@ -704,7 +705,7 @@ class ConflictResolveView(ApiView):
     def post(self, request, pk):
         conflict = access.access_conflict_for_user(request.user, pk)
         _require_manager(request.user)
-        data = _validated(s.ConflictResolveInputSerializer, request.data)
+        data = validated(s.ConflictResolveInputSerializer, request.data)
         conflict = services.conflict_resolve(
             conflict=conflict,
             actor=request.user,
@@ -777,7 +778,7 @@ class OpportunityListView(ApiView):
     )
     def post(self, request):
         _require_manager(request.user)
-        data = _validated(s.OpportunityInputSerializer, request.data)
+        data = validated(s.OpportunityInputSerializer, request.data)
         opportunity, created = opportunity_upsert(data=data, actor=request.user)
         opportunity = access.access_opportunity_for_user(request.user, opportunity.pk)
         return Response(
@@ -805,7 +806,7 @@ class OpportunityDetailView(ApiView):
     def patch(self, request, pk):
         opportunity = access.access_opportunity_for_user(request.user, pk)
         _require_manager(request.user)
-        data = _validated(s.OpportunityInputSerializer, request.data, partial=True)
+        data = validated(s.OpportunityInputSerializer, request.data, partial=True)
         opportunity_update(opportunity=opportunity, data=data, actor=request.user)
         opportunity = access.access_opportunity_for_user(request.user, pk)
         return Response(s.OpportunitySerializer(opportunity).data)
@@ -898,7 +899,7 @@ class ProductListView(ApiView):
     )
     def post(self, request):
         _require_manager(request.user)
-        data = _validated(s.ProductInputSerializer, request.data)
+        data = validated(s.ProductInputSerializer, request.data)
         product = product_create(actor=request.user, **data)
         return Response(s.ProductSerializer(product).data, status=status.HTTP_201_CREATED)
 

@@ -21,6 +21,7 @@ from deals.models import (
     NotificationKind,
 )
 from deals.notifications.links import _invitation_link, absolute_url
+from prm.lib.publish import Publisher
 from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
 
@@ -29,35 +30,11 @@ logger = logging.getLogger("prm.notifications")
 
 # --- Publishing (after commit) ------------------------------------------------------------------
 
-_publish_paused_until = 0.0
-
 
 def notifications_publish(ids: list[int]) -> int:
     """Queue a delivery task per id. Never raises when the broker is unreachable: the rows
     stay pending and the drain delivers them. Returns the number published."""
-    global _publish_paused_until
-    from prm.celery import app
-
-    if app.conf.task_always_eager:
-        # Tests and CELERY_TASK_ALWAYS_EAGER: run inline and let errors surface.
-        for pk in ids:
-            notification_deliver_task.apply_async((pk,))
-        return len(ids)
-    if time.monotonic() < _publish_paused_until:
-        return 0
-    published = 0
-    try:
-        for pk in ids:
-            notification_deliver_task.apply_async((pk,), retry=False)
-            published += 1
-    except Exception:  # kombu OperationalError, socket errors, anything from the transport
-        _publish_paused_until = time.monotonic() + settings.NOTIFICATION_PUBLISH_PAUSE_SECONDS
-        logger.warning(
-            "Broker unreachable: %d notification(s) left for the drain.",
-            len(ids) - published,
-            exc_info=True,
-        )
-    return published
+    return _publisher.publish(ids)
 
 
 # --- Delivery -----------------------------------------------------------------------------------
@@ -263,3 +240,6 @@ def notification_deliver_task(self, notification_id: int) -> str:
         # the drain picks the row up once its next_attempt_at has passed.
         raise self.retry(countdown=result.retry_in)
     return result.status
+
+
+_publisher = Publisher(notification_deliver_task, "notification(s)")

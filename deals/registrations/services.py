@@ -538,17 +538,22 @@ def _approve_locked(registration, actor, *, policy, note="", protection_days=Non
     return registration
 
 
+def _clean_reason_and_note(reason: str, note: str, message: str) -> str:
+    """A reason from the rejection list (rejections and revocations); the cleaned note, which
+    `other` requires."""
+    if reason not in RejectionReason.values:
+        raise ValidationFailed(
+            message, fields={"reason": [f"Choose one of: {', '.join(RejectionReason.values)}."]}
+        )
+    return _clean_note(note, "note", required=(reason == RejectionReason.OTHER))
+
+
 def registration_reject(
     *, registration: DealRegistration, actor, reason: str, note: str = ""
 ) -> DealRegistration:
     """Reject with a reason from the fixed list; a note is required for `other`."""
     _require_manager(actor)
-    if reason not in RejectionReason.values:
-        raise ValidationFailed(
-            "Choose a rejection reason.",
-            fields={"reason": [f"Choose one of: {', '.join(RejectionReason.values)}."]},
-        )
-    note = _clean_note(note, "note", required=(reason == RejectionReason.OTHER))
+    note = _clean_reason_and_note(reason, note, "Choose a rejection reason.")
     with transaction.atomic(durable=True):
         registration = _locked_with_counterparts(registration)
         return _reject_locked(registration, actor, reason=reason, note=note)
@@ -732,12 +737,7 @@ def registration_revoke(
     reason from the rejection list (a note is required for `other`). The partner is told in
     neutral words; the index stops protecting the customer; its open conflicts close."""
     _require_manager(actor)
-    if reason not in RejectionReason.values:
-        raise ValidationFailed(
-            "Choose a reason.",
-            fields={"reason": [f"Choose one of: {', '.join(RejectionReason.values)}."]},
-        )
-    note = _clean_note(note, "note", required=(reason == RejectionReason.OTHER))
+    note = _clean_reason_and_note(reason, note, "Choose a reason.")
     with transaction.atomic(durable=True):
         registration = _locked_with_counterparts(registration)
         return _revoke_locked(registration, actor, reason=reason, note=note)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from partners import services
 from partners.models import IntegrationAccount
 from partners.roles import is_integration, is_manager
-from prm.api import ApiView, StrictInputSerializer, responses
+from prm.api import ApiView, StrictInputSerializer, responses, validated
 from prm.exceptions import NotFound, PermissionDeniedError
 
 
@@ -61,12 +61,9 @@ class IntegrationListView(ApiView):
     )
     def post(self, request):
         _require_manager(request.user)
-        serializer = IntegrationInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(IntegrationInputSerializer, request.data)
         account, token = services.integration_create(
-            actor=request.user,
-            name=serializer.validated_data["name"],
-            scopes=list(serializer.validated_data["scopes"]),
+            actor=request.user, name=data["name"], scopes=list(data["scopes"])
         )
         data = {**IntegrationSerializer(account).data, "token": token}
         return Response(data, status=status.HTTP_201_CREATED)

@@ -309,7 +309,7 @@ class TestPublishing:
     @pytest.fixture
     def broker_down(self, monkeypatch):
         """A non-eager app pointed at a port where nothing listens."""
-        monkeypatch.setattr(delivery, "_publish_paused_until", 0.0)
+        monkeypatch.setattr(delivery._publisher, "paused_until", 0.0)
         old = {
             k: celery_app.conf[k]
             for k in ("task_always_eager", "broker_url", "broker_transport_options")
@@ -347,7 +347,7 @@ class TestPublishing:
                 factories.make_registration(alice, manager=manager)
         assert Notification.objects.filter(channel="email", status="pending").count() == 10
         assert attempts == [False], "one attempt, no retries, then paused"
-        assert delivery._publish_paused_until > time.monotonic(), "publishing paused"
+        assert delivery._publisher.paused_until > time.monotonic(), "publishing paused"
         assert delivery.notifications_publish([1, 2]) == 0, "skipped while paused"
         assert attempts == [False]
 

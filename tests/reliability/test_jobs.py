@@ -80,12 +80,12 @@ def publish_to_redis(redis_server, settings):
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
     settings.NOTIFICATION_PUBLISH_PAUSE_SECONDS = 2
-    delivery._publish_paused_until = 0.0
+    delivery._publisher.paused_until = 0.0
     yield
     celery_app.conf.update(old)
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
-    delivery._publish_paused_until = 0.0
+    delivery._publisher.paused_until = 0.0
 
 
 class Jobs:
