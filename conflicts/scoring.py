@@ -17,7 +17,8 @@ Evidence, strongest first:
     at least 89 when the shorter name is one token or < 40 % of the longer one, else 94, and
     never certain; nothing extra when the shorter name is made only of generic words;
   * shared tokens plus tokens of their own on both sides: capped at the similarity of the
-    differing parts + 5 ("royal bank canada" vs "royal bank scotland" stays low);
+    differing parts + 5 ("royal bank canada" vs "royal bank scotland" stays low), and at 5
+    when the differing parts are only numbers ("customer 1034" vs "customer 1035");
   * "holdings"/"group" are low-weight: ignoring them can lift a pair to 89 (review), never more;
   * the name score is 0 unless the two names share a blocking key, so every pair the scorer
     rates is one the index can retrieve (CONC-07, at any threshold).
@@ -259,6 +260,11 @@ def _raw_name_score(a: str, b: str) -> float:
     # their differing parts ("miles consulting partners" vs "lee consulting partners",
     # "royal bank canada" vs "royal bank scotland"). A typo in the differing token keeps them
     # close ("globex consulting" vs "glebex consulting").
+    if all(t.isdigit() for t in only_a) and all(t.isdigit() for t in only_b):
+        # The names differ only in their numbers ("customer 1034 holdings" / "customer 1035
+        # holdings", "studio 54" / "studio 55"): numbered entities, branches or funds, never
+        # one company spelled two ways; a digit typo cannot be told from another number.
+        return min(full, float(RESIDUAL_BONUS))
     residual = _string_sim(_residual(ta, only_a), _residual(tb, only_b))
     return min(full, residual + RESIDUAL_BONUS)
 
