@@ -21,7 +21,7 @@ from conflicts.index import active_filter, name_key
 from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
 from conflicts.normalize import blocking_keys
 from conflicts.retrieval import CANDIDATE_CAP, choose_keys
-from conflicts.scoring import Identity, score_reaching
+from conflicts.scoring import Identity, Score, score_reaching
 from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
 
@@ -238,6 +238,7 @@ def check(
     allowed_kinds = set(kinds) if kinds is not None else None
     matches: list[Match] = []
     duplicate_of = None
+    scored: dict[Identity, Score | None] = {}
     for entry in candidates(identity, now=now):
         if exclude is not None and (entry.kind, entry.record_id) == exclude:
             continue
@@ -255,7 +256,12 @@ def check(
             country=entry.country,
             location=entry.location,
         )
-        result = score_reaching(identity, other, policy.review)
+        # Many candidates carry one identity (a customer registered by several partners and
+        # sold direct, a common name): score each identity once per check.
+        if other in scored:
+            result = scored[other]
+        else:
+            result = scored[other] = score_reaching(identity, other, policy.review)
         if result is None:
             continue
         reasons = list(result.reasons)

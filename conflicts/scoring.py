@@ -410,8 +410,7 @@ def name_score(a: str, b: str) -> int:
 def _raw_or_variant_may_reach(a: str, b: str, floor: float) -> bool:
     """False only when neither _raw_name_score(a, b) nor _variant_score(a, b) can reach
     `floor`: each test below is the entry condition of one of their paths, in their order."""
-    ta, tb = a.split(), b.split()
-    sa, sb = set(ta), set(tb)
+    (ta, sa), (tb, sb) = _tokens(a), _tokens(b)
     if sa <= sb or sb <= sa:
         return True  # the same tokens, or one name's contained in the other's
     # Otherwise both names have tokens of their own, and _raw_name_score is at most the full
@@ -436,6 +435,20 @@ def _raw_or_variant_may_reach(a: str, b: str, floor: float) -> bool:
     return (not xa and not xb) or _may_be_typed(xa, xb)
 
 
+@lru_cache(maxsize=131072)
+def _tokens(name: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A name's tokens and their set, once per name (the bound compares one probe with hundreds
+    of candidates, and the same candidates come back for the next probe)."""
+    tokens = tuple(name.split())
+    return tokens, frozenset(tokens)
+
+
+@lru_cache(maxsize=131072)
+def _folded(part: str) -> str:
+    """A differing part without spaces and transliterations, as _same_but_typed compares it."""
+    return translit_fold(part.replace(" ", ""))
+
+
 def _may_be_typed(own_a: list[str], own_b: list[str]) -> bool:
     """False only when _same_but_typed of the two differing parts is False for certain: the
     length bound, then its spelling and edit-distance conditions without the number checks."""
@@ -444,7 +457,7 @@ def _may_be_typed(own_a: list[str], own_b: list[str]) -> bool:
     ra, rb = " ".join(own_a), " ".join(own_b)
     if not _could_be_typed(ra, rb):
         return False
-    fa, fb = translit_fold(ra.replace(" ", "")), translit_fold(rb.replace(" ", ""))
+    fa, fb = _folded(ra), _folded(rb)
     if fa == fb:
         return True
     if [c for c in fa if c.isdigit()] != [c for c in fb if c.isdigit()]:
@@ -473,8 +486,11 @@ def _name_may_reach(a: str, b: str, floor: int) -> bool:
         return False  # the acronym and core paths give at most WEAK_NAME_CAP
     if _acronym_score(a, b):
         return True
-    ca, cb = _core(a), _core(b)
+    ca, cb = _core_cached(a), _core_cached(b)
     return (ca, cb) != (a, b) and _raw_or_variant_may_reach(ca, cb, bound)
+
+
+_core_cached = lru_cache(maxsize=131072)(_core)
 
 
 def _domain_evidence(a: Identity, b: Identity) -> bool:
