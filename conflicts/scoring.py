@@ -468,6 +468,7 @@ def _may_be_typed(own_a: list[str], own_b: list[str]) -> bool:
     return OSA.distance(fa, fb, score_cutoff=most) <= most
 
 
+@lru_cache(maxsize=262144)
 def _name_may_reach(a: str, b: str, floor: int) -> bool:
     """A cheap bound: False only when name_score(a, b) < floor for certain. Mirrors
     _name_score_ordered path by path without running the costly ones (typo checks, edit
