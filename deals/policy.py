@@ -17,7 +17,8 @@ drift of the index since the submission. The stored verdict is reported next to 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any, cast
 
 from django.db import transaction
@@ -232,3 +233,46 @@ def policy_forget() -> None:
 
 def policy_history() -> QuerySet[RulesOfEngagement]:
     return RulesOfEngagement.objects.order_by("-version").select_related("created_by")
+
+
+# --- The program's rules as partners read them ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgramRules:
+    """The rules of engagement that apply to one partner, from the policy in force: what
+    GET /api/v1/program/, the portal's "Program rules" page, the registration form and the home
+    page state, and the same figures the services enforce (protection_days_for,
+    max_extensions_for, RulesOfEngagement.min_deal_value, required_fields)."""
+
+    policy_version: int
+    tier_code: str
+    tier_name: str
+    protection_days: int
+    extension_days: int
+    max_extensions: int
+    review_sla_business_days: int
+    min_deal_values: dict[str, Decimal]
+    required_fields: list[str]
+    conflict_scope: str
+
+
+def program_rules(partner: Partner, policy: RulesOfEngagement | None = None) -> ProgramRules:
+    policy = policy or policy_current()
+    minimums = {}
+    for currency in sorted(policy.min_deal_values or {}):
+        value = policy.min_deal_value(currency)
+        if value is not None:
+            minimums[currency] = value.quantize(Decimal("0.01"))
+    return ProgramRules(
+        policy_version=policy.version,
+        tier_code=partner.tier.code,
+        tier_name=partner.tier.name,
+        protection_days=protection_days_for(partner, policy),
+        extension_days=policy.extension_days,
+        max_extensions=max_extensions_for(partner, policy),
+        review_sla_business_days=policy.sla_business_days,
+        min_deal_values=minimums,
+        required_fields=list(policy.required_fields or []),
+        conflict_scope=policy.conflict_scope,
+    )

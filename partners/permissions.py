@@ -25,6 +25,7 @@ SCOPE_OPERATIONS: dict[str, list[tuple[str, frozenset[str]]]] = {
         ("api-reports-*", READ),
         ("api-products", READ),
         ("api-tiers", READ),
+        ("api-program", READ),
         ("api-conflict-check", frozenset({"POST"})),
     ],
     "webhooks:manage": [("api-webhook*", ALL)],

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from deals.api import tiers, views
+from deals.api import program, tiers, views
 
 urlpatterns = [
     path("tiers/", tiers.TierListView.as_view(), name="api-tiers"),
+    path("program/", program.ProgramView.as_view(), name="api-program"),
     path("products/", views.ProductListView.as_view(), name="api-products"),
     path("registrations/", views.RegistrationListView.as_view(), name="api-registrations"),
     path(

@@ -79,6 +79,14 @@ def home(request):
     )
 
 
+@partner_required
+@require_GET
+def program_rules_page(request):
+    """The program's rules in plain words (the figures come from the context processor's
+    program_rules, the same as GET /api/v1/program/)."""
+    return render(request, "portal/program.html", {"section": "program"})
+
+
 @login_required
 @require_GET
 def registration_list(request):

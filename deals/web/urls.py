@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("", portal.home, name="home"),
     # Partner portal
+    path("program/", portal.program_rules_page, name="program_rules"),
     path("registrations/", portal.registration_list, name="registration_list"),
     path("registrations/new/", portal.registration_create, name="registration_create"),
     path(

@@ -50,6 +50,7 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     ("api-auth-token", "POST"): "public",
     ("api-me", "GET"): "any",
     ("api-tiers", "GET"): "any",
+    ("api-program", "GET"): "any",
     ("api-partners", "GET"): "admin",  # partner admins see a list of their own partner
     ("api-partners", "POST"): "manager",
     ("api-partner", "GET"): "admin",
