@@ -5,6 +5,7 @@ OpenAPI component, and the one error handler that maps domain errors and DRF err
 from __future__ import annotations
 
 import logging
+import secrets
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -268,10 +269,16 @@ def exception_handler(exc, context):
         )
     response = drf_exception_handler(exc, context)
     if response is None:
-        logger.exception("Unhandled API error", exc_info=exc)
+        # A reference the caller can quote to support, in the body, a header and the log line.
+        reference = secrets.token_hex(6).upper()
+        logger.error("Unhandled API error %s", reference, exc_info=exc)
         return Response(
-            {"code": "server_error", "detail": "Something went wrong on our side."},
+            {
+                "code": "server_error",
+                "detail": f"Something went wrong on our side (reference {reference}).",
+            },
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            headers={"X-Error-Reference": reference},
         )
     if isinstance(exc, exceptions.ValidationError):
         response.data = {

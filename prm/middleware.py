@@ -110,9 +110,13 @@ class RejectUnstorableQueryMiddleware:
                         },
                         status=400,
                     )
-                from django.http import HttpResponseBadRequest
+                from prm.views import bad_request
 
-                return HttpResponseBadRequest("Query parameters must not contain NUL characters.")
+                return bad_request(
+                    request,
+                    detail="The address contains characters that cannot be searched for "
+                    "(such as a NUL). Remove them and try again.",
+                )
         return self.get_response(request)
 
 

@@ -1,5 +1,7 @@
 """Error pages: JSON for the API, a plain page otherwise; never a traceback."""
 
+import logging
+import secrets
 import sys
 
 from django.http import JsonResponse
@@ -7,15 +9,17 @@ from django.shortcuts import render
 
 from prm.lib.db_busy import BUSY_DETAIL, RETRY_AFTER_SECONDS, is_database_busy
 
+logger = logging.getLogger("prm.errors")
+
 
 def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
-def bad_request(request, exception=None):
+def bad_request(request, exception=None, *, detail: str = ""):
     if _is_api(request):
-        return JsonResponse({"code": "bad_request", "detail": "Bad request."}, status=400)
-    return render(request, "errors/400.html", status=400)
+        return JsonResponse({"code": "bad_request", "detail": detail or "Bad request."}, status=400)
+    return render(request, "errors/400.html", {"detail": detail}, status=400)
 
 
 def permission_denied(request, exception=None):
@@ -47,8 +51,19 @@ def server_error(request):
     # middleware saving the session) is a busy database, not a server error.
     if is_database_busy(sys.exc_info()[1]):
         return service_busy(request)
+    # A reference the user can quote to support, logged with the error (Django's own
+    # django.request log line carries the traceback; this one ties the two together).
+    reference = secrets.token_hex(6).upper()
+    logger.error("server error %s on %s %s", reference, request.method, request.path, exc_info=True)
     if _is_api(request):
-        return JsonResponse(
-            {"code": "server_error", "detail": "Something went wrong on our side."}, status=500
+        response = JsonResponse(
+            {
+                "code": "server_error",
+                "detail": f"Something went wrong on our side (reference {reference}).",
+            },
+            status=500,
         )
-    return render(request, "errors/500.html", status=500)
+    else:
+        response = render(request, "errors/500.html", {"reference": reference}, status=500)
+    response["X-Error-Reference"] = reference
+    return response

@@ -175,6 +175,12 @@ def test_sec05_forced_exception_gives_json_error_without_internals(alice):
     assert set(body) == {"code", "detail"} and body["code"] == "server_error"
     page = Client(raise_request_exception=False).get("/probe/boom/")
     assert page.status_code == 500
+    # A reference to quote to support, the same in the page, the header and the log line.
+    reference = page.headers["X-Error-Reference"]
+    assert re.fullmatch(r"[0-9A-F]{12}", reference)
+    assert reference in page.content.decode()
+    assert response.headers["X-Error-Reference"] in body["detail"]
+    assert response.headers["X-Error-Reference"] != reference
     for text in (response.content.decode(), page.content.decode()):
         for leak in ("Traceback", "SELECT", "SECRET_KEY", "/srv/app", ".py", "probe"):
             assert leak not in text, leak

@@ -20,6 +20,10 @@ def test_nul_in_page_query_string_is_400(client, alice):
     client.force_login(alice)
     response = client.get("/registrations/", {"search": "a\x00b"})
     assert response.status_code == 400
+    # A styled page that says what was wrong (issue 18: it was a plain-text line).
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "<!doctype html>" in page.lower() and "cannot be searched for" in page
 
 
 def test_lone_surrogate_in_json_body_is_a_field_error(alice, product):
