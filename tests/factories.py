@@ -93,6 +93,14 @@ def manager_user(*, email: str | None = None, superuser: bool = False, mfa: bool
     return User.objects.get(pk=user.pk)
 
 
+def sales_rep_user(*, email: str | None = None, mfa: bool = True) -> User:
+    """A direct sales rep (partners.services.sales_rep_create's account), TOTP enrolled."""
+    user = UserFactory(email=email or f"rep{next(_seq)}@vendor.example", is_sales_rep=True)
+    if mfa:
+        enrol_totp(user)
+    return User.objects.get(pk=user.pk)
+
+
 def enrol_totp(user: User) -> str:
     """Give the user a TOTP authenticator; returns the secret (to compute codes in tests)."""
     from allauth.mfa.models import Authenticator
