@@ -172,3 +172,13 @@ def test_rep_proposes_co_sell_from_the_page(world, rep, rep_client):
 def test_partners_and_managers_never_use_the_rep_pages(world, alice_client):
     assert alice_client.get(reverse("rep_workspace")).status_code == 403
     assert alice_client.get(reverse("rep_registration", args=[world["own"].pk])).status_code == 403
+
+
+def test_reports_dashboard_shows_co_sell_per_rep(world, rep, manager, manager_client):
+    from deals.registrations import services
+
+    services.conflict_resolve(conflict=world["conflict"], actor=manager, resolution="co_sell")
+    page = manager_client.get(reverse("reports-dashboard"))
+    assert page.status_code == 200
+    assert page.context["co_sell_by_rep"] == {rep.email: {"count": 1, "won_value": {}}}
+    assert b'data-testid="co-sell-by-rep"' in page.content
