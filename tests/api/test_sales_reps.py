@@ -327,6 +327,15 @@ def test_co_sell_on_anything_but_the_reps_own_conflict(rep_world, rep, manager, 
 # --- Notifications ------------------------------------------------------------------------------
 
 
+def test_rep_is_told_of_a_conflict_with_a_link_into_the_rep_workspace(rep_world, rep):
+    detected = Notification.objects.filter(recipient=rep, kind="conflict_detected")
+    assert {n.url for n in detected} == {f"/rep/registrations/{rep_world['own'].pk}/"}
+    assert {n.channel for n in detected} == {"in_app", "email"}
+    assert not Notification.objects.filter(
+        recipient=rep, registration__in=[rep_world["others"], rep_world["unrelated"]]
+    ).exists()
+
+
 def test_rep_is_told_the_co_sell_outcome_with_links_into_the_rep_workspace(
     rep_world, rep, manager, django_capture_on_commit_callbacks, client
 ):
