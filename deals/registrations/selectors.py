@@ -90,7 +90,8 @@ def conflicts_of_rep(rep_email: str) -> QuerySet[Conflict]:
 
 
 def registrations_visible_to(user) -> RegistrationQuerySet:
-    """Managers see every registration; a partner user only their own company's; others none."""
+    """Managers see every registration; a partner user only their own company's; a sales rep
+    those in conflict with an opportunity they own (conflicts_of_rep); others none."""
     kind, values = registration_scope(user)
     return registrations_in_scope(kind, **values)
 

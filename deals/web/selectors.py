@@ -138,6 +138,8 @@ class ConflictSide:
     activities: list = field(default_factory=list)
     # True when this registration is the earlier one (the other registration raised it).
     earlier: bool = False
+    # The sales reps' co-sell proposals on a conflict with a direct opportunity.
+    proposals: list = field(default_factory=list)
 
     @property
     def deleted(self) -> bool:
@@ -153,7 +155,7 @@ def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide
     registration with its partner, products and activity log, or a direct opportunity; None
     when it was deleted). A conflict a later registration raised against this one shows that
     later registration as the other side (`earlier` is then True). Four queries whatever the
-    number of conflicts."""
+    number of conflicts (five with a direct opportunity: the reps' co-sell proposals)."""
     conflicts = list(selectors.conflicts_for_registration(registration.pk))
     others = {c.pk: _other_side(c, registration.pk) for c in conflicts}
     reg_ids = [pk for kind, pk in others.values() if kind == RecordKind.REGISTRATION]
@@ -170,11 +172,17 @@ def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide
             .order_by("-occurred_on", "-id")
         ):
             activities.setdefault(entry.registration_id, []).append(entry)
+    proposals: dict[int, list] = {}
     if opp_ids:
+        from deals.registrations.co_sell import co_sell_proposals
+
         opportunities = {
             o.pk: o
             for o in DirectOpportunity.objects.filter(pk__in=opp_ids).prefetch_related("products")
         }
+        proposals = co_sell_proposals(
+            [c.pk for c in conflicts if c.kind == RecordKind.DIRECT_OPPORTUNITY]
+        )
     sides = []
     for conflict in conflicts:
         kind, other_id = others[conflict.pk]
@@ -188,7 +196,13 @@ def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide
                 )
             )
         else:
-            sides.append(ConflictSide(conflict=conflict, opportunity=opportunities.get(other_id)))
+            sides.append(
+                ConflictSide(
+                    conflict=conflict,
+                    opportunity=opportunities.get(other_id),
+                    proposals=proposals.get(conflict.pk, []),
+                )
+            )
     return sides
 
 

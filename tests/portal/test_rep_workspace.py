@@ -182,3 +182,11 @@ def test_reports_dashboard_shows_co_sell_per_rep(world, rep, manager, manager_cl
     assert page.status_code == 200
     assert page.context["co_sell_by_rep"] == {rep.email: {"count": 1, "won_value": {}}}
     assert b'data-testid="co-sell-by-rep"' in page.content
+
+
+def test_the_manager_sees_the_reps_proposal_on_the_review_page(world, rep, rep_client, client):
+    rep_client.post(reverse("rep_co_sell", args=[world["conflict"].pk]), {"action": "propose"})
+    manager = factories.manager_user(email="mia@vendor.example")
+    client.force_login(manager)
+    page = client.get(reverse("manage_registration", args=[world["own"].pk]))
+    assert f"Co-sell proposed by {rep.email}".encode() in page.content
