@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 
 from partners.authentication import tokens_forget
 from partners.dispatch import invitation_created
@@ -230,11 +229,6 @@ def sales_rep_create(*, actor: User, email: object, name: object = "", password:
     return User.objects.create_user(
         email=email, password=password or None, name=name, is_sales_rep=True
     )
-
-
-def sales_reps() -> QuerySet[User]:
-    """Every sales rep account (active or not), by e-mail."""
-    return User.objects.filter(is_sales_rep=True, membership__isnull=True).order_by("email")
 
 
 def partner_user_deactivate(*, actor: User, partner: Partner, user: User) -> User:

@@ -395,7 +395,7 @@ def manage_partner_detail(request, pk):
 
 
 def _render_sales_reps(request, form, *, status=200):
-    from partners.services import sales_reps
+    from partners.selectors import sales_reps
 
     return render(
         request,

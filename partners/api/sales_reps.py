@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from partners import services
 from partners.roles import is_integration, is_manager
+from partners.selectors import sales_reps
 from prm.api import ApiView, StrictInputSerializer, responses, validated
 from prm.exceptions import PermissionDeniedError
 
@@ -44,7 +45,7 @@ class SalesRepListView(ApiView):
     def get(self, request):
         _require_manager(request.user)
         return self.as_list(
-            services.sales_reps(),
+            sales_reps(),
             lambda rows: SalesRepSerializer(rows, many=True).data,
             limit=1000,
         )
