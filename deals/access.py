@@ -49,8 +49,11 @@ def access_registration_detail_for_user(user, pk) -> DealRegistration:
     """access_registration_for_user for the API representation (same scope, same 404 and
     security-log record), read with the plain SQL of deals.sql: the hot detail path."""
     kind, values = selectors.registration_scope(user)
-    if kind == "none":
-        return _get(selectors.registrations_in_scope(kind), pk)
+    if kind not in ("all", "partner"):
+        # A sales rep's scope is a subquery over their conflicts, which the plain-SQL read
+        # does not carry (deals.sql has two variants only): the ORM reads it.
+        queryset = selectors.registrations_in_scope(kind, **values)
+        return _get(queryset.select_related(None).select_related("partner", "submitted_by"), pk)
     pk = _valid_pk(pk)
     obj = sql.registration_detail(pk, partner_id=values.get("partner_id"))
     if obj is None:

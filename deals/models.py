@@ -423,6 +423,8 @@ class EventAction(models.TextChoices):
     REVOKED = "revoked", "Revoked"
     APPROVAL_OVERRIDE = "approval_override", "Approved over an open conflict"
     CONFLICT_CLOSED = "conflict_closed", "Conflict closed"
+    CO_SELL_PROPOSED = "co_sell_proposed", "Co-sell proposed by the sales rep"
+    CO_SELL_ACCEPTED = "co_sell_accepted", "Co-sell accepted by the sales rep"
 
 
 class RegistrationEvent(models.Model):
@@ -702,6 +704,8 @@ class NotificationKind(models.TextChoices):
     WITHDRAWALS_FLAGGED = "withdrawals_flagged", "Unusual withdrawals after conflicts"
     REVOKED = "revoked", "Registration revoked"
     CONFLICT_RESOLVED = "conflict_resolved", "Conflict resolved"
+    CO_SELL_PROPOSED = "co_sell_proposed", "Co-sell proposed by a sales rep"
+    CO_SELL_ACCEPTED = "co_sell_accepted", "Co-sell accepted by a sales rep"
 
 
 class Channel(models.TextChoices):

@@ -35,7 +35,7 @@ class UserCreationForm(AdminUserCreationForm):
 
     class Meta:
         model = User
-        fields = ("email", "name")
+        fields = ("email", "name", "is_sales_rep")
         field_classes: dict = {}
 
     def clean_email(self):
@@ -109,9 +109,17 @@ class UserAdmin(DjangoUserAdmin):
         (
             "Permissions",
             {
-                "fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+                "fields": (
+                    "is_active",
+                    "is_sales_rep",
+                    "is_staff",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                ),
                 "description": "Channel managers are staff with the "
-                "“Can review deal registrations” permission; administrators are superusers.",
+                "“Can review deal registrations” permission; administrators are superusers; "
+                "sales reps are neither (no admin access) and never partner users.",
             },
         ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
@@ -121,7 +129,14 @@ class UserAdmin(DjangoUserAdmin):
             None,
             {
                 "classes": ("wide",),
-                "fields": ("email", "name", "usable_password", "password1", "password2"),
+                "fields": (
+                    "email",
+                    "name",
+                    "is_sales_rep",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                ),
             },
         ),
     )
@@ -136,6 +151,7 @@ class UserAdmin(DjangoUserAdmin):
         "last_login",
     )
     list_filter = (
+        "is_sales_rep",
         "is_staff",
         "is_superuser",
         "is_active",
@@ -161,7 +177,9 @@ class UserAdmin(DjangoUserAdmin):
         membership = getattr(obj, "membership", None) if hasattr(obj, "membership") else None
         if membership:
             return membership.get_role_display()
-        return "staff" if obj.is_staff else "—"
+        if obj.is_staff:
+            return "staff"
+        return "sales rep" if obj.is_sales_rep else "—"
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []

@@ -57,3 +57,20 @@ class TokenForm(forms.Form):
         if errors:
             raise forms.ValidationError(errors["name"])
         return value
+
+
+class SalesRepForm(InviteForm):
+    """A manager adds a direct sales rep (partners.services.sales_rep_create)."""
+
+    password = forms.CharField(
+        label="Password (optional)",
+        required=False,
+        strip=False,
+        help_text="Leave empty: the rep sets one through “Forgot your password?” on the "
+        "sign-in page.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["role"]

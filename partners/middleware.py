@@ -118,8 +118,8 @@ MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/api/v1/auth/", "/
 
 
 class ManagerMfaMiddleware:
-    """Managers and administrators (staff or superuser) must enrol TOTP before using manager
-    pages or the API: 403 {"code": "mfa_required"} on /api/, a redirect to enrolment on pages."""
+    """Managers, administrators (staff or superuser) and sales reps must enrol TOTP before using
+    their pages or the API: 403 {"code": "mfa_required"} on /api/, a redirect to enrolment on pages."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -155,7 +155,9 @@ class ManagerMfaMiddleware:
             # a manager cannot skip enrolment by using a token instead of a session.
             user = _token_user(request)
             request._prm_mfa_user = user
-        if not getattr(user, "is_authenticated", False) or not (user.is_staff or user.is_superuser):
+        if not getattr(user, "is_authenticated", False) or not (
+            user.is_staff or user.is_superuser or getattr(user, "is_sales_rep", False)
+        ):
             return False
         from allauth.mfa.models import Authenticator
 

@@ -56,6 +56,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         editable=False,
         help_text="The service user of an integration account (API token only, no sign-in).",
     )
+    is_sales_rep = models.BooleanField(
+        "sales rep",
+        default=False,
+        help_text="Direct sales rep: signs in to the rep workspace and sees the conflicts "
+        "touching the direct opportunities whose owner e-mail is theirs (never a partner user).",
+    )
     date_joined = models.DateTimeField(default=timezone_now)
 
     objects = UserManager()

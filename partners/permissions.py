@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from partners.roles import integration_scopes, is_integration
+from partners.roles import integration_scopes, is_integration, is_sales_rep
 
 READ = frozenset({"GET", "HEAD", "OPTIONS"})
 ALL = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
@@ -55,3 +55,18 @@ class IntegrationScope(BasePermission):
         match = getattr(request, "resolver_match", None)
         name = getattr(match, "url_name", None) or ""
         return integration_may(integration_scopes(user), name, request.method)
+
+
+# Sales reps read what touches their opportunities; the one write they may make is a co-sell
+# proposal or acceptance on their own conflict (docs/api.md "Conflicts that bind").
+SALES_REP_WRITES = frozenset({"api-conflict-co-sell"})
+
+
+class SalesRepReadOnly(BasePermission):
+    message = "Sales reps can only read, and propose or accept co-sell on their conflicts."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in READ or not is_sales_rep(getattr(request, "user", None)):
+            return True
+        match = getattr(request, "resolver_match", None)
+        return (getattr(match, "url_name", None) or "") in SALES_REP_WRITES

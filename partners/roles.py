@@ -36,6 +36,17 @@ def integration_scopes(user) -> frozenset[str]:
     return frozenset() if account.revoked_at else frozenset(account.scopes)
 
 
+def is_sales_rep(user) -> bool:
+    """Direct sales reps: vendor staff marked as reps (partners.services.sales_rep_create),
+    never a manager, an integration or a partner user. They own the direct opportunities whose
+    `owner_email` is their e-mail (case-insensitive) and see only what touches them."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if not getattr(user, "is_sales_rep", False) or is_manager(user):
+        return False
+    return membership_of(user) is None
+
+
 def membership_of(user):
     if not getattr(user, "is_authenticated", False):
         return None
@@ -60,11 +71,14 @@ def is_partner_admin(user) -> bool:
 
 
 def role_of(user: User) -> str | None:
-    """'manager' | 'integration' | 'partner_admin' | 'partner' | None (docs/api.md, GET /me/)."""
+    """'manager' | 'integration' | 'sales_rep' | 'partner_admin' | 'partner' | None
+    (docs/api.md, GET /me/)."""
     if is_integration(user):
         return "integration"
     if is_manager(user):
         return "manager"
+    if is_sales_rep(user):
+        return "sales_rep"
     membership = membership_of(user)
     if membership is None:
         return None

@@ -195,6 +195,42 @@ def partner_user_create(
     return user
 
 
+def _password_errors(errors, password: object, user: User) -> None:
+    if password is None:
+        return
+    if not isinstance(password, str) or "\x00" in password:
+        errors.add("password", "Invalid password.")
+        return
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        errors["password"] = list(exc.messages)
+
+
+def sales_rep_create(*, actor: User, email: object, name: object = "", password: object = None):
+    """A direct sales rep (a manager creates them): a vendor staff account marked as a rep,
+    without admin access, that owns the direct opportunities whose owner e-mail is theirs
+    (case-insensitive). Without a password the account has none yet: the rep sets one through
+    "Forgot your password?" on the sign-in page. Reps sign in like managers, with TOTP
+    (partners.middleware.ManagerMfaMiddleware)."""
+    _require_manager(actor)
+    from prm.lib.validation import Errors, check_email, check_text
+
+    errors = Errors()
+    email = check_email(errors, "email", email, required=True)
+    name = check_text(errors, "name", name, 150)
+    if email and User.objects.filter(email__iexact=email).exists():
+        errors.add("email", "A user with this e-mail address already exists.")
+    _password_errors(errors, password, User(email=email or "", name=name or ""))
+    errors.raise_if_any()
+    return User.objects.create_user(
+        email=email, password=password or None, name=name, is_sales_rep=True
+    )
+
+
 def partner_user_deactivate(*, actor: User, partner: Partner, user: User) -> User:
     _require_partner_admin_or_manager(actor, partner)
     if user.pk == actor.pk:

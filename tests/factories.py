@@ -93,6 +93,15 @@ def manager_user(*, email: str | None = None, superuser: bool = False, mfa: bool
     return User.objects.get(pk=user.pk)
 
 
+def sales_rep_user(*, email: str | None = None, name: str = "", mfa: bool = True) -> User:
+    """A direct sales rep (partners.services.sales_rep_create's account), TOTP enrolled."""
+    email = email or f"rep{next(_seq)}@vendor.example"
+    user = UserFactory(email=email, name=name or email.split("@")[0], is_sales_rep=True)
+    if mfa:
+        enrol_totp(user)
+    return User.objects.get(pk=user.pk)
+
+
 def enrol_totp(user: User) -> str:
     """Give the user a TOTP authenticator; returns the secret (to compute codes in tests)."""
     from allauth.mfa.models import Authenticator

@@ -119,7 +119,7 @@ _SUMMARY = inline_serializer(
 
 
 def _require_report_user(user) -> None:
-    if registration_scope(user)[0] == "none":
+    if registration_scope(user)[0] not in ("all", "partner"):
         raise PermissionDeniedError("Reports are for channel managers and partner users.")
 
 

@@ -589,6 +589,11 @@ class ConflictResolveInputSerializer(StrictInputSerializer):
     )
 
 
+class ConflictCoSellInputSerializer(StrictInputSerializer):
+    action = serializers.ChoiceField(choices=[("propose", "propose"), ("accept", "accept")])
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
 # --- Opportunities ------------------------------------------------------------------------------
 
 

@@ -69,6 +69,11 @@ urlpatterns = [
         views.ConflictResolveView.as_view(),
         name="api-conflict-resolve",
     ),
+    path(
+        "conflicts/<id:pk>/co-sell/",
+        views.ConflictCoSellView.as_view(),
+        name="api-conflict-co-sell",
+    ),
     path("opportunities/", views.OpportunityListView.as_view(), name="api-opportunities"),
     path("opportunities/bulk/", views.OpportunityBulkView.as_view(), name="api-opportunities-bulk"),
     path(

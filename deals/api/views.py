@@ -33,9 +33,10 @@ from deals.opportunities.services import (
 )
 from deals.registrations import selectors, services
 from deals.registrations.availability import availability_check
+from deals.registrations.co_sell import conflict_co_sell_by_rep
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_create, extension_request_decide
-from partners.roles import is_manager, is_partner_user
+from partners.roles import is_manager, is_partner_user, is_sales_rep
 from prm.api import (
     ApiView,
     Pagination,
@@ -640,14 +641,25 @@ def _record_summaries(conflicts) -> dict:
     return records
 
 
-def conflicts_data(rows, *, many=True):
+def conflicts_data(rows, *, many=True, manager=True):
+    """Conflicts with both records summarised and their co-sell agreements (two queries more
+    per page). A sales rep (manager=False) never reads the manager's resolution note."""
     items = rows if many else [rows]
     agreements = {
         a.conflict_id: a
         for a in CoSellAgreement.objects.filter(conflict_id__in=[c.pk for c in items])
     }
     context = {"records": _record_summaries(items), "co_sell": agreements}
-    return s.ConflictSerializer(rows, many=many, context=context).data
+    data = s.ConflictSerializer(rows, many=many, context=context).data
+    if not manager:
+        for item in data if many else [data]:
+            item["resolution_note"] = ""
+    return data
+
+
+def _require_manager_or_sales_rep(user) -> None:
+    if not (is_manager(user) or is_sales_rep(user)):
+        raise PermissionDeniedError("Only channel managers and sales reps can do this.")
 
 
 CONFLICT_LIST_LIMIT = 500
@@ -671,11 +683,12 @@ class ConflictListView(ApiView):
             ordering_parameter(CONFLICT_ORDERING),
         ],
         responses=responses({200: s.ConflictSerializer(many=True)}, 400, 404),
-        description=f"Managers only. An array (docs/api.md) of at most {CONFLICT_LIST_LIMIT} "
-        "conflicts in the requested order; narrow it with the filters.",
+        description=f"Managers: every conflict; sales reps: those against an opportunity "
+        f"they own. An array (docs/api.md) of at most {CONFLICT_LIST_LIMIT} conflicts in the "
+        "requested order; narrow it with the filters.",
     )
     def get(self, request):
-        _require_manager(request.user)
+        _require_manager_or_sales_rep(request.user)
         params = request.query_params
         queryset = selectors.conflicts_visible_to(request.user)
         if params.get("status"):
@@ -689,7 +702,12 @@ class ConflictListView(ApiView):
                 id__in=selectors.conflicts_for_registration(registration_id).values("id")
             )
         queryset = apply_ordering(queryset, request, CONFLICT_ORDERING, ["-created_at"])
-        return self.as_list(queryset, conflicts_data, limit=CONFLICT_LIST_LIMIT)
+        manager = is_manager(request.user)
+        return self.as_list(
+            queryset,
+            lambda rows: conflicts_data(rows, manager=manager),
+            limit=CONFLICT_LIST_LIMIT,
+        )
 
 
 class ConflictResolveView(ApiView):
@@ -714,6 +732,28 @@ class ConflictResolveView(ApiView):
             co_sell=data.get("co_sell"),
         )
         return Response(conflicts_data(conflict, many=False))
+
+
+class ConflictCoSellView(ApiView):
+    @extend_schema(
+        operation_id="conflicts_co_sell",
+        tags=["conflicts"],
+        request=s.ConflictCoSellInputSerializer,
+        responses=responses({200: s.ConflictSerializer}, 400, 403, 404, 409),
+        description="Sales rep, on a conflict with an opportunity they own: `propose` co-sell "
+        "on an open conflict, or `accept` the co-sell a manager agreed (recorded as a "
+        "confirmation with role `sales_rep`); the manager decides. Anything else → 409 "
+        "`invalid_transition`; managers and partners → 403 / 404.",
+    )
+    def post(self, request, pk):
+        conflict = access.access_conflict_for_user(request.user, pk)
+        if not is_sales_rep(request.user):
+            raise PermissionDeniedError("Only the sales rep who owns the opportunity can do this.")
+        data = validated(s.ConflictCoSellInputSerializer, request.data)
+        conflict = conflict_co_sell_by_rep(
+            conflict=conflict, actor=request.user, action=data["action"], note=data.get("note", "")
+        )
+        return Response(conflicts_data(conflict, many=False, manager=False))
 
 
 # --- Direct opportunities -----------------------------------------------------------------------

@@ -13,9 +13,12 @@ REP = "rep"
 
 
 def registration_path(registration_id: int, audience: str) -> str:
-    """The page a recipient opens: the portal for partners, the manager pages for staff."""
+    """The page a recipient opens: the portal for partners, the rep workspace for sales reps,
+    the manager pages for other staff."""
     if audience == PARTNER:
         return f"/registrations/{registration_id}/"
+    if audience == REP:
+        return f"/rep/registrations/{registration_id}/"
     return f"/manage/registrations/{registration_id}/"
 
 

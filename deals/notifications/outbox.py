@@ -40,7 +40,7 @@ from deals.models import (
 )
 from deals.notifications.delivery import notifications_publish
 from deals.notifications.links import MANAGER, PARTNER, REP, registration_path
-from partners.roles import REVIEW_PERMISSION, is_manager, membership_of
+from partners.roles import REVIEW_PERMISSION, is_manager, is_sales_rep, membership_of
 from prm.lib import hotcache
 from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
@@ -67,6 +67,8 @@ KIND_FOR_ACTION = {
     EventAction.SLA_BREACHED: NotificationKind.SLA_OVERDUE,
     EventAction.REVOKED: NotificationKind.REVOKED,
     EventAction.CONFLICT_RESOLVED: NotificationKind.CONFLICT_RESOLVED,
+    EventAction.CO_SELL_PROPOSED: NotificationKind.CO_SELL_PROPOSED,
+    EventAction.CO_SELL_ACCEPTED: NotificationKind.CO_SELL_ACCEPTED,
 }
 # Resolutions a direct rep hears about (their opportunity's conflict decided).
 REP_RESOLUTIONS = {"partner_wins", "direct_wins", "co_sell", "first_registration_wins"}
@@ -134,13 +136,14 @@ def _eligible(user, audience: str, registration: DealRegistration | None) -> boo
         # re-checking it here would cost two queries per manager on every event.
         return bool(user.is_superuser or user.is_staff)
     if audience == REP:
-        return bool(user.is_staff) and membership_of(user) is None
+        # Vendor staff: a sales rep, or staff who own opportunities; never a partner user.
+        return bool(user.is_staff or user.is_sales_rep) and membership_of(user) is None
     return False
 
 
 def _direct_reps(event: RegistrationEvent):
-    """Staff users owning the direct opportunities a conflict was detected against (or, for a
-    resolution, the opportunity of the resolved conflict)."""
+    """Sales reps (and other staff) owning the direct opportunities a conflict was detected
+    against (or, for a resolution, the opportunity of the resolved conflict)."""
     from partners.models import User
 
     details = event.details or {}
@@ -161,9 +164,9 @@ def _direct_reps(event: RegistrationEvent):
     # with a rep's e-mail must not receive the rep's notifications.
     return [
         u
-        for u in User.objects.filter(
-            is_active=True, is_staff=True, membership__isnull=True
-        ).order_by("pk")
+        for u in User.objects.filter(Q(is_staff=True) | Q(is_sales_rep=True))
+        .filter(is_active=True, membership__isnull=True)
+        .order_by("pk")
         if u.email.lower() in emails
     ]
 
@@ -216,6 +219,8 @@ def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistrat
         return [(m, MANAGER) for m in _partner_managers(registration)] + [
             (rep, REP) for rep in _direct_reps(event)
         ]
+    if kind in (NotificationKind.CO_SELL_PROPOSED, NotificationKind.CO_SELL_ACCEPTED):
+        return [(m, MANAGER) for m in _partner_managers(registration)]
     if kind == NotificationKind.SLA_OVERDUE:
         # An escalation goes wider than the channel manager: every manager.
         return [(m, MANAGER) for m in _managers()]
@@ -286,6 +291,18 @@ def _content(kind: str, event, registration: DealRegistration, audience: str) ->
         title, body = _resolution_content(details, ref, customer, partner_name, audience)
         if audience == PARTNER:
             ctx.update(decision="Co-sell")
+    elif kind in (NotificationKind.CO_SELL_PROPOSED, NotificationKind.CO_SELL_ACCEPTED):
+        rep = (details.get("confirmation") or {}).get("by") or "The sales rep"
+        if kind == NotificationKind.CO_SELL_PROPOSED:
+            title = f"Co-sell proposed on {ref}"
+            body = (
+                f"{rep} proposes co-sell with {partner_name} for {customer}. Resolve the "
+                "conflict to decide."
+            )
+        else:
+            title = f"Co-sell accepted on {ref}"
+            body = f"{rep} accepted the co-sell with {partner_name} for {customer}."
+        ctx.update(note=details.get("note", ""))
     elif kind == NotificationKind.REJECTED:
         reason = details.get("reason", "")
         label = _reason_label(reason)
@@ -438,7 +455,11 @@ def notifications_for_event(event: RegistrationEvent) -> None:
     rows = []
     for user, audience in recipients:
         ctx = _content(kind, event, registration, audience)
-        path = registration_path(registration.pk, PARTNER if audience == PARTNER else MANAGER)
+        # A sales rep's links open the rep workspace (/manage/ answers 403 to them).
+        if audience == REP and is_sales_rep(user):
+            path = registration_path(registration.pk, REP)
+        else:
+            path = registration_path(registration.pk, PARTNER if audience == PARTNER else MANAGER)
         common = {
             "recipient": user,
             "kind": kind,

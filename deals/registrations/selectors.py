@@ -17,12 +17,13 @@ from deals.models import (
     ActivityEntry,
     Comment,
     DealRegistration,
+    DirectOpportunity,
     ExtensionRequest,
     Product,
     RegistrationEvent,
     RegistrationQuerySet,
 )
-from partners.roles import is_manager, partner_of
+from partners.roles import is_manager, is_sales_rep, partner_of
 from prm.lib.ids import query_id
 from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
@@ -40,26 +41,57 @@ def _registration_base() -> RegistrationQuerySet:
 
 def registration_scope(user) -> tuple[str, dict]:
     """What `user` may see, as (kind, values): ("all", {}) for managers, ("partner",
-    {"partner_id": …}) for a partner user, ("none", {}) for anyone else. The one definition
-    behind registrations_visible_to and the plain-SQL detail read (deals.access, deals.sql)."""
+    {"partner_id": …}) for a partner user, ("rep", {"rep_email": …}) for a sales rep (the
+    registrations in conflict with a direct opportunity they own), ("none", {}) for anyone
+    else. The one definition behind registrations_visible_to and the plain-SQL detail read
+    (deals.access, deals.sql)."""
     if is_manager(user):
         return "all", {}
+    if is_sales_rep(user):
+        return "rep", {"rep_email": user.email}
     partner = partner_of(user)
     if partner is None:
         return "none", {}
     return "partner", {"partner_id": partner.pk}
 
 
-def registrations_in_scope(kind: str, partner_id: int | None = None) -> RegistrationQuerySet:
+def registrations_in_scope(
+    kind: str, partner_id: int | None = None, rep_email: str | None = None
+) -> RegistrationQuerySet:
     if kind == "all":
         return _registration_base()
     if kind == "partner":
         return _registration_base().filter(partner_id=partner_id)
+    if kind == "rep" and rep_email:
+        return _registration_base().filter(
+            pk__in=conflicts_of_rep(rep_email).values("registration_id")
+        )
     return DealRegistration.objects.none()
 
 
+# --- Sales reps ---------------------------------------------------------------------------------
+
+
+def opportunities_owned_by(rep_email: str) -> QuerySet[DirectOpportunity]:
+    """The direct opportunities a rep owns: `owner_email` equals theirs, case-insensitively."""
+    if not rep_email:
+        return DirectOpportunity.objects.none()
+    return DirectOpportunity.objects.filter(owner_email__iexact=rep_email)
+
+
+def conflicts_of_rep(rep_email: str) -> QuerySet[Conflict]:
+    """Conflicts against a direct opportunity the rep owns, in every status: the one
+    definition of what a sales rep sees (their conflicts, and through them the registrations
+    involved), for the API and the rep workspace alike."""
+    return Conflict.objects.filter(
+        kind=RecordKind.DIRECT_OPPORTUNITY,
+        other_id__in=opportunities_owned_by(rep_email).values("pk"),
+    )
+
+
 def registrations_visible_to(user) -> RegistrationQuerySet:
-    """Managers see every registration; a partner user only their own company's; others none."""
+    """Managers see every registration; a partner user only their own company's; a sales rep
+    those in conflict with an opportunity they own (conflicts_of_rep); others none."""
     kind, values = registration_scope(user)
     return registrations_in_scope(kind, **values)
 
@@ -232,9 +264,14 @@ def manager_conflict_status(registration, conflicts) -> str | None:
 
 
 def conflicts_visible_to(user) -> QuerySet[Conflict]:
-    if not is_manager(user):
-        return Conflict.objects.none()
-    return Conflict.objects.all()
+    """Managers: every conflict; a sales rep: those against their own opportunities
+    (conflicts_of_rep); anyone else: none."""
+    kind, values = registration_scope(user)
+    if kind == "all":
+        return Conflict.objects.all()
+    if kind == "rep":
+        return conflicts_of_rep(values["rep_email"])
+    return Conflict.objects.none()
 
 
 def conflicts_counted_for(user, partner_id: int | None = None) -> QuerySet[Conflict]:
@@ -242,7 +279,7 @@ def conflicts_counted_for(user, partner_id: int | None = None) -> QuerySet[Confl
     row (or one partner's, when `partner_id` is given); a partner user's those flagging their
     own company's registrations; anyone else's none."""
     kind, values = registration_scope(user)
-    if kind == "none":
+    if kind not in ("all", "partner"):
         return Conflict.objects.none()
     if kind == "partner":
         partner_id = values["partner_id"] if partner_id in (None, values["partner_id"]) else -1

@@ -39,6 +39,7 @@ from deals.notifications.outbox import withdrawals_flagged_notify
 from deals.permissions import _require_manager, _require_partner_user
 from deals.policy import _engine_policy, _holidays, policy_current, protection_days_for
 from deals.registrations import budget, selectors
+from deals.registrations.co_sell import co_sell_proposals
 from deals.registrations.indexing import _index_registration
 from deals.registrations.validation import (
     _apply,
@@ -924,13 +925,15 @@ def conflict_resolve(
                 "role": "manager",
                 "at": timezone_now().isoformat(),
             }
-            details["co_sell"] = {**terms, "confirmations": [confirmation]}
+            # A sales rep who proposed co-sell on this conflict confirmed it first.
+            confirmations = [*co_sell_proposals([conflict.pk]).get(conflict.pk, []), confirmation]
+            details["co_sell"] = {**terms, "confirmations": confirmations}
             CoSellAgreement.objects.create(
                 conflict_id=conflict.pk,
                 registration=registration,
                 opportunity=opportunity,
                 rep_email=(opportunity.owner_email.lower() if opportunity is not None else ""),
-                confirmations=[confirmation],
+                confirmations=confirmations,
                 **terms,
             )
         for record in (registration, other):

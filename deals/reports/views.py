@@ -26,6 +26,7 @@ from deals.reports.series import report_weekly
 from deals.reports.summary import (
     MAX_PARTNER_ROWS,
     REPORT_STATUSES,
+    co_sell_breakdown,
     format_hours,
     format_percent,
     program_median_hours_to_decision,
@@ -327,6 +328,7 @@ def reports_dashboard(request):
             kpis=_kpis(summary),
             charts=_charts(summary, weekly, breakdowns, csv_url=csv_url),
             csv_url=csv_url,
+            co_sell_by_rep=co_sell_breakdown(request.user, filters).get("co_sell_by_rep", {}),
         )
     return render(request, "reports/dashboard.html", context, status=400 if errors else 200)
 

@@ -168,6 +168,10 @@ def describe_events(events, *, partner: bool = False) -> list:
             summary = f"{len(matches)} match{'es' if len(matches) != 1 else ''}" + (
                 f", best score {max(m.get('score', 0) for m in matches)}." if matches else "."
             )
+        elif action in ("co_sell_proposed", "co_sell_accepted"):
+            summary = f"Conflict #{details.get('conflict')}"
+            if details.get("note"):
+                summary += f" — “{details['note']}”"
         elif action == "activity_logged" and details.get("kind"):
             summary = f"{details['kind'].capitalize()} recorded."
         event.summary = summary.strip()

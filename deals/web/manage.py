@@ -394,6 +394,42 @@ def manage_partner_detail(request, pk):
     )
 
 
+def _render_sales_reps(request, form, *, status=200):
+    from partners.selectors import sales_reps
+
+    return render(
+        request,
+        "manage/sales_reps.html",
+        {"reps": list(sales_reps()), "form": form, "section": "sales_reps"},
+        status=status,
+    )
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def manage_sales_reps(request):
+    """Direct sales reps: the list, and a form to add one (partners.services)."""
+    from partners.forms import SalesRepForm
+    from partners.services import sales_rep_create
+
+    if request.method == "GET":
+        return _render_sales_reps(request, SalesRepForm())
+    form = SalesRepForm(request.POST)
+    form.is_valid()
+    try:
+        rep = sales_rep_create(
+            actor=request.user,
+            email=request.POST.get("email", ""),
+            name=request.POST.get("name", ""),
+            password=request.POST.get("password") or None,
+        )
+    except ValidationFailed as exc:
+        form.apply_errors(exc)
+        return _render_sales_reps(request, form, status=400)
+    messages.success(request, f"Sales rep {rep.email} added.")
+    return redirect("manage_sales_reps")
+
+
 @manager_required
 @require_GET
 def manage_opportunity_list(request):

@@ -44,7 +44,7 @@ from deals.web.forms import (
     ExtensionForm,
     RegistrationForm,
 )
-from partners.roles import is_manager, partner_of
+from partners.roles import is_manager, is_sales_rep, partner_of
 from prm.exceptions import (
     DomainError,
     DuplicateRegistration,
@@ -71,6 +71,8 @@ def _existing_link(user, existing_id):
 def home(request):
     if is_manager(request.user):
         return redirect("manage_queue")
+    if is_sales_rep(request.user):
+        return redirect("rep_workspace")
     dashboard = selectors_portal.partner_dashboard(request.user)
     return render(
         request,
@@ -279,6 +281,8 @@ def registration_detail(request, pk):
     registration = access.access_registration_for_user(user, pk)
     if is_manager(user):
         return redirect("manage_registration", pk=registration.pk)
+    if is_sales_rep(user):
+        return redirect("rep_registration", pk=registration.pk)
     actions = set(lifecycle.allowed_actions(registration.status)) & PARTNER_ACTIONS
     extensions = list(
         selectors.extension_requests_visible_to(user).filter(registration=registration)
@@ -449,7 +453,13 @@ def notification_read_all(request):
 
 def _notification_target(user, notification) -> str:
     if notification.registration_id:
-        name = "manage_registration" if is_manager(user) else "registration_detail"
+        name = (
+            "manage_registration"
+            if is_manager(user)
+            else "rep_registration"
+            if is_sales_rep(user)
+            else "registration_detail"
+        )
         return reverse(name, kwargs={"pk": notification.registration_id})
     if (
         notification.url

@@ -15,7 +15,13 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from conflicts.models import Conflict, RecordKind
-from deals.models import ActivityEntry, DealRegistration, DirectOpportunity, Product
+from deals.models import (
+    ActivityEntry,
+    CoSellAgreement,
+    DealRegistration,
+    DirectOpportunity,
+    Product,
+)
 from deals.notifications.inbox import notifications_visible_to
 from deals.policy import _holidays
 from deals.registrations import selectors
@@ -132,6 +138,8 @@ class ConflictSide:
     activities: list = field(default_factory=list)
     # True when this registration is the earlier one (the other registration raised it).
     earlier: bool = False
+    # The sales reps' co-sell proposals on a conflict with a direct opportunity.
+    proposals: list = field(default_factory=list)
 
     @property
     def deleted(self) -> bool:
@@ -147,7 +155,7 @@ def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide
     registration with its partner, products and activity log, or a direct opportunity; None
     when it was deleted). A conflict a later registration raised against this one shows that
     later registration as the other side (`earlier` is then True). Four queries whatever the
-    number of conflicts."""
+    number of conflicts (five with a direct opportunity: the reps' co-sell proposals)."""
     conflicts = list(selectors.conflicts_for_registration(registration.pk))
     others = {c.pk: _other_side(c, registration.pk) for c in conflicts}
     reg_ids = [pk for kind, pk in others.values() if kind == RecordKind.REGISTRATION]
@@ -164,11 +172,17 @@ def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide
             .order_by("-occurred_on", "-id")
         ):
             activities.setdefault(entry.registration_id, []).append(entry)
+    proposals: dict[int, list] = {}
     if opp_ids:
+        from deals.registrations.co_sell import co_sell_proposals
+
         opportunities = {
             o.pk: o
             for o in DirectOpportunity.objects.filter(pk__in=opp_ids).prefetch_related("products")
         }
+        proposals = co_sell_proposals(
+            [c.pk for c in conflicts if c.kind == RecordKind.DIRECT_OPPORTUNITY]
+        )
     sides = []
     for conflict in conflicts:
         kind, other_id = others[conflict.pk]
@@ -182,7 +196,13 @@ def conflict_sides(registration: DealRegistration, *, user) -> list[ConflictSide
                 )
             )
         else:
-            sides.append(ConflictSide(conflict=conflict, opportunity=opportunities.get(other_id)))
+            sides.append(
+                ConflictSide(
+                    conflict=conflict,
+                    opportunity=opportunities.get(other_id),
+                    proposals=proposals.get(conflict.pk, []),
+                )
+            )
     return sides
 
 
@@ -300,7 +320,7 @@ def open_conflicts_worklist(
             Q(registration_partner_id=partner_id) | Q(other_partner_id=partner_id)
         )
     if rep_email:
-        owned = DirectOpportunity.objects.filter(owner_email__iexact=rep_email).values("pk")
+        owned = selectors.opportunities_owned_by(rep_email).values("pk")
         queryset = queryset.filter(kind=RecordKind.DIRECT_OPPORTUNITY, other_id__in=owned)
     if min_age_days:
         queryset = queryset.filter(
@@ -368,3 +388,83 @@ def opportunity_owners() -> list[str]:
             .distinct()
         }
     )
+
+
+# --- The sales rep workspace ----------------------------------------------------------------------
+
+
+@dataclass
+class RepItem:
+    """One conflict of a sales rep's opportunity: the registration (read-only), the
+    opportunity, the co-sell agreement if any, the reps' proposals, and what the rep may do."""
+
+    conflict: Conflict
+    registration: DealRegistration | None
+    opportunity: DirectOpportunity | None
+    agreement: CoSellAgreement | None
+    proposals: list = field(default_factory=list)
+    rep_email: str = ""
+
+    @property
+    def proposed(self) -> bool:
+        return any(p.get("by") == self.rep_email for p in self.proposals)
+
+    @property
+    def accepted(self) -> bool:
+        confirmations = self.agreement.confirmations if self.agreement else []
+        return any(
+            c.get("role") == "sales_rep" and c.get("by") == self.rep_email for c in confirmations
+        )
+
+    @property
+    def can_propose(self) -> bool:
+        return self.conflict.status == Conflict.Status.OPEN and not self.proposed
+
+    @property
+    def can_accept(self) -> bool:
+        return self.agreement is not None and not self.accepted
+
+
+def rep_conflicts(user, *, registration_id: int | None = None) -> QuerySet[Conflict]:
+    """The rep's conflicts (selectors.conflicts_visible_to), newest first;
+    narrowed to one registration when `registration_id` is given."""
+    queryset = selectors.conflicts_visible_to(user)
+    if registration_id is not None:
+        queryset = queryset.filter(registration_id=registration_id)
+    return queryset.order_by("-created_at", "-id")
+
+
+def rep_items(conflicts: list[Conflict], *, user) -> list[RepItem]:
+    """The page's conflicts with their registration, opportunity, agreement and proposals:
+    four queries whatever the page size."""
+    from deals.registrations.co_sell import co_sell_proposals
+
+    ids = [c.pk for c in conflicts]
+    if not ids:
+        return []
+    registrations = {
+        r.pk: r
+        for r in selectors.registrations_visible_to(user)
+        .filter(pk__in={c.registration_id for c in conflicts})
+        .select_related("partner")
+        .prefetch_related(None)
+    }
+    opportunities = {
+        o.pk: o
+        for o in selectors.opportunities_owned_by(user.email).filter(
+            pk__in={c.other_id for c in conflicts}
+        )
+    }
+    agreements = {a.conflict_id: a for a in CoSellAgreement.objects.filter(conflict_id__in=ids)}
+    proposals = co_sell_proposals(ids)
+    return [
+        RepItem(
+            conflict=c,
+            registration=registrations.get(c.registration_id),
+            opportunity=opportunities.get(c.other_id),
+            agreement=agreements.get(c.pk),
+            proposals=proposals.get(c.pk, []),
+            rep_email=user.email,
+        )
+        for c in conflicts
+    ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.web import audit, manage, portal
+from deals.web import audit, manage, portal, rep
 
 urlpatterns = [
     # Audit evidence (managers)
@@ -52,7 +52,12 @@ urlpatterns = [
     path("notifications/", portal.notification_list, name="notification_list"),
     path("notifications/read-all/", portal.notification_read_all, name="notification_read_all"),
     path("notifications/<id:pk>/read/", portal.notification_read, name="notification_read"),
+    # Sales rep workspace
+    path("rep/", rep.rep_workspace, name="rep_workspace"),
+    path("rep/registrations/<id:pk>/", rep.rep_registration, name="rep_registration"),
+    path("rep/conflicts/<id:pk>/co-sell/", rep.rep_co_sell, name="rep_co_sell"),
     # Manager workspace
+    path("manage/sales-reps/", manage.manage_sales_reps, name="manage_sales_reps"),
     path("manage/", manage.manage_queue, name="manage_queue"),
     path("manage/queue/bulk-approve/", manage.manage_bulk_approve, name="manage_bulk_approve"),
     path("manage/registrations/<id:pk>/", manage.manage_registration, name="manage_registration"),

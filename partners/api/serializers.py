@@ -32,7 +32,8 @@ class MeSerializer(serializers.Serializer):
 
     @extend_schema_field(
         serializers.ChoiceField(
-            choices=["partner", "partner_admin", "manager", "integration"], allow_null=True
+            choices=["partner", "partner_admin", "manager", "sales_rep", "integration"],
+            allow_null=True,
         )
     )
     def get_role(self, user) -> str | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from partners.api import integrations, views
+from partners.api import integrations, sales_reps, views
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-auth-token"),
@@ -13,6 +13,7 @@ urlpatterns = [
         views.PartnerUserDetailView.as_view(),
         name="api-partner-user",
     ),
+    path("sales-reps/", sales_reps.SalesRepListView.as_view(), name="api-sales-reps"),
     path("integrations/", integrations.IntegrationListView.as_view(), name="api-integrations"),
     path(
         "integrations/<id:pk>/",

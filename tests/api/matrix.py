@@ -30,6 +30,7 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api-extension-request-approve": {"pk": "extension_request"},
     "api-extension-request-reject": {"pk": "extension_request"},
     "api-conflict-resolve": {"pk": "conflict"},
+    "api-conflict-co-sell": {"pk": "conflict"},
     "api-opportunity": {"pk": "opportunity"},
     "api-notification-read": {"pk": "notification"},
     "api-webhook": {"pk": "webhook"},
@@ -46,6 +47,10 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
 #   admin    - partner admins (own partner) and managers; members 403
 #   manager  - managers; partner users 403 (collections, and registration-scoped objects)
 #   manager_object - managers; the object kind is invisible to partners, so they get 404
+#   sales_rep_object - sales reps on their own conflicts; managers 403, partners 404 (invisible)
+#
+# Sales reps (role "sales_rep") follow SALES_REP_RULE below: they read what touches their own
+# opportunities and make one write (co-sell); every other write answers 403.
 ROLE_MATRIX: dict[tuple[str, str], str] = {
     ("api-auth-token", "POST"): "public",
     ("api-me", "GET"): "any",
@@ -80,6 +85,7 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     ("api-conflict-check", "POST"): "any",
     ("api-conflicts", "GET"): "manager",
     ("api-conflict-resolve", "POST"): "manager_object",
+    ("api-conflict-co-sell", "POST"): "sales_rep_object",
     ("api-opportunities", "GET"): "manager",
     ("api-opportunities", "POST"): "manager",
     ("api-opportunities-bulk", "POST"): "manager",
@@ -93,6 +99,9 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     # Reports (owned by the reports work): partners get their own partner only.
     ("api-reports-summary", "GET"): "any",
     ("api-reports-registrations-csv", "GET"): "any",
+    # Sales reps: managers create and list them.
+    ("api-sales-reps", "GET"): "manager",
+    ("api-sales-reps", "POST"): "manager",
     # Integration accounts: managers only; an account is invisible to partners (404).
     ("api-integrations", "GET"): "manager",
     ("api-integrations", "POST"): "manager",
@@ -107,6 +116,32 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     ("api-webhook-rotate-secret", "POST"): "manager_object",
     ("api-webhook-redeliver", "POST"): "manager_object",
 }
+
+
+# What a sales rep gets per rule, GET only (every write but co-sell is 403 whatever the rule):
+# "ok" = allowed on their own objects (not 401/403/404, below 500).
+SALES_REP_READ = {"any": "ok", "manager": 403, "admin": 403, "manager_object": 404}
+# Where a sales rep's answer differs from their rule's.
+SALES_REP_OVERRIDES: dict[tuple[str, str], object] = {
+    ("api-conflicts", "GET"): "ok",  # their own conflicts
+    ("api-conflict-co-sell", "POST"): "ok",  # the one write
+    ("api-reports-summary", "GET"): 403,  # reports are for managers and partners
+    ("api-reports-registrations-csv", "GET"): 403,
+    ("api-partner", "GET"): 404,  # a partner company is invisible to a rep
+    ("api-partner-users", "GET"): 404,
+}
+
+
+def sales_rep_rule(name: str, method: str) -> object:
+    """The expected answer for a sales rep: "ok" or a status code."""
+    if (name, method) in SALES_REP_OVERRIDES:
+        return SALES_REP_OVERRIDES[(name, method)]
+    rule = ROLE_MATRIX[(name, method)]
+    if rule == "public":
+        return "ok"
+    if method != "GET":
+        return 403
+    return SALES_REP_READ.get(rule, 403)
 
 
 def today() -> str:
@@ -146,6 +181,8 @@ def body_for(name: str, method: str) -> dict:
         "api-registration-comments": {"body": "x"},
         "api-conflict-check": {"customer_name": "Globex", "customer_country": "US"},
         "api-conflict-resolve": {"resolution": "co_sell"},
+        "api-conflict-co-sell": {"action": "propose"},
+        "api-sales-reps": {"email": "evil-rep@vendor.example", "name": "Evil"},
         "api-opportunities": {
             "external_id": "EVIL-1",
             "account_name": "Evil",

@@ -44,7 +44,12 @@ def _notification(user, key):
 
 
 @pytest.fixture
-def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partner_b):
+def sales_rep(db):
+    return factories.sales_rep_user(email="rita.rep@vendor.example")
+
+
+@pytest.fixture
+def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partner_b, sales_rep):
     """Own objects (partner A) and foreign ones (partner B, or manager-only kinds)."""
     factories.make_registration(
         alice, customer_name="Globex Corporation", customer_domain="globex.com"
@@ -81,7 +86,34 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
     )
     foreign_conflict = Conflict.objects.get(registration_id=b_reg.pk)
     own_conflict = Conflict.objects.get(registration_id=a_reg.pk)
+    # The sales rep's own conflict (an opportunity they own, the e-mail in another case) and
+    # another rep's.
+    factories.make_opportunity(
+        account_name="Umbrella Corp",
+        account_domain="umbrella.com",
+        owner_email="Rita.Rep@Vendor.example",
+    )
+    rep_reg = factories.make_registration(
+        alice, customer_name="Umbrella Corporation", customer_domain="umbrella.com"
+    )
+    comment_create(registration=rep_reg, actor=manager, body="B-CANARY internal", internal=True)
+    factories.make_opportunity(
+        account_name="Hooli Inc", account_domain="hooli.com", owner_email="other.rep@vendor.example"
+    )
+    other_rep_reg = factories.make_registration(
+        bob, customer_name="Hooli", customer_domain="hooli.com"
+    )
+    rep_conflict = Conflict.objects.get(registration_id=rep_reg.pk)
+    other_rep_conflict = Conflict.objects.get(registration_id=other_rep_reg.pk)
     return {
+        "rep_own": {
+            "registration": rep_reg.pk,
+            "conflict": rep_conflict.pk,
+        },
+        "rep_foreign": [
+            {"registration": other_rep_reg.pk, "conflict": other_rep_conflict.pk},
+            {"registration": b_reg.pk, "conflict": foreign_conflict.pk},
+        ],
         "foreign": {
             "partner": partner_b.pk,
             "partner_user": bob.pk,
@@ -172,8 +204,38 @@ def _role_cases():
     ]
 
 
+def test_iso01_sales_rep_sees_foreign_objects_as_missing_and_changes_nothing(world, sales_rep):
+    """Every object route × method for a sales rep, with another rep's conflict and
+    registration and an unrelated one: the same answer as a non-existent id (404 on reads and
+    on co-sell, 403 on every other write), nothing leaked, no row changed."""
+    client = client_for(sales_rep)
+    client.get("/api/v1/me/")
+    before = hash_all_tables()
+    failures = []
+    for route, name, method in _object_cases():
+        kinds = matrix.OBJECT_ROUTES[name]
+        body = matrix.body_for(name, method)
+        for foreign_ids in world["rep_foreign"]:
+            values = {**world["foreign"], **foreign_ids}
+            foreign = _call(
+                client, method, _url(route, {p: values[k] for p, k in kinds.items()}), body
+            )
+            missing = _call(client, method, _url(route, {p: MISSING for p in kinds}), body)
+            want = 404 if method == "GET" or name == "api-conflict-co-sell" else 403
+            if not (
+                foreign.status_code == missing.status_code == want
+                and foreign.content == missing.content
+                and b"B-CANARY" not in foreign.content
+            ):
+                failures.append((method, route, foreign.status_code, foreign.content[:200]))
+    assert failures == []
+    assert changed_tables(before, hash_all_tables()) == []
+
+
 @pytest.mark.parametrize("route,name,method", _role_cases())
-def test_iso02_role_matrix(world, anon, alice, alice_admin, manager, route, name, method):
+def test_iso02_role_matrix(
+    world, anon, alice, alice_admin, manager, sales_rep, route, name, method
+):
     rule = matrix.ROLE_MATRIX[(name, method)]
     url = _url(route, {p: world["own"][k] for p, k in matrix.OBJECT_ROUTES.get(name, {}).items()})
     body = matrix.body_for(name, method)
@@ -186,9 +248,14 @@ def test_iso02_role_matrix(world, anon, alice, alice_admin, manager, route, name
         assert anonymous.json()["code"] == "not_authenticated"
 
     expected = {
-        "member": {"manager": 403, "manager_object": 404, "admin": 403},
-        "admin": {"manager": 403, "manager_object": 404},
-        "manager": {"partner": 403},
+        "member": {
+            "manager": 403,
+            "manager_object": 404,
+            "admin": 403,
+            "sales_rep_object": 404,
+        },
+        "admin": {"manager": 403, "manager_object": 404, "sales_rep_object": 404},
+        "manager": {"partner": 403, "sales_rep_object": 403},
     }
     clients = {"member": alice, "admin": alice_admin, "manager": manager}
     for role, user in clients.items():
@@ -206,6 +273,22 @@ def test_iso02_role_matrix(world, anon, alice, alice_admin, manager, route, name
         else:
             assert response.status_code not in (401, 403, 404), (role, rule, response.content)
             assert response.status_code < 500
+
+    # The sales rep, on their own objects (their conflict and its registration).
+    if rule == "public":
+        return
+    rep_values = {**world["own"], **world["rep_own"]}
+    url = _url(route, {p: rep_values[k] for p, k in matrix.OBJECT_ROUTES.get(name, {}).items()})
+    if name == "api-notification-read":
+        url = _url(route, {"pk": _notification(sales_rep, "rep:own").pk})
+    response = _call(client_for(sales_rep), method, url, body)
+    want = matrix.sales_rep_rule(name, method)
+    if want == "ok":
+        assert response.status_code not in (401, 403, 404), ("sales_rep", response.content)
+        assert response.status_code < 500
+    else:
+        assert response.status_code == want, ("sales_rep", rule, response.content)
+        assert response.json()["code"] in ("permission_denied", "not_found")
 
 
 def test_role_check_follows_scoping_for_approve(world, alice):

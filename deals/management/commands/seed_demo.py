@@ -334,6 +334,13 @@ class Command(BaseCommand):
             else:
                 self.managers.append(user)
         self.manager_by_email = {m.email: m for m in self.managers}
+        # Direct sales reps sign in to the rep workspace (TOTP enrolment at first sign-in).
+        for email in DIRECT_REPS:
+            if not User.objects.filter(email=email).exists():
+                name = email.split("@")[0].replace(".", " ").title()
+                User.objects.create_user(
+                    email=email, password=self.password, name=name, is_sales_rep=True
+                )
 
     def _partners(self):
         self.partners: dict[str, Partner] = {}
@@ -928,7 +935,5 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  {label:<16} {local}@{spec.domain}  ({spec.name}, {spec.tier})"
                 )
-        self.stdout.write(
-            "Direct sales reps own opportunities (no login): " + ", ".join(DIRECT_REPS)
-        )
+        self.stdout.write("Direct sales reps (rep workspace at /rep/): " + ", ".join(DIRECT_REPS))
         self.stdout.write("Sign in at /accounts/login/; the admin is at /admin/.")
