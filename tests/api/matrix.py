@@ -129,6 +129,7 @@ SALES_REP_OVERRIDES: dict[tuple[str, str], object] = {
     ("api-reports-registrations-csv", "GET"): 403,
     ("api-partner", "GET"): 404,  # a partner company is invisible to a rep
     ("api-partner-users", "GET"): 404,
+    ("api-program", "GET"): 403,  # a rep belongs to no partner: no program rules apply
 }
 
 
