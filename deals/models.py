@@ -706,6 +706,7 @@ class NotificationKind(models.TextChoices):
     CONFLICT_RESOLVED = "conflict_resolved", "Conflict resolved"
     CO_SELL_PROPOSED = "co_sell_proposed", "Co-sell proposed by a sales rep"
     CO_SELL_ACCEPTED = "co_sell_accepted", "Co-sell accepted by a sales rep"
+    WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
 
 
 class Channel(models.TextChoices):

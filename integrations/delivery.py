@@ -18,6 +18,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from standardwebhooks.webhooks import Webhook
 
+from deals.models import NotificationKind
+from deals.notifications.outbox import managers_notify
 from integrations import urlsafety
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from prm.lib import hotcache
@@ -149,6 +151,26 @@ def _finish(delivery, *, ok: bool, error: str, final: bool, status_code=None) ->
             if disabled:
                 webhooks_forget()
                 logger.warning("Webhook endpoint %s disabled after failures.", delivery.endpoint_id)
+                _tell_managers_disabled(delivery.endpoint_id, limit, error, now)
+
+
+def _tell_managers_disabled(endpoint_id: int, limit: int, error: str, now) -> None:
+    """Bell and e-mail to every manager (in the transaction that disabled the endpoint; only
+    the writer whose update disabled it gets here, once per disabling)."""
+    endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+    last = f" The last error: {error[:200]}" if error else ""
+    managers_notify(
+        kind=NotificationKind.WEBHOOK_DISABLED,
+        key=f"{endpoint_id}:{int(now.timestamp())}",
+        title=f"Webhook disabled: {endpoint.url[:200]}",
+        body=(
+            f"Dealbridge stopped sending events to {endpoint.url} after {limit} deliveries in "
+            f"a row failed.{last} Events are no longer queued for it. Fix the receiver, then "
+            "enable the endpoint again on the Webhooks page and redeliver what it missed."
+        ),
+        url="/manage/webhooks/",
+        now=now,
+    )
 
 
 def webhooks_drain(limit: int = 200) -> dict:

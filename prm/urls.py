@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("partners.urls")),
     path("", include("deals.reports.urls")),
     path("", include("deals.web.urls")),
+    path("", include("integrations.web")),
 ]
 
 handler400 = "prm.views.bad_request"

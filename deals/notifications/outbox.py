@@ -533,19 +533,36 @@ def withdrawals_flagged_notify(registration: DealRegistration, *, count: int, wi
     names the partner and the period, so a later or a concurrent withdrawal writes nothing."""
     partner = registration.partner
     period = int(now.timestamp()) // window
-    recipients = [m for m in _partner_managers(registration) if _eligible(m, MANAGER, None)]
+    managers_notify(
+        kind=NotificationKind.WITHDRAWALS_FLAGGED,
+        key=f"{partner.pk}:{window}:{period}",
+        title=f"{partner.name}: unusual withdrawals after conflicts",
+        body=(
+            f"{partner.name} withdrew {count} registrations after a conflict verdict within "
+            f"{_period_text(window)}. Registering and withdrawing can be used to learn who "
+            "else is engaged with a customer; review the partner's recent registrations."
+        ),
+        url=f"/manage/partners/{partner.pk}/",
+        recipients=[m for m in _partner_managers(registration) if _eligible(m, MANAGER, None)],
+        now=now,
+    )
+
+
+def managers_notify(
+    *, kind: str, key: str, title: str, body: str, url: str, recipients=None, now=None
+) -> None:
+    """A notification for channel managers that belongs to no registration (bell + e-mail,
+    e-mail unless they opted out of `kind`), in the caller's transaction; e-mails are
+    published after commit. `recipients` defaults to every active manager. `key` names the
+    occurrence: the dedupe key is kind × key × manager × channel, so writing the same
+    occurrence again (a retry, a concurrent writer) adds nothing."""
+    now = now or timezone_now()
+    if recipients is None:
+        recipients = [m for m in _managers() if _eligible(m, MANAGER, None)]
     opted_out = set(
         NotificationPreference.objects.filter(
-            user_id__in=[m.pk for m in recipients],
-            kind=NotificationKind.WITHDRAWALS_FLAGGED,
-            email_enabled=False,
+            user_id__in=[m.pk for m in recipients], kind=kind, email_enabled=False
         ).values_list("user_id", flat=True)
-    )
-    title = f"{partner.name}: unusual withdrawals after conflicts"
-    body = (
-        f"{partner.name} withdrew {count} registrations after a conflict verdict within "
-        f"{_period_text(window)}. Registering and withdrawing can be used to learn who else "
-        "is engaged with a customer; review the partner's recent registrations."
     )
     rows = []
     for manager in recipients:
@@ -556,21 +573,19 @@ def withdrawals_flagged_notify(registration: DealRegistration, *, count: int, wi
             rows.append(
                 Notification(
                     recipient=manager,
-                    kind=NotificationKind.WITHDRAWALS_FLAGGED,
+                    kind=kind,
                     channel=channel,
-                    dedupe_key=(
-                        f"withdrawals-flagged:{partner.pk}:{window}:{period}:{manager.pk}:{channel}"
-                    ),
+                    dedupe_key=f"{kind.replace('_', '-')}:{key}:{manager.pk}:{channel}"[:200],
                     title=title[:300],
                     body=body,
-                    url=f"/manage/partners/{partner.pk}/",
+                    url=url,
                     context={"title": title, "body": body, "audience": MANAGER},
                     status=DeliveryStatus.SENT if in_app else DeliveryStatus.PENDING,
                     sent_at=now if in_app else None,
                     next_attempt_at=now,
                 )
             )
-    # ignore_conflicts: the period's rows already written (an earlier withdrawal) stay alone.
+    # ignore_conflicts: the occurrence's rows already written stay alone.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     email_keys = [r.dedupe_key for r in rows if r.channel == Channel.EMAIL]
     if email_keys:

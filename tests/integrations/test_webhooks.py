@@ -17,6 +17,7 @@ from django.db import transaction
 from django.test import override_settings
 from standardwebhooks.webhooks import Webhook
 
+from deals.models import Notification
 from deals.registrations import services as registration_services
 from integrations import delivery as webhook_delivery
 from integrations.models import WebhookDelivery, WebhookEndpoint
@@ -252,6 +253,13 @@ def test_failing_for_a_day_marks_failed_and_disables_the_endpoint(
     with django_capture_on_commit_callbacks(execute=True):
         factories.make_registration(alice, customer_name="Another Customer Ltd")
     assert WebhookDelivery.objects.count() == 1
+    # Every manager is told once, on the bell and by e-mail, with a link to the Webhooks page.
+    told = Notification.objects.filter(kind="webhook_disabled")
+    assert {(n.recipient_id, n.channel) for n in told} == {
+        (manager.pk, "in_app"),
+        (manager.pk, "email"),
+    }
+    assert all(n.url == "/manage/webhooks/" and receiver.url in n.body for n in told)
 
 
 def test_redeliver_sends_the_same_message_again(
@@ -327,3 +335,54 @@ def test_rotation_signs_with_both_secrets_for_a_day(
     assert len(later["webhook-signature"].split(" ")) == 1  # a day later: the new one only
     with pytest.raises(Exception):  # noqa: B017 - the library's verification error
         Webhook(created["secret"]).verify(later_body, later)
+
+
+def test_webhooks_page_shows_health_and_enables_a_disabled_endpoint(client, manager, alice):
+    endpoint = WebhookEndpoint.objects.create(
+        url="https://hooks.example.com/in",
+        events=["registration.approved"],
+        secret="whsec_x",
+        active=False,
+        consecutive_failures=20,
+        disabled_reason="Disabled after 20 deliveries failed in a row.",
+    )
+    client.force_login(manager)
+    page = client.get("/manage/webhooks/").content.decode()
+    assert "https://hooks.example.com/in" in page and "Disabled after 20 deliveries" in page
+    response = client.post(f"/manage/webhooks/{endpoint.pk}/enable/")
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.active and endpoint.consecutive_failures == 0 and not endpoint.disabled_reason
+    assert client.post("/manage/webhooks/987654/enable/").status_code == 404
+    assert client.get(f"/manage/webhooks/{endpoint.pk}/enable/").status_code == 405
+    client.force_login(alice)
+    assert client.get("/manage/webhooks/").status_code == 403
+    assert client.post(f"/manage/webhooks/{endpoint.pk}/enable/").status_code == 403
+
+
+def test_webhooks_page_redelivers_the_failed_deliveries_of_an_active_endpoint(
+    client, manager, django_capture_on_commit_callbacks, monkeypatch
+):
+    endpoint = WebhookEndpoint.objects.create(
+        url="https://hooks.example.com/in", events=["registration.approved"], secret="whsec_x"
+    )
+    rows = [
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event="registration.approved",
+            message_id=f"msg_{i}",
+            dedupe_key=f"k{i}",
+            payload={},
+            status="failed",
+            attempts=9,
+        )
+        for i in range(3)
+    ]
+    published = []
+    monkeypatch.setattr("integrations.services.webhooks_publish", lambda ids: published.extend(ids))
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/manage/webhooks/{endpoint.pk}/redeliver-failed/")
+    assert response.status_code == 302
+    assert sorted(published) == sorted(r.pk for r in rows)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
