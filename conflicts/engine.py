@@ -184,7 +184,7 @@ def _candidates_in_one_query(identity: Identity, now: dt.datetime) -> list[Candi
     candidate_rows) instead of five; the key frequencies still need one before it (they choose
     the posting lists). Same candidates as the per-probe path (tests/api/test_hot_paths.py);
     when a cap is hit, which CANDIDATE_CAP entries are taken is arbitrary in both."""
-    mode, chosen = "", []
+    mode, chosen = "", list[str]()
     if identity.name:
         mode, chosen = _chosen_keys(sorted(blocking_keys(identity.name)))
     rows = sql.candidate_rows(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -223,7 +224,7 @@ def _string_sim(a: str, b: str) -> float:
     return max(ts, r, jw)
 
 
-def _residual(tokens: list[str], extra: Counter[str]) -> str:
+def _residual(tokens: Sequence[str], extra: Counter[str]) -> str:
     """The tokens counted in *extra*, in their original order."""
     left = Counter(extra)
     out = []
@@ -301,7 +302,7 @@ def _same_but_typed(ra: str, rb: str) -> bool:
     return any(edits <= e and shortest >= n for e, n in TYPO_RULES)
 
 
-def _token_diff(ta: list[str], tb: list[str]) -> tuple[list[str], list[str]]:
+def _token_diff(ta: Sequence[str], tb: Sequence[str]) -> tuple[list[str], list[str]]:
     """Each name's own tokens (multiset difference), in order; sets when no token repeats."""
     sa, sb = set(ta), set(tb)
     if len(sa) == len(ta) and len(sb) == len(tb):

@@ -43,6 +43,8 @@ CANDIDATE_COLUMNS = (
     "product_lines",
     "since",
 )
+# One row of candidate_rows: the columns above, `since` as integer microseconds.
+CandidateRow = tuple[int, str, int, int | None, str, str, str, str, str, str, str, int]
 _SELECT = ", ".join([*CANDIDATE_COLUMNS[:-1], "(EXTRACT(EPOCH FROM since) * 1000000)::int8"])
 
 
@@ -54,7 +56,7 @@ def candidate_rows(
     keys: list[str],
     cap: int,
     now: dt.datetime,
-) -> list[tuple]:
+) -> list[CandidateRow]:
     """PostgreSQL: the active index entries found by any probe — website or e-mail domain in
     `domains`, the exact `name_key`, and the blocking-key postings of `keys` (`mode` "rare":
     any of them; "and": at least two) — each probe capped at `cap` and on its own index,
