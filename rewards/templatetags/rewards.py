@@ -1,0 +1,14 @@
+"""{% earnings_summary user %}: the partner's earnings box, for pages of other apps (the
+scorecard) that cannot import rewards (deals sits below it): templates name it, Python
+doesn't."""
+
+from django import template
+
+from rewards.selectors import earnings_summary as _earnings_summary
+
+register = template.Library()
+
+
+@register.inclusion_tag("rewards/_earnings_summary.html")
+def earnings_summary(user):
+    return {"totals": _earnings_summary(user)}
