@@ -173,6 +173,16 @@ class IncentiveRule(models.Model):
         line = self.product_line.name if self.product_line_id else "any line"
         return f"v{self.policy_version} {self.tier} / {line}: {self.kind} {self.value}"
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.kind == "fixed" and not self.currency:
+            raise ValidationError({"currency": "A fixed incentive needs its currency."})
+        if self.kind == "percent_of_won" and self.value is not None and self.value > 100:
+            raise ValidationError({"value": "A percentage from 0 to 100."})
+        if self.currency and (len(self.currency) != 3 or not self.currency.isalpha()):
+            raise ValidationError({"currency": "An ISO 4217 code, e.g. EUR."})
+
 
 # --- Registrations ----------------------------------------------------------------------------
 

@@ -132,3 +132,39 @@ def test_partners_and_managers_see_the_benefit_in_the_api_and_on_the_pages(
     assert "Registered-deal benefit" in page and "12 % discount" in page
     review = logged_in(manager).get(f"/manage/registrations/{registration.pk}/").content.decode()
     assert "12 % discount" in review
+
+
+def test_adding_an_incentive_rule_in_the_admin_publishes_a_new_policy_version(
+    alice, manager, product, gold_discount
+):
+    superuser = factories.manager_user(email="root@vendor.example", superuser=True)
+    approved = factories.make_registration(alice, status="approved", manager=manager)
+    before = policy_current().version
+    client = logged_in(superuser)
+    response = client.post(
+        "/admin/deals/incentiverule/add/",
+        {
+            "tier": gold_discount.pk,
+            "product_line": "",
+            "kind": "fixed",
+            "value": "750.00",
+            "currency": "USD",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert policy_current().version == before + 1
+    rule = IncentiveRule.objects.get(policy_version=before + 1)
+    assert (rule.kind, rule.value, rule.currency) == ("fixed", Decimal("750.00"), "USD")
+    refused = client.post(
+        "/admin/deals/incentiverule/add/",
+        {
+            "tier": gold_discount.pk,
+            "product_line": "",
+            "kind": "fixed",
+            "value": "1.00",
+            "currency": "",
+        },
+    )
+    assert refused.status_code == 200 and policy_current().version == before + 1
+    approved.refresh_from_db()
+    assert approved.benefit_kind == "discount_percent"  # frozen before the rule existed
