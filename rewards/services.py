@@ -238,3 +238,34 @@ def accrual_mark_paid(*, accrual: Accrual, actor, reference) -> Accrual:
             action=EventAction.ACCRUAL_PAID,
             details={"reference": reference},
         )
+
+
+def wins_verify_for_opportunity(*, opportunity, actor) -> list[Accrual]:
+    """After a CRM sync marked `opportunity` won: verify the wins of the registrations tied to
+    it — its co-sell agreements' registrations and the registration a `partner_wins` resolution
+    made it partner-led for — each through `win_verify_from_crm` (idempotent, so a sync that
+    runs twice verifies once). Registrations no longer approved, expired or won (withdrawn,
+    lost, revoked…) are left alone. Returns the accruals of the verified wins."""
+    if opportunity.status != "won":
+        return []
+    ids = set(
+        CoSellAgreement.objects.filter(opportunity_id=opportunity.pk).values_list(
+            "registration_id", flat=True
+        )
+    )
+    if opportunity.partner_led_registration_id:
+        ids.add(opportunity.partner_led_registration_id)
+    accruals = []
+    for registration in DealRegistration.objects.filter(
+        pk__in=ids, status__in=("approved", "expired", "won")
+    ).order_by("pk"):
+        accruals.append(
+            win_verify_from_crm(
+                registration=registration,
+                actor=actor,
+                actual_value=opportunity.amount if registration.status != "won" else None,
+                close_date=opportunity.close_date,
+                external_id=opportunity.external_id,
+            )
+        )
+    return accruals

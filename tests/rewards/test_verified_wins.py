@@ -159,3 +159,50 @@ def test_a_win_within_protection_is_not_late(alice, manager, product):
     registration = factories.make_registration(alice, status="won", manager=manager)
     registration.refresh_from_db()
     assert registration.win_late is False
+
+
+def test_an_opportunity_synced_as_won_verifies_its_co_sold_registration(
+    alice, manager, product, gold_discount
+):
+    """The integrations layer's hook: after a CRM sync marks a direct opportunity won, the
+    co-sold registration tied to it is closed won with the CRM's amount and verified, once."""
+    from conflicts.models import Conflict
+    from deals.opportunities.services import opportunity_upsert
+    from deals.registrations.services import conflict_resolve
+    from rewards.services import wins_verify_for_opportunity
+
+    opportunity = factories.make_opportunity(
+        account_name="Initech", account_domain="initech.com", amount="40000.00"
+    )
+    registration = factories.make_registration(
+        alice, customer_name="Initech", customer_domain="initech.com"
+    )
+    conflict = Conflict.objects.get(registration_id=registration.pk)
+    conflict_resolve(
+        conflict=conflict,
+        actor=manager,
+        resolution="co_sell",
+        co_sell={"lead": "partner", "partner_credit_percent": 50, "rep_credit_percent": 100},
+    )
+    services.registration_approve(registration=registration, actor=manager)
+    opportunity, _ = opportunity_upsert(
+        data={
+            "external_id": opportunity.external_id,
+            "account_name": "Initech",
+            "account_domain": "initech.com",
+            "country": "US",
+            "amount": "40000.00",
+            "currency": "USD",
+            "status": "won",
+            "close_date": timezone.now().date().isoformat(),
+        }
+    )
+    crm = factories.manager_user(email="crm@vendor.example", mfa=False)
+    [accrual] = wins_verify_for_opportunity(opportunity=opportunity, actor=crm)
+    assert (accrual.verification_source, accrual.credit_percent) == ("crm", 50)
+    assert accrual.amount == Decimal("2400.00")  # 40,000 × 12 % × 50 %
+    assert [a.pk for a in wins_verify_for_opportunity(opportunity=opportunity, actor=crm)] == [
+        accrual.pk
+    ]
+    registration.refresh_from_db()
+    assert (registration.status, registration.actual_value) == ("won", Decimal("40000.00"))
