@@ -144,9 +144,7 @@ class IncentiveRule(models.Model):
             ("percent_of_won", "Percentage of the won value"),
         ],
     )
-    value = models.DecimalField(
-        max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
-    )
+    value = models.DecimalField(max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
     currency = models.CharField(
         max_length=3, blank=True, help_text="ISO 4217; required for a fixed incentive."
     )

@@ -29,7 +29,7 @@ from prm.api import (
     responses,
     validated,
 )
-from prm.exceptions import PermissionDeniedError
+from prm.exceptions import PermissionDeniedError, ValidationFailed
 from prm.lib.csvsafe import csv_safe
 from prm.lib.time import timezone_now
 from rewards import selectors, services
@@ -198,6 +198,18 @@ class AccrualMarkPaidApi(ApiView):
         )
 
 
+class IncentiveReportRowSerializer(serializers.Serializer):
+    tier = serializers.CharField(help_text="Tier code.")
+    period = serializers.CharField(help_text="YYYY-MM of the close date.")
+    wins = serializers.IntegerField()
+    revenue = serializers.DictField(child=serializers.CharField(), help_text="By currency.")
+    incentive_cost = serializers.DictField(child=serializers.CharField(), help_text="By currency.")
+    cost_share = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Incentive cost / revenue per currency (null when the revenue is 0).",
+    )
+
+
 # --- Payouts CSV and the incentive report -------------------------------------------------------
 
 
@@ -280,6 +292,48 @@ class PayoutsCsvApi(ApiView):
         return response
 
 
+class IncentiveReportApi(ApiView):
+    @extend_schema(
+        operation_id="reports_incentives",
+        tags=["reports"],
+        parameters=[
+            OpenApiParameter(
+                "from", OpenApiTypes.DATE, required=False, description="Close date on or after."
+            ),
+            OpenApiParameter(
+                "to", OpenApiTypes.DATE, required=False, description="Close date on or before."
+            ),
+        ],
+        responses=responses({200: IncentiveReportRowSerializer(many=True)}, 400),
+        description="Per tier and month of the close date: partner-sourced revenue of verified "
+        "wins, the incentive cost accrued for them and the cost's share of the revenue, per "
+        "currency. Managers: every partner; partner users: their own company.",
+    )
+    def get(self, request):
+        errors: dict = {}
+        start = selectors.parse_date(request.query_params, "from", errors)
+        end = selectors.parse_date(request.query_params, "to", errors)
+        if errors:
+            raise ValidationFailed("Some filters are not valid.", fields=errors)
+        rows = selectors.incentive_report(request.user, start=start, end=end)
+        return Response(
+            [
+                {
+                    "tier": row["tier"],
+                    "period": row["period"],
+                    "wins": row["wins"],
+                    "revenue": {c: format_money(v, c) for c, v in row["revenue"].items()},
+                    "incentive_cost": {c: format_money(v, c) for c, v in row["cost"].items()},
+                    "cost_share": {
+                        c: (None if v is None else float(round(v, 6)))
+                        for c, v in row["share"].items()
+                    },
+                }
+                for row in rows
+            ]
+        )
+
+
 urlpatterns = [
     path(
         "registrations/<id:pk>/verify-win/",
@@ -290,4 +344,5 @@ urlpatterns = [
     path("accruals/<id:pk>/approve/", AccrualApproveApi.as_view(), name="api-accrual-approve"),
     path("accruals/<id:pk>/mark-paid/", AccrualMarkPaidApi.as_view(), name="api-accrual-mark-paid"),
     path("reports/payouts.csv", PayoutsCsvApi.as_view(), name="api-reports-payouts-csv"),
+    path("reports/incentives/", IncentiveReportApi.as_view(), name="api-reports-incentives"),
 ]

@@ -38,7 +38,7 @@ def access_accrual_for_user(user, pk) -> Accrual:
     return accrual
 
 
-def _date(params, name: str, errors: dict) -> dt.date | None:
+def parse_date(params, name: str, errors: dict) -> dt.date | None:
     raw = params.get(name)
     if raw in (None, ""):
         return None
@@ -77,7 +77,7 @@ def accruals_filter(queryset: QuerySet[Accrual], params, *, user) -> QuerySet[Ac
             errors["currency"] = ["An ISO 4217 code."]
         else:
             queryset = queryset.filter(currency=currency)
-    start, end = _date(params, "from", errors), _date(params, "to", errors)
+    start, end = parse_date(params, "from", errors), parse_date(params, "to", errors)
     if start and end and start > end:
         errors["to"] = ["On or after `from`."]
     if errors:

@@ -204,15 +204,17 @@ def _approve_one(accrual: Accrual, actor, now) -> Accrual:
 
 
 def accruals_approve(*, accrual_ids, actor) -> int:
-    """Approve many pending accruals at once (the managers' bulk action), in one transaction,
-    in id order; those no longer pending are skipped. Returns how many were approved."""
+    """Approve many pending accruals at once (the managers' bulk action), in one transaction;
+    those no longer pending are skipped. Returns how many were approved. Rows are taken in
+    registration id order: the registrations' row locks are taken in the order every other
+    multi-registration service takes them (deals: _locked_group), so no deadlock."""
     _require_manager(actor)
     approved = 0
     now = timezone_now()
     with transaction.atomic(durable=True):
         rows = Accrual.objects.filter(
             pk__in=list(accrual_ids), status=AccrualStatus.PENDING
-        ).order_by("pk")
+        ).order_by("registration_id")
         for accrual in list(rows):
             try:
                 _approve_one(accrual, actor, now)

@@ -2,7 +2,6 @@
 
 import django.core.validators
 import django.db.models.deletion
-from decimal import Decimal
 from django.db import migrations, models
 
 
@@ -175,7 +174,7 @@ class Migration(migrations.Migration):
                     models.DecimalField(
                         decimal_places=2,
                         max_digits=14,
-                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        validators=[django.core.validators.MinValueValidator(0)],
                     ),
                 ),
                 (

@@ -49,3 +49,24 @@ def test_incentive_cost_share_per_tier_and_period(alice, bob, manager, product, 
     assert [row["tier"] for row in incentive_report(alice)] == ["gold"]
     page = logged_in(manager).get("/manage/rewards/").content.decode()
     assert 'data-testid="incentive-report"' in page and "12 %" in page
+
+
+def test_the_incentive_report_api(alice, manager, product, gold_discount):
+    from tests.api.conftest import client_for
+
+    win_verify(registration=_won(alice, manager, "10000.00"), actor=manager)
+    period = timezone.now().date().strftime("%Y-%m")
+    body = client_for(manager).get("/api/v1/reports/incentives/").json()
+    assert body == [
+        {
+            "tier": "gold",
+            "period": period,
+            "wins": 1,
+            "revenue": {"USD": "10000.00"},
+            "incentive_cost": {"USD": "1200.00"},
+            "cost_share": {"USD": 0.12},
+        }
+    ]
+    assert client_for(manager).get("/api/v1/reports/incentives/?from=2999-01-01").json() == []
+    bad = client_for(manager).get("/api/v1/reports/incentives/?to=never")
+    assert bad.status_code == 400
