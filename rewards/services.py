@@ -25,7 +25,7 @@ from prm.exceptions import InvalidTransition, PermissionDeniedError, StateConfli
 from prm.lib.time import timezone_now
 from prm.lib.validation import Errors, check_text
 from rewards.models import Accrual, AccrualKind, AccrualStatus
-from rewards.money import HUNDRED, round_money
+from rewards.money import HUNDRED, format_money, round_money
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def _move(accrual: Accrual, *, actor, expected: str, to: str, updates: dict, act
         to_status=registration.status,
         details={
             "accrual": accrual.pk,
-            "amount": str(accrual.amount),
+            "amount": format_money(accrual.amount, accrual.currency),
             "currency": accrual.currency,
             **details,
         },

@@ -141,6 +141,13 @@ def test_approve_then_mark_paid_records_who_and_when(accrual, manager, alice):
         .values_list("action", flat=True)
     )
     assert actions[-3:] == ["win_verified", "accrual_approved", "accrual_paid"]
+    paid_event = RegistrationEvent.objects.filter(
+        registration_id=accrual.registration_id, action="accrual_paid"
+    ).get()
+    assert paid_event.details["amount"] == "1200.00"
+    timeline = logged_in(alice).get(f"/registrations/{accrual.registration_id}/").content.decode()
+    assert "Incentive of 1200.00 USD paid (reference PAY-2026-11)." in timeline
+    assert "Verified by a channel manager." in timeline
 
 
 def test_illegal_accrual_moves_are_409(accrual, manager):
