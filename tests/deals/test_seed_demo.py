@@ -66,6 +66,12 @@ def seeded(django_db_setup, django_db_blocker):
         atomic = transaction.atomic()
         atomic.__enter__()
         atomic._from_testcase = True
+        # The function-scoped _fresh_cache runs after this module fixture: a policy version
+        # cached by the previous test file (rolled back since) would make the seed skip its
+        # policy change.
+        from django.core.cache import cache
+
+        cache.clear()
         out = io.StringIO()
         call_command("seed_demo", stdout=out)
         first = _counts()
