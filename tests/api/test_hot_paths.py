@@ -81,6 +81,12 @@ def registrations(alice, bob, manager, product, other_line_product):
             alice, customer_name="Twice Sold", customer_domain="twice-sold.com"
         )
     )
+    # A value with microseconds and a sub-cent amount stored as written by the ORM.
+    DealRegistration.objects.filter(pk=made[1].pk).update(
+        actual_value=Decimal("10.05"),
+        close_date=dt.date(2027, 1, 31),
+        sla_due_at=timezone.now() - dt.timedelta(days=3, microseconds=17),
+    )
     # Issue 19: a frozen benefit (non-null `benefit`) and a verified win (`win_verified_at`).
     tier = alice.membership.partner.tier
     tier.discount_percent = Decimal("12.50")
@@ -89,12 +95,6 @@ def registrations(alice, bob, manager, product, other_line_product):
     win_verify(registration=rewarded, actor=manager)
     made.append(rewarded)
     made.append(factories.make_registration(alice, status="approved", manager=manager))
-    # A value with microseconds and a sub-cent amount stored as written by the ORM.
-    DealRegistration.objects.filter(pk=made[1].pk).update(
-        actual_value=Decimal("10.05"),
-        close_date=dt.date(2027, 1, 31),
-        sla_due_at=timezone.now() - dt.timedelta(days=3, microseconds=17),
-    )
     return made
 
 
