@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models import Count, Q
 
+from conflicts import sql
 from conflicts.index import active_filter, name_key
 from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
 from conflicts.normalize import blocking_keys
 from conflicts.retrieval import CANDIDATE_CAP, choose_keys
-from conflicts.scoring import Identity, score
+from conflicts.scoring import Identity, Score, score_reaching
 from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
 
@@ -85,6 +86,8 @@ def _chosen_keys(keys: list[str]) -> tuple[str, list[str]]:
 
 def _key_frequencies(keys: list[str]) -> list[tuple[int, str]]:
     """(df, key) of the keys that occur."""
+    if connection.vendor == "postgresql":
+        return sql.key_frequencies(keys)
     return list(KeyFrequency.objects.filter(key__in=keys, df__gt=0).values_list("df", "key"))
 
 
@@ -134,13 +137,9 @@ class Candidate:
 
 
 CANDIDATE_FIELDS = [f for f in Candidate.__dataclass_fields__]
-if CANDIDATE_FIELDS[-1] != "since":  # _PG_SELECT and _candidates_in_one_query rely on it
-    raise ImportError("Candidate.since must be the last field")
-# PostgreSQL: the same columns, `since` (the last) as exact integer microseconds.
-_PG_SELECT = ", ".join([*CANDIDATE_FIELDS[:-1], "(EXTRACT(EPOCH FROM since) * 1000000)::int8"])
+if tuple(CANDIDATE_FIELDS) != sql.CANDIDATE_COLUMNS:  # conflicts.sql selects them in this order
+    raise ImportError("Candidate's fields must be conflicts.sql.CANDIDATE_COLUMNS")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-# One row of _PG_SELECT: Candidate's fields, `since` as integer microseconds.
-_PgCandidateRow = tuple[int, str, int, int | None, str, str, str, str, str, str, str, int]
 
 
 def candidates(identity: Identity, *, now: dt.datetime | None = None) -> list[Candidate]:
@@ -181,51 +180,21 @@ def _candidates_per_probe(identity: Identity, now: dt.datetime) -> list[Candidat
 
 
 def _candidates_in_one_query(identity: Identity, now: dt.datetime) -> list[Candidate]:
-    """candidates() on PostgreSQL: the same probes, each capped and each on its own index,
-    combined as `id IN (probe UNION probe ...)`, so the entries come back in one round trip
-    instead of five (the key frequencies still need one before it: they choose the posting
-    lists). The statement text depends only on which probes apply (lists are bound as arrays),
-    so with prepared statements (prm.settings) PostgreSQL parses and plans it once per
-    connection, and the ORM does not compile it on every check (~1.3 ms). Same candidates as
-    the per-probe path (tests/api/test_hot_paths.py); when a cap is hit, which CANDIDATE_CAP
-    entries are taken is arbitrary in both."""
-    entries = IdentityEntry._meta.db_table
-    postings = CandidateKey._meta.db_table
-    cap = int(CANDIDATE_CAP)
-    probes: list[str] = []
-    params: list[str | list[str]] = []
-    domains = sorted({d for d in (identity.domain, identity.email_domain) if d})
-    if domains:
-        probes.append(f"(SELECT id FROM {entries} WHERE domain = ANY(%s) LIMIT {cap})")
-        probes.append(f"(SELECT id FROM {entries} WHERE email_domain = ANY(%s) LIMIT {cap})")
-        params += [domains, domains]
+    """candidates() on PostgreSQL: the same probes in one round trip (conflicts.sql.
+    candidate_rows) instead of five; the key frequencies still need one before it (they choose
+    the posting lists). Same candidates as the per-probe path (tests/api/test_hot_paths.py);
+    when a cap is hit, which CANDIDATE_CAP entries are taken is arbitrary in both."""
+    mode, chosen = "", []
     if identity.name:
-        probes.append(f"(SELECT id FROM {entries} WHERE name_key = %s LIMIT {cap})")
-        params.append(name_key(identity.name))
         mode, chosen = _chosen_keys(sorted(blocking_keys(identity.name)))
-        if mode == "rare":
-            probes.append(
-                f"(SELECT DISTINCT entry_id FROM {postings} WHERE key = ANY(%s) LIMIT {cap})"
-            )
-            params.append(chosen)
-        elif mode == "and":
-            probes.append(
-                f"(SELECT entry_id FROM {postings} WHERE key = ANY(%s) "
-                f"GROUP BY entry_id HAVING COUNT(id) >= 2 LIMIT {cap})"
-            )
-            params.append(chosen)
-    if not probes:
-        return []
-    sql = (
-        f"SELECT {_PG_SELECT} FROM {entries} "  # noqa: S608 - fixed names
-        f"WHERE id IN ({' UNION '.join(probes)}) "
-        "AND active AND (active_until IS NULL OR active_until > %s)"
+    rows = sql.candidate_rows(
+        domains=sorted({d for d in (identity.domain, identity.email_domain) if d}),
+        name_key=name_key(identity.name) if identity.name else "",
+        mode=mode,
+        keys=chosen,
+        cap=CANDIDATE_CAP,
+        now=now,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, now])
-        rows: list[_PgCandidateRow] = cursor.fetchall()
-    # `since` comes as integer microseconds since the epoch: parsing a timestamp text per
-    # candidate was a fifth of the check's Python time (≈190 candidates per probe).
     return [Candidate(*row[:-1], _EPOCH + dt.timedelta(microseconds=row[-1])) for row in rows]
 
 
@@ -269,6 +238,7 @@ def check(
     allowed_kinds = set(kinds) if kinds is not None else None
     matches: list[Match] = []
     duplicate_of = None
+    scored: dict[Identity, Score | None] = {}
     for entry in candidates(identity, now=now):
         if exclude is not None and (entry.kind, entry.record_id) == exclude:
             continue
@@ -286,8 +256,13 @@ def check(
             country=entry.country,
             location=entry.location,
         )
-        result = score(identity, other)
-        if result.value < policy.review:
+        # Many candidates carry one identity (a customer registered by several partners and
+        # sold direct, a common name): score each identity once per check.
+        if other in scored:
+            result = scored[other]
+        else:
+            result = scored[other] = score_reaching(identity, other, policy.review)
+        if result is None:
             continue
         reasons = list(result.reasons)
         if overlap:

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Q
 
-from conflicts.models import CandidateKey, IdentityEntry, KeyFrequency
+from conflicts import sql
+from conflicts.models import CandidateKey, IdentityEntry
 from conflicts.normalize import NORMALIZER_VERSION, blocking_keys
 from conflicts.scoring import Identity
 
@@ -49,31 +50,12 @@ def lock_identity(identity: Identity) -> None:
     if connection.vendor != "postgresql":
         return
     ids = sorted({_key_to_int64(k) for k in lock_keys(identity)})
-    if not ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(k)) FROM "
-            "(SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS ordered_keys",
-            [ids],
-        )
+    if ids:
+        sql.lock_all(ids)
 
 
 def _adjust_frequencies(keys: Iterable[str], delta: int) -> None:
-    keys = sorted(set(keys))
-    if not keys:
-        return
-    table = KeyFrequency._meta.db_table
-    placeholders = ", ".join(["(%s, %s)"] * len(keys))
-    params: list[str | int] = []
-    for key in keys:
-        params.extend([key, max(delta, 0)])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (key, df) VALUES {placeholders} "  # noqa: S608 - fixed names
-            f"ON CONFLICT (key) DO UPDATE SET df = {table}.df + %s",
-            [*params, delta],
-        )
+    sql.adjust_frequencies(keys, delta)
 
 
 def index_upsert(

@@ -17,7 +17,8 @@ Evidence, strongest first:
     at least 89 when the shorter name is one token or < 40 % of the longer one, else 94, and
     never certain; nothing extra when the shorter name is made only of generic words;
   * shared tokens plus tokens of their own on both sides: capped at the similarity of the
-    differing parts + 5 ("royal bank canada" vs "royal bank scotland" stays low);
+    differing parts + 5 ("royal bank canada" vs "royal bank scotland" stays low), and at 5
+    when the differing parts are only numbers ("customer 1034" vs "customer 1035");
   * "holdings"/"group" are low-weight: ignoring them can lift a pair to 89 (review), never more;
   * the name score is 0 unless the two names share a blocking key, so every pair the scorer
     rates is one the index can retrieve (CONC-07, at any threshold).
@@ -259,6 +260,11 @@ def _raw_name_score(a: str, b: str) -> float:
     # their differing parts ("miles consulting partners" vs "lee consulting partners",
     # "royal bank canada" vs "royal bank scotland"). A typo in the differing token keeps them
     # close ("globex consulting" vs "glebex consulting").
+    if all(t.isdigit() for t in only_a) and all(t.isdigit() for t in only_b):
+        # The names differ only in their numbers ("customer 1034 holdings" / "customer 1035
+        # holdings", "studio 54" / "studio 55"): numbered entities, branches or funds, never
+        # one company spelled two ways; a digit typo cannot be told from another number.
+        return min(full, float(RESIDUAL_BONUS))
     residual = _string_sim(_residual(ta, only_a), _residual(tb, only_b))
     return min(full, residual + RESIDUAL_BONUS)
 
@@ -399,6 +405,112 @@ def name_score(a: str, b: str) -> int:
     if b < a:
         a, b = b, a
     return _name_score_ordered(a, b)
+
+
+def _raw_or_variant_may_reach(a: str, b: str, floor: float) -> bool:
+    """False only when neither _raw_name_score(a, b) nor _variant_score(a, b) can reach
+    `floor`: each test below is the entry condition of one of their paths, in their order."""
+    (ta, sa), (tb, sb) = _tokens(a), _tokens(b)
+    if sa <= sb or sb <= sa:
+        return True  # the same tokens, or one name's contained in the other's
+    # Otherwise both names have tokens of their own, and _raw_name_score is at most the full
+    # string similarity (the residual path takes a min with it), RESIDUAL_BONUS when the own
+    # tokens are only numbers.
+    own_a, own_b = _token_diff(ta, tb)
+    only_numbers = all(t.isdigit() for t in own_a) and all(t.isdigit() for t in own_b)
+    if (RESIDUAL_BONUS if only_numbers else _string_sim(a, b)) >= floor:
+        return True
+    if floor > VARIANT_SCORE:
+        return False
+    if _may_be_typed(own_a, own_b):
+        return True  # the typo path of _variant_score
+    da, db = sa & DESCRIPTIVE_TOKENS, sb & DESCRIPTIVE_TOKENS
+    if da == db or not (da <= db or db <= da):
+        return False
+    # Its descriptive-words path: the names without those words are the same or typed.
+    xa, xb = _token_diff(
+        [t for t in ta if t not in DESCRIPTIVE_TOKENS],
+        [t for t in tb if t not in DESCRIPTIVE_TOKENS],
+    )
+    return (not xa and not xb) or _may_be_typed(xa, xb)
+
+
+@lru_cache(maxsize=131072)
+def _tokens(name: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A name's tokens and their set, once per name (the bound compares one probe with hundreds
+    of candidates, and the same candidates come back for the next probe)."""
+    tokens = tuple(name.split())
+    return tokens, frozenset(tokens)
+
+
+@lru_cache(maxsize=131072)
+def _folded(part: str) -> str:
+    """A differing part without spaces and transliterations, as _same_but_typed compares it."""
+    return translit_fold(part.replace(" ", ""))
+
+
+def _may_be_typed(own_a: list[str], own_b: list[str]) -> bool:
+    """False only when _same_but_typed of the two differing parts is False for certain: the
+    length bound, then its spelling and edit-distance conditions without the number checks."""
+    if not own_a or not own_b:
+        return False
+    ra, rb = " ".join(own_a), " ".join(own_b)
+    if not _could_be_typed(ra, rb):
+        return False
+    fa, fb = _folded(ra), _folded(rb)
+    if fa == fb:
+        return True
+    if [c for c in fa if c.isdigit()] != [c for c in fb if c.isdigit()]:
+        return False
+    if fa[:1] != fb[:1] and min(len(fa), len(fb)) < FIRST_LETTER_TYPO_MIN:
+        return False
+    most = TYPO_RULES[-1][0]
+    return OSA.distance(fa, fb, score_cutoff=most) <= most
+
+
+@lru_cache(maxsize=262144)
+def _name_may_reach(a: str, b: str, floor: int) -> bool:
+    """A cheap bound: False only when name_score(a, b) < floor for certain. Mirrors
+    _name_score_ordered path by path without running the costly ones (typo checks, edit
+    distances, residuals); the retrieval gate can only lower a score, so it is skipped.
+    tests/conflicts/test_scoring.py checks it never says False for a pair that reaches."""
+    if b < a:
+        a, b = b, a
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    bound = floor - 1e-6  # _floor() rounds up within 1e-9
+    if _raw_or_variant_may_reach(a, b, bound):
+        return True
+    if floor > WEAK_NAME_CAP:
+        return False  # the acronym and core paths give at most WEAK_NAME_CAP
+    if _acronym_score(a, b):
+        return True
+    ca, cb = _core_cached(a), _core_cached(b)
+    return (ca, cb) != (a, b) and _raw_or_variant_may_reach(ca, cb, bound)
+
+
+_core_cached = lru_cache(maxsize=131072)(_core)
+
+
+def _domain_evidence(a: Identity, b: Identity) -> bool:
+    """The website or e-mail domain evidence score() counts."""
+    return bool(
+        (a.domain and a.domain == b.domain)
+        or (a.email_domain and a.email_domain in (b.email_domain, b.domain))
+        or (b.email_domain and b.email_domain == a.domain)
+    )
+
+
+def score_reaching(a: Identity, b: Identity, floor: int) -> Score | None:
+    """score(a, b) when its value reaches `floor`, else None; most pairs a probe's candidates
+    form are ruled out by a cheap bound (_name_may_reach) before the full scoring. Without
+    domain evidence a score is at most its name score (country and location only cap it)."""
+    if floor > 0 and not _domain_evidence(a, b) and not _name_may_reach(a.name, b.name, floor):
+        return None
+    result = score(a, b)
+    return result if result.value >= floor else None
 
 
 def _locations_agree(a: str, b: str) -> bool | None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from conflicts import engine, retrieval
+from conflicts.models import RecordKind
 from conflicts.scoring import Identity
 from deals.api import serializers as s
 from deals.api.views import registrations_data, registrations_for_output
@@ -34,18 +35,43 @@ def _render(data) -> bytes:
     return JSONRenderer().render(data)
 
 
-def _reference(registration, *, manager: bool, user) -> bytes:
-    """What the serializer renders (the code path before issue #4), from the selector's rows."""
-    context = {"manager": manager}
-    if manager:
-        context["conflicts"] = {
-            registration.pk: list(
-                selectors.conflicts_visible_to(user)
-                .filter(registration_id=registration.pk)
-                .order_by("-score", "id")
+def _both_sides(registration_pk: int, user) -> list:
+    """A registration's conflicts as API.md's "Conflicts that bind" states them, read here
+    without the view's code: its own rows, plus the rows of later registrations that name it
+    as `other_id`, seen from its side (the later registration becomes the `other`)."""
+    visible = selectors.conflicts_visible_to(user)
+    own = list(visible.filter(registration_id=registration_pk))
+    mirrored = []
+    for conflict in visible.filter(kind=RecordKind.REGISTRATION, other_id=registration_pk):
+        later = DealRegistration.objects.get(pk=conflict.registration_id)
+        mirrored.append(
+            s.ConflictView(
+                id=conflict.id,
+                kind=conflict.kind,
+                other_id=later.pk,
+                other_label=f"{later.reference} · {later.customer_name}",
+                score=conflict.score,
+                reasons=conflict.reasons,
+                severity=conflict.severity,
+                status=conflict.status,
+                resolution=conflict.resolution,
             )
-        }
+        )
+    return sorted(own + mirrored, key=lambda c: (-c.score, c.id))
+
+
+def _reference(registration, *, manager: bool, user) -> bytes:
+    """What the serializer renders (the code path before issue #4), from the selector's rows;
+    for managers with the conflicts of both sides and the worst open one as conflict_status."""
+    context = {"manager": manager}
     fresh = selectors.registrations_visible_to(user).get(pk=registration.pk)
+    if manager:
+        conflicts = _both_sides(registration.pk, user)
+        context["conflicts"] = {registration.pk: conflicts}
+        open_severities = {c.severity for c in conflicts if c.status == "open"}
+        if open_severities:
+            worst = "conflict" if "conflict" in open_severities else "potential_conflict"
+            fresh.conflict_status = worst
     return _render(s.RegistrationSerializer(fresh, context=context).data)
 
 
@@ -80,6 +106,16 @@ def registrations(alice, bob, manager, product, other_line_product):
         factories.make_registration(
             alice, customer_name="Twice Sold", customer_domain="twice-sold.com"
         )
+    )
+    # A conflict raised by a later registration of another partner shows on alice's earlier
+    # one too (issue 14: conflicts on both records).
+    made.append(
+        factories.make_registration(
+            alice, customer_name="Held Earlier", customer_domain="held-earlier.com"
+        )
+    )
+    factories.make_registration(
+        bob, customer_name="Held Earlier", customer_domain="held-earlier.com"
     )
     # A value with microseconds and a sub-cent amount stored as written by the ORM.
     DealRegistration.objects.filter(pk=made[1].pk).update(

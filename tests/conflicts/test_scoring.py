@@ -187,6 +187,26 @@ def test_schlumberger_holdings_vs_limited_is_not_certain() -> None:
     assert verdict(s.value, DEFAULT_REVIEW, DEFAULT_CERTAIN) == "potential_conflict"
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Customer 1034 Holdings", "Customer 1035 Holdings"),
+        ("Studio 54", "Studio 55"),
+        ("Acme Fund 2020 LP", "Acme Fund 2021 LP"),
+        ("Northwind Branch 12", "Northwind Branch 13"),
+    ],
+)
+def test_names_differing_only_in_their_numbers_are_different_companies(a: str, b: str) -> None:
+    # Numbered siblings (funds, branches, test accounts): the differing part is a number, and
+    # a number close to another is still another entity; CI once flagged "Customer 1034" /
+    # "Customer 1035" at 88.
+    result = score(ident(a, country="US"), ident(b, country="US"))
+    assert result.value < DEFAULT_REVIEW
+    assert "name" not in result.reasons
+    # The same number, spelled with another legal form, stays one company.
+    assert score(ident(a, country="US"), ident(a + " Inc", country="US")).value >= DEFAULT_REVIEW
+
+
 def test_generic_only_name_is_not_evidence() -> None:
     assert score(ident("Global Solutions"), ident("Acme Global Solutions")).value < DEFAULT_REVIEW
 

@@ -1,0 +1,133 @@
+"""Plain SQL of the conflict engine and the identity index. One module, read it whole.
+
+Everything else in conflicts/ goes through the ORM; these four statements are here because
+the ORM cannot say them (advisory locks, an upsert that adds to a counter) or because the
+conflict check runs them on every keystroke-debounced availability check and compiling them
+through the ORM cost more than running them (issue 15):
+
+- ``candidate_rows``: PostgreSQL's candidate fetch, every probe in one round trip;
+- ``key_frequencies``: PostgreSQL's read of the probe's key frequencies;
+- ``lock_all``: PostgreSQL's first-come-first-served advisory locks on an identity's keys;
+- ``adjust_frequencies``: the key-frequency counters, on both backends.
+
+Rules: table and column names come from the models' metadata, never from input; every value
+is a bound parameter (lists as arrays), so each statement's text depends only on which probes
+apply and PostgreSQL prepares it once per connection (prm.settings). No tenant data is read
+here: the index has no tenant scope of its own (the engine reports matches to deals, which
+decides what a caller may see).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import connection
+
+from conflicts.models import CandidateKey, IdentityEntry, KeyFrequency
+
+# The candidate columns, in conflicts.engine.Candidate's order; `since` (the last) as exact
+# integer microseconds since the epoch (parsing a timestamp text per candidate was a fifth of
+# the check's Python time).
+CANDIDATE_COLUMNS = (
+    "id",
+    "kind",
+    "record_id",
+    "partner_id",
+    "label",
+    "name_norm",
+    "domain",
+    "email_domain",
+    "country",
+    "location",
+    "product_lines",
+    "since",
+)
+_SELECT = ", ".join([*CANDIDATE_COLUMNS[:-1], "(EXTRACT(EPOCH FROM since) * 1000000)::int8"])
+
+
+def candidate_rows(
+    *,
+    domains: list[str],
+    name_key: str,
+    mode: str,
+    keys: list[str],
+    cap: int,
+    now: dt.datetime,
+) -> list[tuple]:
+    """PostgreSQL: the active index entries found by any probe — website or e-mail domain in
+    `domains`, the exact `name_key`, and the blocking-key postings of `keys` (`mode` "rare":
+    any of them; "and": at least two) — each probe capped at `cap` and on its own index,
+    combined as `id IN (probe UNION probe ...)`. Rows in CANDIDATE_COLUMNS order."""
+    entries = IdentityEntry._meta.db_table
+    postings = CandidateKey._meta.db_table
+    cap = int(cap)
+    probes: list[str] = []
+    params: list[str | list[str] | dt.datetime] = []
+    if domains:
+        probes.append(f"(SELECT id FROM {entries} WHERE domain = ANY(%s) LIMIT {cap})")
+        probes.append(f"(SELECT id FROM {entries} WHERE email_domain = ANY(%s) LIMIT {cap})")
+        params += [domains, domains]
+    if name_key:
+        probes.append(f"(SELECT id FROM {entries} WHERE name_key = %s LIMIT {cap})")
+        params.append(name_key)
+    if mode == "rare" and keys:
+        probes.append(f"(SELECT DISTINCT entry_id FROM {postings} WHERE key = ANY(%s) LIMIT {cap})")
+        params.append(keys)
+    elif mode == "and" and keys:
+        probes.append(
+            f"(SELECT entry_id FROM {postings} WHERE key = ANY(%s) "
+            f"GROUP BY entry_id HAVING COUNT(id) >= 2 LIMIT {cap})"
+        )
+        params.append(keys)
+    if not probes:
+        return []
+    sql = (
+        f"SELECT {_SELECT} FROM {entries} "  # noqa: S608 - names from the models' metadata
+        f"WHERE id IN ({' UNION '.join(probes)}) "
+        "AND active AND (active_until IS NULL OR active_until > %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, now])
+        return cursor.fetchall()
+
+
+def key_frequencies(keys: list[str]) -> list[tuple[int, str]]:
+    """PostgreSQL: (df, key) of the keys that occur (the ORM built and compiled an IN list of
+    ~30 keys on every check)."""
+    table = KeyFrequency._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT df, key FROM {table} WHERE key = ANY(%s) AND df > 0",  # noqa: S608
+            [keys],
+        )
+        return cursor.fetchall()
+
+
+def lock_all(lock_ids: list[int]) -> None:
+    """PostgreSQL: transaction-scoped advisory locks on every id, taken in ascending order (no
+    deadlock between two writers), held until the transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM "
+            "(SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS ordered_keys",
+            [sorted(lock_ids)],
+        )
+
+
+def adjust_frequencies(keys: Iterable[str], delta: int) -> None:
+    """Add `delta` to each key's document frequency (a new key starts at max(delta, 0))."""
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    table = KeyFrequency._meta.db_table
+    placeholders = ", ".join(["(%s, %s)"] * len(keys))
+    params: list[str | int] = []
+    for key in keys:
+        params.extend([key, max(delta, 0)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key, df) VALUES {placeholders} "  # noqa: S608 - fixed names
+            f"ON CONFLICT (key) DO UPDATE SET df = {table}.df + %s",
+            [*params, delta],
+        )
