@@ -27,6 +27,7 @@ migrate: $(STAMP)
 
 seed: migrate
 	@$(PY) manage.py seed_demo
+	@$(PY) manage.py seed_rewards
 
 ## run: the app with demo data on SQLite, a Celery worker + beat on a filesystem broker (no servers)
 run: seed

@@ -2,8 +2,8 @@
 
 draft ──submit──▶ submitted ──approve──▶ approved ──close(won)──▶ won
                      │  ▲                    │  └──close(lost)──▶ lost
-          request_info│  │resubmit           └──(expires_at passes)──▶ expired
-                     ▼  │                    └──revoke──▶ revoked
+          request_info│  │resubmit           └──(expires_at passes)──▶ expired ──close(won)──▶ won
+                     ▼  │                    └──revoke──▶ revoked      (late: flagged for review)
                info_requested
 submitted/info_requested ──reject──▶ rejected    any open state ──withdraw──▶ withdrawn
 """
@@ -55,6 +55,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("withdraw", APPROVED): WITHDRAWN,
     ("close_won", APPROVED): WON,
     ("close_lost", APPROVED): LOST,
+    # A win reported after the protection lapsed is accepted for review, flagged as late
+    # (issue 19), never refused: the partner did the work, the manager decides on the reward.
+    ("close_won", EXPIRED): WON,
     ("expire", APPROVED): EXPIRED,
     # A manager ends an approved registration's protection at once (a conflict resolved
     # against it, or a decision taken back).

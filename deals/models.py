@@ -120,6 +120,68 @@ class RulesOfEngagement(models.Model):
         return Decimal(str(value)) if value not in (None, "") else None
 
 
+class IncentiveRule(models.Model):
+    """A registered-deal incentive of one policy version, per tier and (optionally) product
+    line: a fixed amount or a percentage of the won value. Versioned with the rules of
+    engagement: publishing a policy version carries the rules of the previous one forward
+    (deals.policy.policy_publish), and a rule row is never edited once a decision used it.
+    Without a matching rule the tier's registered-deal discount applies."""
+
+    policy_version = models.PositiveIntegerField(db_index=True)
+    tier = models.ForeignKey("partners.Tier", on_delete=models.PROTECT, related_name="+")
+    product_line = models.ForeignKey(
+        ProductLine,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Blank: every product line of the tier.",
+    )
+    kind = models.CharField(
+        max_length=20,
+        choices=[
+            ("fixed", "Fixed incentive"),
+            ("percent_of_won", "Percentage of the won value"),
+        ],
+    )
+    value = models.DecimalField(max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
+    currency = models.CharField(
+        max_length=3, blank=True, help_text="ISO 4217; required for a fixed incentive."
+    )
+
+    class Meta:
+        ordering = ["-policy_version", "tier__rank", "product_line__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy_version", "tier", "product_line"],
+                name="incentive_rule_unique_per_version",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["fixed", "percent_of_won"]), name="incentive_rule_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(value__gte=0)
+                & (~Q(kind="percent_of_won") | Q(value__lte=100))
+                & (~Q(kind="fixed") | ~Q(currency="")),
+                name="incentive_rule_value_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        line = self.product_line.name if self.product_line_id else "any line"
+        return f"v{self.policy_version} {self.tier} / {line}: {self.kind} {self.value}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.kind == "fixed" and not self.currency:
+            raise ValidationError({"currency": "A fixed incentive needs its currency."})
+        if self.kind == "percent_of_won" and self.value is not None and self.value > 100:
+            raise ValidationError({"value": "A percentage from 0 to 100."})
+        if self.currency and (len(self.currency) != 3 or not self.currency.isalpha()):
+            raise ValidationError({"currency": "An ISO 4217 code, e.g. EUR."})
+
+
 # --- Registrations ----------------------------------------------------------------------------
 
 
@@ -171,6 +233,12 @@ PARTNER_REASON_LABELS = {
 class Outcome(models.TextChoices):
     WON = "won", "Won"
     LOST = "lost", "Lost"
+
+
+class BenefitKind(models.TextChoices):
+    DISCOUNT_PERCENT = "discount_percent", "Discount (%)"
+    FIXED = "fixed", "Fixed incentive"
+    PERCENT_OF_WON = "percent_of_won", "Percentage of the won value"
 
 
 class RegistrationQuerySet(models.QuerySet):
@@ -254,6 +322,23 @@ class DealRegistration(models.Model):
     close_date = models.DateField(null=True, blank=True)
     lost_reason = models.CharField(max_length=500, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    win_late = models.BooleanField(
+        default=False,
+        help_text="Reported won after its protection had lapsed: accepted, flagged for review.",
+    )
+    win_verified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a manager or the CRM's closed-won verified the win (the first of them).",
+    )
+
+    # The registered-deal benefit, frozen at approval with the policy version it came from
+    # (docs/product.md "Rewarding registered and co-sold deals"): later tier or rule changes
+    # never change it. Blank kind: no benefit applied.
+    benefit_kind = models.CharField(max_length=20, choices=BenefitKind.choices, blank=True)
+    benefit_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    benefit_currency = models.CharField(max_length=3, blank=True)
+    benefit_policy_version = models.PositiveIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
     updated_at = UpdatedAtField()
@@ -367,6 +452,19 @@ class DealRegistration(models.Model):
         return PARTNER_REASON_LABELS.get(self.rejection_reason, self.get_rejection_reason_display())
 
     @property
+    def benefit_label(self) -> str:
+        """The frozen benefit in words ("12 % discount"), or "" when none applies."""
+        value = self.benefit_value
+        if not self.benefit_kind or value is None:
+            return ""
+        number = f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
+        if self.benefit_kind == BenefitKind.DISCOUNT_PERCENT:
+            return f"{number} % discount"
+        if self.benefit_kind == BenefitKind.PERCENT_OF_WON:
+            return f"{number} % of the won value"
+        return f"{value:,.2f} {self.benefit_currency} incentive"
+
+    @property
     def is_overdue(self) -> bool:
         return (
             self.status in (RegistrationStatus.SUBMITTED, RegistrationStatus.INFO_REQUESTED)
@@ -425,6 +523,9 @@ class EventAction(models.TextChoices):
     CONFLICT_CLOSED = "conflict_closed", "Conflict closed"
     CO_SELL_PROPOSED = "co_sell_proposed", "Co-sell proposed by the sales rep"
     CO_SELL_ACCEPTED = "co_sell_accepted", "Co-sell accepted by the sales rep"
+    WIN_VERIFIED = "win_verified", "Win verified"
+    ACCRUAL_APPROVED = "accrual_approved", "Incentive approved"
+    ACCRUAL_PAID = "accrual_paid", "Incentive paid"
 
 
 class RegistrationEvent(models.Model):
@@ -707,6 +808,8 @@ class NotificationKind(models.TextChoices):
     CO_SELL_PROPOSED = "co_sell_proposed", "Co-sell proposed by a sales rep"
     CO_SELL_ACCEPTED = "co_sell_accepted", "Co-sell accepted by a sales rep"
     WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
+    CLOSED = "registration_closed", "Registration closed"
+    WIN_VERIFIED = "win_verified", "Win verified"
 
 
 class Channel(models.TextChoices):

@@ -27,7 +27,7 @@ from django.db.models import QuerySet
 from conflicts import engine
 from conflicts.models import RecordKind
 from deals.identity import registration_identity
-from deals.models import DealRegistration, Product, RulesOfEngagement
+from deals.models import BenefitKind, DealRegistration, IncentiveRule, Product, RulesOfEngagement
 from partners.models import Partner
 from prm.exceptions import ValidationFailed
 from prm.lib import hotcache
@@ -153,10 +153,18 @@ POLICY_FIELDS = (
 )
 
 
-def policy_publish(*, actor, change_note: str = "", **changes: Any) -> RulesOfEngagement:
+def policy_publish(
+    *,
+    actor,
+    change_note: str = "",
+    incentive_rules: list[dict[str, Any]] | None = None,
+    **changes: Any,
+) -> RulesOfEngagement:
     """Create the next version of the rules of engagement from the current one plus `changes`.
 
     Versions are never edited, so any past decision can be replayed with the rules it used.
+    `incentive_rules` ({"tier_id", "product_line_id", "kind", "value", "currency"} each) is
+    the new version's incentive set; None carries the current version's set forward.
     """
     unknown = set(changes) - set(POLICY_FIELDS)
     if unknown:
@@ -176,6 +184,25 @@ def policy_publish(*, actor, change_note: str = "", **changes: Any) -> RulesOfEn
             fields = getattr(exc, "message_dict", {"__all__": [str(exc)]})
             raise ValidationFailed("The policy is not valid.", fields=fields) from None
         policy.save()
+        # The incentive rules are part of the version: carried forward unchanged unless the
+        # caller gives the new version's set (the admin's inline does).
+        rules = (
+            [
+                {
+                    "tier_id": r.tier_id,
+                    "product_line_id": r.product_line_id,
+                    "kind": r.kind,
+                    "value": r.value,
+                    "currency": r.currency,
+                }
+                for r in IncentiveRule.objects.filter(policy_version=current.version)
+            ]
+            if incentive_rules is None
+            else incentive_rules
+        )
+        IncentiveRule.objects.bulk_create(
+            IncentiveRule(policy_version=policy.version, **rule) for rule in rules
+        )
         policy_forget()
         return policy
 
@@ -196,6 +223,39 @@ def protection_days_for(partner: Partner, policy: RulesOfEngagement) -> int:
 def max_extensions_for(partner: Partner, policy: RulesOfEngagement) -> int:
     tier_value = partner.tier.max_extensions
     return policy.max_extensions if tier_value is None else tier_value
+
+
+@dataclass(frozen=True)
+class Benefit:
+    kind: str
+    value: Decimal
+    currency: str  # "" for percentages
+    policy_version: int
+
+
+def benefit_for(
+    partner: Partner, product_line_ids: list[int], policy: RulesOfEngagement
+) -> Benefit | None:
+    """The registered-deal benefit a registration earns when approved under `policy`: the
+    policy version's incentive rule for the partner's tier and one of the registration's
+    product lines (a line-specific rule before the tier-wide one; among several lines, the
+    line ordered first by name), else the tier's registered-deal discount, else none."""
+    rules = list(
+        IncentiveRule.objects.filter(policy_version=policy.version, tier_id=partner.tier_id)
+        .select_related("product_line")
+        .order_by("product_line__name", "id")
+    )
+    specific = [r for r in rules if r.product_line_id in set(product_line_ids)]
+    general = [r for r in rules if r.product_line_id is None]
+    chosen = specific or general
+    if chosen:
+        rule = chosen[0]
+        currency = rule.currency if rule.kind == BenefitKind.FIXED else ""
+        return Benefit(rule.kind, rule.value, currency, policy.version)
+    discount = partner.tier.discount_percent
+    if discount and discount > 0:
+        return Benefit(BenefitKind.DISCOUNT_PERCENT, discount, "", policy.version)
+    return None
 
 
 def _holidays(policy: RulesOfEngagement) -> list[dt.date]:

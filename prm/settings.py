@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "partners",
     "conflicts",
     "deals",
+    "rewards",
     "integrations",
 ]
 
@@ -284,6 +285,10 @@ SPECTACULAR_SETTINGS = {
         "OpportunityStatusEnum": "deals.models.OpportunityStatus",
         "ExtensionStatusEnum": "deals.models.ExtensionStatus",
         "MembershipRoleEnum": "partners.models.Membership.Role",
+        "BenefitKindEnum": "deals.models.BenefitKind",
+        "RecordKindEnum": "conflicts.models.RecordKind",
+        "AccrualKindEnum": "rewards.models.AccrualKind",
+        "AccrualStatusEnum": "rewards.models.AccrualStatus",
         "UserRoleEnum": [
             ("partner", "Partner user"),
             ("partner_admin", "Partner admin"),

@@ -20,8 +20,10 @@ urlpatterns = [
     path("api/v1/", include("deals.api.urls")),
     path("api/v1/", include("deals.api.urls_reports")),
     path("api/v1/", include("integrations.api")),
+    path("api/v1/", include("rewards.api")),
     path("", include("partners.urls")),
     path("", include("deals.reports.urls")),
+    path("", include("rewards.urls")),
     path("", include("deals.web.urls")),
     path("", include("integrations.web")),
 ]

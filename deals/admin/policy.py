@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from deals.models import (
+    IncentiveRule,
     RulesOfEngagement,
 )
 from deals.policy import POLICY_FIELDS, policy_current, policy_history, policy_publish
@@ -147,3 +148,81 @@ def _what_if(cleaned: dict) -> dict:
         },
         last_n=WHAT_IF_LAST_N,
     )
+
+
+# --- Registered-deal incentives (versioned with the rules of engagement) ------------------------
+
+
+def _rule_values(rule: IncentiveRule) -> dict:
+    return {
+        "tier_id": rule.tier_id,
+        "product_line_id": rule.product_line_id,
+        "kind": rule.kind,
+        "value": rule.value,
+        "currency": (rule.currency or "").upper() if rule.kind == "fixed" else "",
+    }
+
+
+@admin.register(IncentiveRule)
+class IncentiveRuleAdmin(admin.ModelAdmin):
+    """Incentives per tier and product line. Rules belong to a policy version: adding, changing
+    or deleting one publishes a new version of the rules of engagement with the changed set
+    (approved registrations keep the benefit frozen at their approval); rules of past versions
+    are read-only."""
+
+    list_display = ("policy_version", "tier", "product_line", "kind", "value", "currency")
+    list_filter = ("policy_version", "tier", "kind")
+    list_select_related = ("tier", "product_line")
+    fields = ("tier", "product_line", "kind", "value", "currency")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-policy_version", "tier__rank", "id")
+
+    def _is_current(self, obj) -> bool:
+        return obj is None or obj.policy_version == policy_current().version
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_current(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_current(obj) and super().has_delete_permission(request, obj)
+
+    def get_changeform_initial_data(self, request):
+        return {"kind": "percent_of_won"}
+
+    def save_model(self, request, obj, form, change):
+        current = policy_current()
+        rules = [
+            _rule_values(r)
+            for r in IncentiveRule.objects.filter(policy_version=current.version)
+            if r.pk != obj.pk
+            and (r.tier_id, r.product_line_id) != (obj.tier_id, obj.product_line_id)
+        ]
+        rules.append(_rule_values(obj))
+        policy = policy_publish(
+            actor=request.user,
+            change_note=f"Incentive rule {'changed' if change else 'added'}: {obj.tier} / "
+            f"{obj.product_line or 'any line'}",
+            incentive_rules=rules,
+        )
+        saved = IncentiveRule.objects.get(
+            policy_version=policy.version, tier_id=obj.tier_id, product_line_id=obj.product_line_id
+        )
+        obj.pk, obj.policy_version = saved.pk, saved.policy_version
+
+    def delete_model(self, request, obj):
+        current = policy_current()
+        rules = [
+            _rule_values(r)
+            for r in IncentiveRule.objects.filter(policy_version=current.version)
+            if r.pk != obj.pk
+        ]
+        policy_publish(
+            actor=request.user,
+            change_note=f"Incentive rule removed: {obj.tier} / {obj.product_line or 'any line'}",
+            incentive_rules=rules,
+        )
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)

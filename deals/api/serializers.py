@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from conflicts.models import Conflict, RecordKind
 from deals.models import (
+    BenefitKind,
     ConflictStatus,
     ExtensionStatus,
     OpportunityStatus,
@@ -99,8 +100,39 @@ PARTNER_REGISTRATION_FIELDS = (
     "lost_reason",
     "created_at",
     "updated_at",
+    "benefit",
+    "win_verified_at",
 )
-MANAGER_REGISTRATION_FIELDS = ("conflicts", "overdue", "sla_due_at", "co_sell", "decided_by")
+MANAGER_REGISTRATION_FIELDS = (
+    "conflicts",
+    "overdue",
+    "sla_due_at",
+    "co_sell",
+    "decided_by",
+    "win_late",
+)
+
+
+class BenefitSerializer(serializers.Serializer):
+    """The registered-deal benefit frozen at approval, with the policy version it came from."""
+
+    kind = serializers.ChoiceField(choices=BenefitKind.choices)
+    value = serializers.DecimalField(
+        **MONEY, help_text="A percentage for discount_percent and percent_of_won, else money."
+    )
+    currency = serializers.CharField(allow_null=True, help_text="ISO 4217 for fixed, else null.")
+    policy_version = serializers.IntegerField()
+
+
+def benefit_representation(registration) -> dict | None:
+    if not registration.benefit_kind:
+        return None
+    return {
+        "kind": registration.benefit_kind,
+        "value": _money(registration.benefit_value),
+        "currency": registration.benefit_currency or None,
+        "policy_version": registration.benefit_policy_version,
+    }
 
 
 class RegistrationSerializer(OptionalKeysSerializer):
@@ -150,16 +182,30 @@ class RegistrationSerializer(OptionalKeysSerializer):
     lost_reason = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    benefit = serializers.SerializerMethodField(
+        help_text="The registered-deal benefit frozen at approval; null when none applies."
+    )
+    win_verified_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When a manager or the CRM's closed-won verified the win (null until then).",
+    )
     # Managers only (not required in the schema; absent for partners).
     conflicts = serializers.SerializerMethodField(required=False)
     overdue = serializers.SerializerMethodField(required=False)
     sla_due_at = serializers.DateTimeField(allow_null=True, required=False)
     co_sell = serializers.BooleanField(required=False)
     decided_by = serializers.SerializerMethodField(required=False)
+    win_late = serializers.BooleanField(
+        required=False, help_text="Reported won after the protection lapsed (for review)."
+    )
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_products(self, obj) -> list[str]:
         return product_codes(obj)
+
+    @extend_schema_field(BenefitSerializer(allow_null=True))
+    def get_benefit(self, obj):
+        return benefit_representation(obj)
 
     @extend_schema_field(RegistrationConflictSerializer(many=True))
     def get_conflicts(self, obj):
@@ -296,6 +342,8 @@ def registration_representation(
         "lost_reason": _text(r.lost_reason),
         "created_at": _datetime(r.created_at),
         "updated_at": _datetime(r.updated_at),
+        "benefit": benefit_representation(r),
+        "win_verified_at": _datetime(r.win_verified_at),
     }
     if manager:
         # Managers: the worst open conflict on either side (the earlier registration too).
@@ -306,6 +354,7 @@ def registration_representation(
         data["sla_due_at"] = _datetime(r.sla_due_at)
         data["co_sell"] = r.co_sell
         data["decided_by"] = r.decided_by.email if r.decided_by_id and r.decided_by else None
+        data["win_late"] = r.win_late
     return data
 
 

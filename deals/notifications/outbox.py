@@ -69,6 +69,11 @@ KIND_FOR_ACTION = {
     EventAction.CONFLICT_RESOLVED: NotificationKind.CONFLICT_RESOLVED,
     EventAction.CO_SELL_PROPOSED: NotificationKind.CO_SELL_PROPOSED,
     EventAction.CO_SELL_ACCEPTED: NotificationKind.CO_SELL_ACCEPTED,
+    # Issue 19: managers hear of every close (a win waits for their verification); the
+    # partner hears when the win is verified.
+    EventAction.CLOSED_WON: NotificationKind.CLOSED,
+    EventAction.CLOSED_LOST: NotificationKind.CLOSED,
+    EventAction.WIN_VERIFIED: NotificationKind.WIN_VERIFIED,
 }
 # Resolutions a direct rep hears about (their opportunity's conflict decided).
 REP_RESOLUTIONS = {"partner_wins", "direct_wins", "co_sell", "first_registration_wins"}
@@ -221,6 +226,10 @@ def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistrat
         ]
     if kind in (NotificationKind.CO_SELL_PROPOSED, NotificationKind.CO_SELL_ACCEPTED):
         return [(m, MANAGER) for m in _partner_managers(registration)]
+    if kind == NotificationKind.CLOSED:
+        return [(m, MANAGER) for m in _partner_managers(registration) if m.pk != actor_id]
+    if kind == NotificationKind.WIN_VERIFIED:
+        return [(submitter, PARTNER)]
     if kind == NotificationKind.SLA_OVERDUE:
         # An escalation goes wider than the channel manager: every manager.
         return [(m, MANAGER) for m in _managers()]
@@ -356,6 +365,25 @@ def _content(kind: str, event, registration: DealRegistration, audience: str) ->
     elif kind == NotificationKind.EXPIRED:
         title = f"Registration {ref} expired"
         body = f"Protection for {customer} ended on {_date(details.get('expires_at'))}."
+    elif kind == NotificationKind.CLOSED:
+        won = event.action == EventAction.CLOSED_WON
+        late = " after its protection lapsed" if details.get("late") else ""
+        title = f"{partner_name} closed {ref} as {'won' if won else 'lost'}"
+        if won:
+            value = details.get("actual_value") or ""
+            body = (
+                f"{partner_name} reported {customer} won{late} "
+                f"({value} {registration.currency}, closed {details.get('close_date') or '—'}). "
+                "Verify the win to create the partner's accrual."
+            )
+        else:
+            body = f"{partner_name} reported {customer} lost."
+    elif kind == NotificationKind.WIN_VERIFIED:
+        title = f"Win verified on {ref}"
+        body = (
+            f"Your win on {customer} is verified. Any incentive it earned appears on your "
+            "Earnings page."
+        )
     elif kind == NotificationKind.SLA_OVERDUE:
         title = f"Review overdue: {ref}"
         body = (

@@ -37,7 +37,13 @@ from deals.models import (
 )
 from deals.notifications.outbox import withdrawals_flagged_notify
 from deals.permissions import _require_manager, _require_partner_user
-from deals.policy import _engine_policy, _holidays, policy_current, protection_days_for
+from deals.policy import (
+    _engine_policy,
+    _holidays,
+    benefit_for,
+    policy_current,
+    protection_days_for,
+)
 from deals.registrations import budget, selectors
 from deals.registrations.co_sell import co_sell_proposals
 from deals.registrations.indexing import _index_registration
@@ -508,10 +514,17 @@ def registration_approve(
 def _approve_locked(registration, actor, *, policy, note="", protection_days=None, auto=False):
     now = timezone_now()
     days = protection_days or protection_days_for(registration.partner, policy)
+    line_ids = sorted({p.product_line_id for p in registration.products.all()})
+    # Frozen here with the policy version: later tier or rule changes never change it.
+    benefit = benefit_for(registration.partner, line_ids, policy)
     from_status, to_status = _transition(
         registration,
         "approve",
         updates={
+            "benefit_kind": benefit.kind if benefit else "",
+            "benefit_value": benefit.value if benefit else None,
+            "benefit_currency": benefit.currency if benefit else "",
+            "benefit_policy_version": benefit.policy_version if benefit else None,
             "approved_at": now,
             "expires_at": now + dt.timedelta(days=days),
             "decided_at": now,
@@ -533,6 +546,15 @@ def _approve_locked(registration, actor, *, policy, note="", protection_days=Non
             "protection_days": days,
             "expires_at": registration.expires_at.isoformat(),
             "note": note,
+            "benefit": (
+                {
+                    "kind": benefit.kind,
+                    "value": str(benefit.value),
+                    "currency": benefit.currency or None,
+                }
+                if benefit
+                else None
+            ),
         },
         policy_version=policy.version,
     )
@@ -656,7 +678,10 @@ def registration_close(
     actual_value=None,
     lost_reason: str = "",
 ) -> DealRegistration:
-    """Report an approved registration as won or lost (partner or manager)."""
+    """Report an approved registration as won or lost (partner or manager). A win reported
+    after the protection lapsed (expired, or past `expires_at` before the sweep ran) is
+    accepted and flagged `win_late` for the manager's review. Managers hear of every close;
+    a win then waits for verification (deals.registrations.wins)."""
     if not is_manager(actor):
         _require_partner_user(actor, registration.partner)
     errors = Errors()
@@ -671,17 +696,23 @@ def registration_close(
     with transaction.atomic(durable=True):
         registration = _locked_with_counterparts(registration)
         action = "close_won" if outcome == "won" else "close_lost"
+        now = timezone_now()
+        late = outcome == "won" and (
+            registration.status == lifecycle.EXPIRED
+            or (registration.expires_at is not None and registration.expires_at <= now)
+        )
         from_status, to_status = _transition(
             registration,
             action,
             updates={
+                "win_late": late,
                 "outcome": outcome,
                 "close_date": closed_on,
                 "actual_value": value
                 if value is not None
                 else (registration.estimated_value if outcome == "won" else None),
                 "lost_reason": lost_reason if outcome == "lost" else "",
-                "closed_at": timezone_now(),
+                "closed_at": now,
             },
         )
         _index_registration(registration, active=False)
@@ -697,6 +728,7 @@ def registration_close(
                 else None,
                 "close_date": closed_on.isoformat() if closed_on else None,
                 "lost_reason": registration.lost_reason,
+                **({"late": True} if late else {}),
             },
         )
         _close_moot_conflicts(registration, actor)

@@ -159,6 +159,18 @@ def describe_events(events, *, partner: bool = False) -> list:
             summary = f"“{details['note']}”"
         elif action in ("closed_won", "closed_lost"):
             summary = details.get("lost_reason") or ""
+            if details.get("late"):
+                summary = "Reported after the protection lapsed: flagged for review."
+        elif action == "win_verified":
+            summary = (
+                "Verified by the CRM's closed-won."
+                if details.get("source") == "crm"
+                else "Verified by a channel manager."
+            )
+        elif action in ("accrual_approved", "accrual_paid"):
+            amount = f"{details.get('amount', '')} {details.get('currency', '')}".strip()
+            summary = f"Incentive of {amount} {'paid' if action == 'accrual_paid' else 'approved'}"
+            summary += f" (reference {details['reference']})." if details.get("reference") else "."
         elif action == "conflict_resolved":
             summary = RESOLUTION_LABELS.get(details.get("resolution", ""), "")
             if details.get("note"):

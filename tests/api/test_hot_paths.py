@@ -26,6 +26,7 @@ from deals.api import serializers as s
 from deals.api.views import registrations_data, registrations_for_output
 from deals.models import DealRegistration
 from deals.registrations import selectors
+from rewards.services import win_verify
 from tests import factories
 from tests.api.conftest import client_for
 
@@ -122,6 +123,14 @@ def registrations(alice, bob, manager, product, other_line_product):
         close_date=dt.date(2027, 1, 31),
         sla_due_at=timezone.now() - dt.timedelta(days=3, microseconds=17),
     )
+    # Issue 19: a frozen benefit (non-null `benefit`) and a verified win (`win_verified_at`).
+    tier = alice.membership.partner.tier
+    tier.discount_percent = Decimal("12.50")
+    tier.save()
+    rewarded = factories.make_registration(alice, status="won", manager=manager)
+    win_verify(registration=rewarded, actor=manager)
+    made.append(rewarded)
+    made.append(factories.make_registration(alice, status="approved", manager=manager))
     return made
 
 

@@ -14,6 +14,7 @@ from deals.registrations.extensions import extension_request_create
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from integrations.services import new_secret
 from partners.services import integration_create
+from rewards.services import win_verify
 from tests import factories
 from tests.api import matrix
 from tests.api.conftest import changed_tables, client_for, hash_all_tables
@@ -84,6 +85,10 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
     integration, _ = integration_create(
         actor=manager, name="CRM sync", scopes=["registrations:read"]
     )
+    b_won = factories.make_registration(bob, status="won", manager=manager)
+    a_won = factories.make_registration(alice, status="won", manager=manager)
+    b_accrual = win_verify(registration=b_won, actor=manager)
+    a_accrual = win_verify(registration=a_won, actor=manager)
     foreign_conflict = Conflict.objects.get(registration_id=b_reg.pk)
     own_conflict = Conflict.objects.get(registration_id=a_reg.pk)
     # The sales rep's own conflict (an opportunity they own, the e-mail in another case) and
@@ -125,6 +130,7 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "webhook": webhook.pk,
             "webhook_delivery": webhook_delivery.pk,
             "integration": integration.pk,
+            "accrual": b_accrual.pk,
         },
         "own": {
             "partner": partner_a.pk,
@@ -137,6 +143,7 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "webhook": webhook.pk,
             "webhook_delivery": webhook_delivery.pk,
             "integration": integration.pk,
+            "accrual": a_accrual.pk,
         },
     }
 
@@ -308,11 +315,15 @@ def test_lists_never_leak_the_other_tenant(world, alice):
         "/api/v1/registrations/?search=Globex",
         "/api/v1/registrations/?ordering=-customer_name&page_size=200",
         "/api/v1/notifications/",
+        "/api/v1/accruals/",
+        "/api/v1/reports/payouts.csv?status=pending,approved,paid",
         f"/api/v1/registrations/{world['own']['registration']}/comments/",
         f"/api/v1/registrations/{world['own']['registration']}/history/",
     ):
         response = client.get(url)
         assert response.status_code == 200
-        text = response.content.decode()
+        text = (
+            b"".join(response.streaming_content) if response.streaming else response.content
+        ).decode()
         assert "B-CANARY" not in text and "Bravo" not in text and "bob@" not in text, url
     assert timezone.now()

@@ -22,6 +22,8 @@ PARTNER_KEYS_SNAPSHOT = {
     "expected_close_date", "stage", "description", "competitors", "submitted_at", "decided_at",
     "approved_at", "expires_at", "revoked_at", "extensions_used", "rejection_reason", "decision_note",
     "outcome", "actual_value", "close_date", "lost_reason", "created_at", "updated_at",
+    # issue 19: the benefit frozen at approval and when the win was verified
+    "benefit", "win_verified_at",
 }  # fmt: skip
 
 

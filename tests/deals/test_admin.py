@@ -15,6 +15,7 @@ from deals.models import (
     ConflictCheckLog,
     DealRegistration,
     DirectOpportunity,
+    IncentiveRule,
     Notification,
     NotificationPreference,
     RegistrationEvent,
@@ -26,9 +27,10 @@ from deals.registrations.collaboration import activity_create, comment_create
 from deals.registrations.extensions import extension_request_create
 from partners import services as partner_services
 from partners.models import ApiToken, Partner, PartnerEmailException
+from rewards.services import win_verify
 from tests import factories
 
-OUR_APPS = {"partners", "deals", "conflicts"}
+OUR_APPS = {"partners", "deals", "conflicts", "rewards"}
 
 
 @pytest.fixture
@@ -70,6 +72,11 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
     )
     # A co-sell agreement (issue 14) for its admin page.
     services.conflict_resolve(conflict=conflict, actor=manager, resolution="co_sell")
+    # A verified win's accrual (issue 19) for its admin page.
+    win_verify(
+        registration=factories.make_registration(alice, status="won", manager=manager),
+        actor=manager,
+    )
     partner_services.token_create(user=alice, name="CRM sync")
     partner_services.integration_create(
         actor=manager, name="Warehouse", scopes=["registrations:read"]
@@ -89,6 +96,13 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
             recipient=alice, kind="comment", channel="in_app", dedupe_key="t1", title="Hello"
         )
     Group.objects.create(name="Reviewers")
+    # An incentive rule (issue 19), carried into v2 by the publish below.
+    IncentiveRule.objects.create(
+        policy_version=policy_current().version,
+        tier=alice.membership.partner.tier,
+        kind="percent_of_won",
+        value="5.00",
+    )
     policy_publish(actor=superuser, change_note="v2")
     assert conflict and IgnoredPair.objects.exists() and KeyFrequency.objects.exists()
     return approved

@@ -3,8 +3,8 @@ illegal, first as data (deals.lifecycle), then through the real services (status
 
     draft ──submit──▶ submitted ──approve──▶ approved ──close(won)──▶ won
                          │  ▲                    │  └──close(lost)──▶ lost
-              request_info│  │resubmit           └──(expires_at passes)──▶ expired
-                         ▼  │                    └──revoke──▶ revoked
+              request_info│  │resubmit           └──(expires_at passes)──▶ expired ──close(won)──▶ won
+                         ▼  │                    └──revoke──▶ revoked      (a late win, flagged)
                    info_requested
     submitted/info_requested ──reject──▶ rejected      any open state ──withdraw──▶ withdrawn
 """
@@ -79,8 +79,15 @@ ALLOWED_FROM = {
 }
 
 
+# Issue 19: "a win reported after protection lapsed is accepted for review (flagged as late),
+# not refused": the one move out of a final status.
+LATE_WIN = ("expired", "close_won")
+
+
 def expected_status(status: str, action: str) -> str | None:
     """The status `action` leads to from `status` by the product rules; None if refused."""
+    if (status, action) == LATE_WIN:
+        return OUTCOME[action]
     if status in TERMINAL:
         return None
     return OUTCOME[action] if status in ALLOWED_FROM[action] else None
@@ -128,8 +135,10 @@ def test_every_status_action_pair(status, action):
 
 
 def test_terminal_statuses_allow_nothing():
-    for status in ("rejected", "withdrawn", "won", "lost", "expired", "revoked"):
+    for status in ("rejected", "withdrawn", "won", "lost", "revoked"):
         assert lifecycle.allowed_actions(status) == []
+    # The late win (issue 19) is the one move out of expired.
+    assert lifecycle.allowed_actions("expired") == ["close_won"]
 
 
 # --- The same table through the services ------------------------------------------------------
