@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from partners.models import ApiToken
 from tests import factories
 from tests.api.conftest import client_for
 
@@ -52,3 +53,24 @@ def test_draft_is_not_in_managers_csv_export(manager, alice_draft):
     assert response.status_code == 200
     body = b"".join(response.streaming_content) if response.streaming else response.content
     assert "Secret Draft Industries" not in body.decode("utf-8-sig")
+
+
+# --- 3. Refreshing after creating an API token -----------------------------------------------
+
+
+def test_refreshing_after_creating_a_token_does_not_create_a_second(alice_client, alice):
+    response = alice_client.post(reverse("token_list"), {"name": "CRM sync"})
+    assert response.status_code == 302  # post/redirect/get: a refresh re-runs the GET only
+    shown = alice_client.get(response["Location"])
+    raw = shown.context["raw_key"]
+    assert raw and raw in shown.content.decode()
+    refreshed = alice_client.get(reverse("token_list"))
+    assert raw not in refreshed.content.decode()  # shown once, then forgotten
+    assert ApiToken.objects.filter(user=alice).count() == 1
+
+
+def test_token_with_an_empty_name_is_refused(alice_client, alice):
+    response = alice_client.post(reverse("token_list"), {"name": "   "})
+    assert response.status_code == 400
+    assert "Enter a name" in response.content.decode()
+    assert not ApiToken.objects.filter(user=alice).exists()
