@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from partners.models import ApiToken
+from partners.models import ApiToken, User
 from tests import factories
 from tests.api.conftest import client_for
 
@@ -74,3 +74,43 @@ def test_token_with_an_empty_name_is_refused(alice_client, alice):
     assert response.status_code == 400
     assert "Enter a name" in response.content.decode()
     assert not ApiToken.objects.filter(user=alice).exists()
+
+
+# --- 5. Inviting an address that has an account with another partner ------------------------
+
+
+@pytest.fixture
+def moved(partner_b):
+    """A user of another partner whose address is in the inviting partner's domain."""
+    return factories.partner_user(partner_b, email="moved.on@acme-resellers.example")
+
+
+def test_inviting_another_partners_user_does_not_confirm_the_account(
+    admin_client_a, moved, partner_a
+):
+    bob = moved
+    fresh = admin_client_a.post(
+        reverse("company_users"), {"email": "new.person@acme-resellers.example"}, follow=True
+    )
+    taken = admin_client_a.post(reverse("company_users"), {"email": bob.email}, follow=True)
+    assert taken.status_code == fresh.status_code == 200
+    assert "already exists" not in taken.content.decode()
+    assert f"Invitation sent to {bob.email}" in taken.content.decode()
+    bob.refresh_from_db()
+    assert bob.membership.partner != partner_a  # nothing changed for the other account
+    assert not User.objects.filter(email__startswith="withheld-").exists()
+
+
+def test_api_invite_of_another_partners_user_answers_like_a_fresh_one(alice_admin, moved):
+    bob = moved
+    api = client_for(alice_admin)
+    url = f"/api/v1/partners/{alice_admin.membership.partner_id}/users/"
+    fresh = api.post(
+        url, {"email": "new.person@acme-resellers.example", "role": "admin"}, format="json"
+    )
+    taken = api.post(url, {"email": bob.email.upper(), "role": "admin"}, format="json")
+    assert fresh.status_code == taken.status_code == 201
+    assert set(taken.json()) == set(fresh.json())
+    assert taken.json()["role"] == "admin"
+    assert "exists" not in taken.content.decode()
+    assert bob.email not in [u["email"] for u in api.get(url).json()["results"]]
