@@ -114,3 +114,37 @@ def test_api_invite_of_another_partners_user_answers_like_a_fresh_one(alice_admi
     assert taken.json()["role"] == "admin"
     assert "exists" not in taken.content.decode()
     assert bob.email not in [u["email"] for u in api.get(url).json()["results"]]
+
+
+# --- 1. A refused close, reject, extension or comment form keeps what was typed ---------------
+
+
+def test_refused_reject_keeps_the_reason_and_shows_the_error(manager_client, alice_registration):
+    url = reverse("manage_reject", args=[alice_registration.pk])
+    response = manager_client.post(url, {"reason": "other", "note": ""}, follow=True)
+    assert response.status_code == 200
+    form = response.context["reject_form"]
+    assert form["reason"].value() == "other"  # not back to "Choose a reason"
+    assert form.errors  # the error sits beside the field
+    assert 'aria-invalid="true"' in response.content.decode()
+    again = manager_client.get(reverse("manage_registration", args=[alice_registration.pk]))
+    assert again.context["reject_form"]["reason"].value() in (None, "")  # shown once
+
+
+def test_refused_close_keeps_the_date_and_value(alice_client, alice, product):
+    registration = factories.make_registration(alice, status="approved")
+    url = reverse("registration_close", args=[registration.pk])
+    data = {"outcome": "lost", "close_date": "2020-01-02", "actual_value": "-5", "lost_reason": ""}
+    response = alice_client.post(url, data, follow=True)
+    form = response.context["close_form"]
+    assert form["close_date"].value() == "2020-01-02"
+    assert form["outcome"].value() == "lost"
+    assert form.errors
+
+
+def test_refused_comment_keeps_nothing_lost(alice_client, alice_registration):
+    url = reverse("registration_comment", args=[alice_registration.pk])
+    response = alice_client.post(url, {"body": "x" * 5001}, follow=True)
+    form = response.context["comment_form"]
+    assert form["body"].value().startswith("xxx")
+    assert form.errors
