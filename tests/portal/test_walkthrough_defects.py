@@ -148,3 +148,15 @@ def test_refused_comment_keeps_nothing_lost(alice_client, alice_registration):
     form = response.context["comment_form"]
     assert form["body"].value().startswith("xxx")
     assert form.errors
+
+
+# --- 2. Enter in a registration field submits -------------------------------------------------
+
+
+def test_enter_default_button_of_the_registration_form_is_submit(alice_client):
+    import re
+
+    html = alice_client.get(reverse("registration_create")).content.decode()
+    form = html[html.index("data-registration-form") :]
+    first = re.search(r"<button[^>]*type=\"submit\"[^>]*>", form).group(0)
+    assert 'value="submit"' in first  # Enter presses the first submit button: not the check
