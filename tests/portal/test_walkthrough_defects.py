@@ -160,3 +160,41 @@ def test_enter_default_button_of_the_registration_form_is_submit(alice_client):
     form = html[html.index("data-registration-form") :]
     first = re.search(r"<button[^>]*type=\"submit\"[^>]*>", form).group(0)
     assert 'value="submit"' in first  # Enter presses the first submit button: not the check
+
+
+# --- 9. Notification copy ----------------------------------------------------------------------
+
+
+def test_notification_copy_has_no_record_s_nor_names_s(manager, alice, product):
+    from deals.models import Notification
+
+    northbridge = factories.PartnerFactory(name="Northbridge Solutions", domains=["nb.example"])
+    nick = factories.partner_user(northbridge, email="nick@nb.example")
+    factories.make_registration(alice, customer_name="Globex Corp", customer_domain="globex.com")
+    factories.make_registration(nick, customer_name="Globex Corp", customer_domain="globex.com")
+    bodies = list(
+        Notification.objects.filter(kind="conflict_detected").values_list("body", flat=True)
+    )
+    assert bodies
+    text = " ".join(bodies)
+    assert "record(s)" not in text
+    assert "Solutions's" not in text
+    assert "Northbridge Solutions' registration" in text
+
+
+def test_invitation_email_says_who_invited(alice_admin, partner_a):
+
+    from deals.models import Notification
+    from deals.notifications.delivery import email_render
+    from partners import services as partner_services
+
+    alice_admin.name = "Ada Lovelace"
+    alice_admin.save()
+    partner_services.partner_user_create(
+        actor=alice_admin, partner=partner_a, email="new.person@acme-resellers.example"
+    )
+    row = Notification.objects.get(kind="user_invited")
+    assert "Ada Lovelace invited you" in row.body
+    _, text, html = email_render(row)
+    assert "Ada Lovelace invited you to register deals for" in text
+    assert "Ada Lovelace invited you" in html
