@@ -347,6 +347,16 @@ class DealRegistration(models.Model):
         return f"{self.reference or 'draft'} · {self.customer_name}"
 
     @property
+    def customer_country_name(self) -> str:
+        """The customer's country as people read it ("Germany"), not its code ("DE")."""
+        import pycountry
+
+        country = pycountry.countries.get(alpha_2=self.customer_country or "")
+        if country is None:
+            return self.customer_country or ""
+        return getattr(country, "common_name", country.name)
+
+    @property
     def is_protected(self) -> bool:
         return (
             self.status == RegistrationStatus.APPROVED

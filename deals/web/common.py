@@ -221,4 +221,16 @@ def describe_events(events, *, partner: bool = False) -> list:
         elif action == "activity_logged" and details.get("kind"):
             summary = f"{details['kind'].capitalize()} recorded."
         event.summary = summary.strip()
+        event.actor_name = _actor_name(event)
     return events
+
+
+def _actor_name(event) -> str:
+    """Who acted, as people read it: their name (the e-mail address only when they have none),
+    "Dealbridge" for the system. The stored actor_label (an e-mail) stays the audit record."""
+    actor = getattr(event, "actor", None)
+    if actor is not None and actor.name:
+        return actor.name
+    if event.actor_label == "system":
+        return "Dealbridge"
+    return event.actor_label

@@ -198,3 +198,77 @@ def test_invitation_email_says_who_invited(alice_admin, partner_a):
     _, text, html = email_render(row)
     assert "Ada Lovelace invited you to register deals for" in text
     assert "Ada Lovelace invited you" in html
+
+
+# --- 7. Names, contrast, accessible names, heading order --------------------------------------
+
+
+def test_timeline_shows_names_and_country_names(manager_client, manager, alice, product):
+    alice.name = "Alice Archer"
+    alice.save()
+    registration = factories.make_registration(alice, customer_country="DE")
+    html = manager_client.get(reverse("manage_registration", args=[registration.pk]))
+    content = html.content.decode()
+    timeline = content[content.index('id="tl-h"') :]
+    assert "Alice Archer" in timeline
+    assert alice.email not in timeline
+    assert "<dd>Germany</dd>" in content
+
+
+def _css_var(css: str, name: str) -> str:
+    import re
+
+    return re.search(rf"--{name}:\s*(#[0-9a-fA-F]{{6}})", css).group(1)
+
+
+def _contrast(a: str, b: str) -> float:
+    def lum(hex_):
+        channels = [int(hex_[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _color(css: str, rule: str, prop: str) -> str:
+    import re
+
+    body = re.search(re.escape(rule) + r"\s*\{([^}]*)\}", css).group(1)
+    value = re.search(rf"(?<![-\w]){prop}:\s*([^;]+);", body).group(1).strip()
+    if value.startswith("var(--"):
+        return _css_var(css, value[6:-1])
+    return value
+
+
+def test_unread_badge_and_disabled_previous_meet_wcag_aa_contrast():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    css = (Path(settings.BASE_DIR) / "static" / "css" / "app.css").read_text()
+    badge = _contrast(_color(css, ".bell-count", "background"), "#ffffff")
+    disabled = _contrast(_color(css, ".pagination .disabled", "color"), "#ffffff")
+    assert badge >= 4.5, badge
+    assert disabled >= 4.5, disabled
+
+
+def test_user_menu_button_has_an_accessible_name(alice_client):
+    import re
+
+    html = alice_client.get(reverse("home")).content.decode()
+    summary = re.search(r"<summary>(.*?)</summary>", html, re.S).group(1)
+    assert '<span class="visually-hidden">Account menu' in summary
+
+
+def test_conflict_review_heading_order_does_not_skip_a_level(manager_client, alice, bob, product):
+    import re
+
+    factories.make_registration(alice, customer_name="Globex Corp", customer_domain="globex.com")
+    later = factories.make_registration(
+        bob, customer_name="Globex Corp", customer_domain="globex.com"
+    )
+    html = manager_client.get(reverse("manage_registration", args=[later.pk])).content.decode()
+    assert "side-other" in html  # the conflict review is on the page
+    levels = [int(level) for level in re.findall(r"<h([1-6])[\s>]", html)]
+    assert all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False)), levels
