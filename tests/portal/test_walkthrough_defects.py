@@ -272,3 +272,36 @@ def test_conflict_review_heading_order_does_not_skip_a_level(manager_client, ali
     assert "side-other" in html  # the conflict review is on the page
     levels = [int(level) for level in re.findall(r"<h([1-6])[\s>]", html)]
     assert all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False)), levels
+
+
+# --- 8. The pages' CSV export is for people ----------------------------------------------------
+
+
+def test_csv_download_has_labels_plain_dates_and_a_bom(manager_client, manager, product):
+    import csv
+    import io
+    import re
+
+    zurich = factories.PartnerFactory(name="Zürich Télécom", domains=["zt.example"])
+    zoe = factories.partner_user(zurich, email="zoe@zt.example")
+    factories.make_registration(zoe, customer_name="Globex Corp", customer_country="DE")
+    page = manager_client.get(reverse("reports-dashboard")).content.decode()
+    url = re.search(r'href="([^"]*registrations\.csv[^"]*)"', page).group(1).replace("&amp;", "&")
+    assert not url.startswith("/api/")  # the API's CSV keeps its contract
+    response = manager_client.get(url)
+    assert response.status_code == 200
+    raw = b"".join(response.streaming_content)
+    assert raw.startswith("\ufeff".encode())  # spreadsheet programs then read UTF-8
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    row = next(r for r in rows if r["Partner"] == "Zürich Télécom")
+    assert row["Status"] == "Submitted"
+    assert row["Customer country"] == "Germany"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row["Submitted at"]), row["Submitted at"]
+
+
+def test_api_csv_keeps_its_codes_and_iso_timestamps(manager, alice, product):
+    factories.make_registration(alice)
+    response = client_for(manager).get("/api/v1/reports/registrations.csv")
+    raw = b"".join(response.streaming_content).decode()
+    assert raw.startswith("reference,partner,tier,status,")
+    assert ",submitted," in raw
