@@ -305,3 +305,15 @@ def test_api_csv_keeps_its_codes_and_iso_timestamps(manager, alice, product):
     raw = b"".join(response.streaming_content).decode()
     assert raw.startswith("reference,partner,tier,status,")
     assert ",submitted," in raw
+
+
+# --- 6. One way to resubmit -------------------------------------------------------------------
+
+
+def test_info_requested_shows_one_resubmit_action(alice_client, alice, manager, product):
+    registration = factories.make_registration(alice, status="info_requested", manager=manager)
+    html = alice_client.get(reverse("registration_detail", args=[registration.pk])).content
+    page = html.decode()
+    assert "Edit and resubmit" in page
+    assert ">Resubmit</button>" not in page
+    assert reverse("registration_submit", args=[registration.pk]) not in page
