@@ -75,7 +75,7 @@ class RulesOfEngagement(models.Model):
     extension_days = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1)])
     max_extensions = models.PositiveSmallIntegerField(default=1)
     reminder_days = models.JSONField(default=default_reminder_days)
-    sla_business_days = models.PositiveSmallIntegerField(default=2)
+    sla_business_days = models.PositiveSmallIntegerField("review SLA (business days)", default=2)
     holidays = models.JSONField(default=list, blank=True, help_text="ISO dates skipped by the SLA.")
     min_deal_values = models.JSONField(
         default=default_min_deal_values, help_text='Per currency, e.g. {"USD": "5000.00"}.'

@@ -317,3 +317,16 @@ def test_info_requested_shows_one_resubmit_action(alice_client, alice, manager, 
     assert "Edit and resubmit" in page
     assert ">Resubmit</button>" not in page
     assert reverse("registration_submit", args=[registration.pk]) not in page
+
+
+# --- 10. Admin labels --------------------------------------------------------------------------
+
+
+def test_admin_labels_read_as_english():
+    from conflicts.models import IdentityEntry, KeyFrequency
+    from deals.models import RulesOfEngagement
+
+    assert IdentityEntry._meta.verbose_name_plural == "identity entries"
+    assert KeyFrequency._meta.verbose_name_plural == "key frequencies"
+    label = RulesOfEngagement._meta.get_field("sla_business_days").verbose_name
+    assert label == "review SLA (business days)"
