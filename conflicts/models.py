@@ -51,6 +51,7 @@ class IdentityEntry(models.Model):
     updated_at = UpdatedAtField()
 
     class Meta:
+        verbose_name_plural = "identity entries"
         constraints = [
             models.UniqueConstraint(fields=["kind", "record_id"], name="identity_entry_record"),
         ]
@@ -84,6 +85,9 @@ class KeyFrequency(models.Model):
 
     key = models.CharField(max_length=200, primary_key=True)
     df = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "key frequencies"
 
     def __str__(self) -> str:
         return f"{self.key} ({self.df})"

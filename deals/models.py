@@ -75,7 +75,7 @@ class RulesOfEngagement(models.Model):
     extension_days = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1)])
     max_extensions = models.PositiveSmallIntegerField(default=1)
     reminder_days = models.JSONField(default=default_reminder_days)
-    sla_business_days = models.PositiveSmallIntegerField(default=2)
+    sla_business_days = models.PositiveSmallIntegerField("review SLA (business days)", default=2)
     holidays = models.JSONField(default=list, blank=True, help_text="ISO dates skipped by the SLA.")
     min_deal_values = models.JSONField(
         default=default_min_deal_values, help_text='Per currency, e.g. {"USD": "5000.00"}.'
@@ -430,6 +430,16 @@ class DealRegistration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference or 'draft'} · {self.customer_name}"
+
+    @property
+    def customer_country_name(self) -> str:
+        """The customer's country as people read it ("Germany"), not its code ("DE")."""
+        import pycountry
+
+        country = pycountry.countries.get(alpha_2=self.customer_country or "")
+        if country is None:
+            return self.customer_country or ""
+        return getattr(country, "common_name", country.name)
 
     @property
     def is_protected(self) -> bool:

@@ -47,7 +47,8 @@ LEFT JOIN partners_user d ON d.id = r.decided_by_id
 """
 
 REGISTRATION_DETAIL_FOR_PARTNER = _DETAIL + "WHERE r.id = %s AND r.partner_id = %s"
-REGISTRATION_DETAIL_FOR_MANAGER = _DETAIL + "WHERE r.id = %s"
+# Managers never see a draft (the partner's private work): selectors.registrations_in_scope.
+REGISTRATION_DETAIL_FOR_MANAGER = _DETAIL + "WHERE r.id = %s AND r.status <> 'draft'"
 
 
 def registration_detail(pk: int, *, partner_id: int | None) -> DealRegistration | None:

@@ -45,7 +45,7 @@ class TokenForm(forms.Form):
         required=False,
         max_length=100,
         help_text="Where the token is used, e.g. “CRM sync”.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": 100}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": 100, "required": True}),
     )
 
     def clean_name(self):
@@ -56,7 +56,9 @@ class TokenForm(forms.Form):
         value = check_text(errors, "name", self.cleaned_data.get("name"), 100)
         if errors:
             raise forms.ValidationError(errors["name"])
-        return value
+        if not (value or "").strip():
+            raise forms.ValidationError("Enter a name, so you can tell your tokens apart.")
+        return value.strip()
 
 
 class SalesRepForm(InviteForm):

@@ -4,6 +4,7 @@ tokens. Revocation (sessions and tokens) lives here so every path that ends acce
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -167,11 +168,19 @@ def partner_user_create(
     name = check_text(errors, "name", name, 150)
     if role not in Membership.Role.values:
         errors.add("role", "Choose member or admin.")
-    if email and User.objects.filter(email__iexact=email).exists():
+    withheld = False
+    existing = User.objects.filter(email__iexact=email).first() if email else None
+    if existing is not None and Membership.objects.filter(user=existing, partner=partner).exists():
+        # Their own company's user: the admin sees the list anyway, nothing leaks.
+        errors.add("email", "This person is already a user of your company.")
+    elif existing is not None and is_manager(actor):
         errors.add("email", "A user with this e-mail address already exists.")
     elif email:
         for message in partner_user_email_errors(partner, email):
             errors.add("email", message)
+        # An account elsewhere (another partner, vendor staff) must not be confirmed to a
+        # partner admin: the answer, and its timing, are those of a fresh invitation.
+        withheld = existing is not None
     if password is not None:
         if not isinstance(password, str) or "\x00" in password:
             errors.add("password", "Invalid password.")
@@ -185,13 +194,30 @@ def partner_user_create(
                 errors["password"] = list(exc.messages)
     errors.raise_if_any()
     with transaction.atomic():
-        user = User.objects.create_user(email=email, password=password or None, name=name)
+        # Withheld (the address has an account elsewhere): the same writes under a stand-in
+        # address, rolled back, so neither the answer nor its timing tells the two apart.
+        stand_in = f"withheld-{uuid.uuid4().hex}@invitations.invalid" if withheld else email
+        user = User.objects.create_user(email=stand_in, password=password or None, name=name)
         Membership.objects.create(user=user, partner=partner, role=role)
         if password is None:
             invitation = Invitation.objects.create(user=user, partner=partner, invited_by=actor)
             # Through the notification outbox: written in this transaction, e-mailed after
             # commit with retries, so an SMTP outage never turns this into a 500.
             invitation_created.send(sender=Invitation, invitation=invitation)
+        if withheld:
+            transaction.set_rollback(True)
+            from prm.security_log import log_event
+
+            log_event(
+                "invitation_withheld",
+                user=actor,
+                outcome="withheld",
+                object_id=existing.pk,
+                partner_id=partner.pk,
+            )
+            user.email = email
+            user.invitation_withheld = True
+            user.invited_role = role
     return user
 
 

@@ -142,11 +142,21 @@ def _render_tokens(request, form, *, raw_key=None, created=None, status=200):
     )
 
 
+NEW_TOKEN_SESSION_KEY = "new_api_token"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def token_list(request):
     if request.method == "GET":
-        return _render_tokens(request, TokenForm())
+        # The key of a token just created, stored once in the session by the POST: shown in
+        # this response only, then forgotten (a refresh never shows it again, nor creates one).
+        created = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
+        token = raw_key = None
+        if created:
+            token = ApiToken.objects.filter(user=request.user, pk=created.get("id")).first()
+            raw_key = created.get("key") if token is not None else None
+        return _render_tokens(request, TokenForm(), raw_key=raw_key, created=token)
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _render_tokens(request, form, status=400)
@@ -155,8 +165,9 @@ def token_list(request):
     except DomainError as exc:
         messages.error(request, exc.detail)
         return redirect("token_list")
-    # The raw key is rendered in this response only: never stored, never shown again.
-    return _render_tokens(request, TokenForm(), raw_key=raw_key, created=token)
+    # Post/redirect/get: refreshing the page must not create a second live token.
+    request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "key": raw_key}
+    return redirect("token_list")
 
 
 @login_required

@@ -335,8 +335,8 @@ def _content(kind: str, event, registration: DealRegistration, audience: str) ->
         verdict = details.get("conflict_status", "conflict").replace("_", " ")
         title = f"Conflict on {ref}: {verdict}"
         body = (
-            f"{partner_name}'s registration for {customer} matches {len(matches)} active "
-            f"record(s) ({verdict})."
+            f"{possessive(partner_name)} registration for {customer} matches "
+            f"{_count(len(matches), 'active record')} ({verdict})."
         )
         if audience == REP:
             body += " One of them is a direct opportunity you own."
@@ -387,13 +387,24 @@ def _content(kind: str, event, registration: DealRegistration, audience: str) ->
     elif kind == NotificationKind.SLA_OVERDUE:
         title = f"Review overdue: {ref}"
         body = (
-            f"{partner_name}'s registration for {customer} was due for a decision on "
+            f"{possessive(partner_name)} registration for {customer} was due for a decision on "
             f"{_date(details.get('sla_due_at'))}."
         )
     else:  # pragma: no cover - every mapped kind is handled above
         title, body = f"Update on {ref}", ""
     ctx.update(title=title, body=body)
     return ctx
+
+
+def possessive(name: str) -> str:
+    """ "Acme's", but "Northbridge Solutions'" (a name ending in s takes the apostrophe only)."""
+    name = str(name or "")
+    return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"
+
+
+def _count(n: int, noun: str) -> str:
+    """ "1 active record", "3 active records": never "record(s)"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _reason_label(reason: str) -> str:
@@ -423,8 +434,9 @@ def _resolution_content(details, ref, customer, partner_name, audience) -> tuple
         )
     outcome = REP_OUTCOMES.get(details.get("resolution", ""), "resolved")
     terms = details.get("co_sell") or {}
-    body = f"The conflict between {partner_name}'s registration for {customer} and your " + (
-        f"opportunity was resolved: {outcome}."
+    body = (
+        f"The conflict between {possessive(partner_name)} registration for {customer} and your "
+        + (f"opportunity was resolved: {outcome}.")
     )
     if terms:
         body += (
@@ -541,14 +553,22 @@ def invitation_notify(invitation) -> Notification:
     The set-password link is made when the e-mail is sent (no reset key is stored), so a
     retry after an SMTP outage still carries a working link."""
     partner = invitation.partner
+    inviter = invitation.invited_by
+    # Who invited: their name (or e-mail address), so the invitation is not a stranger's link.
+    inviter_name = (inviter.get_full_name() or inviter.email) if inviter else ""
+    invited = f"{inviter_name} invited you" if inviter_name else "You have been invited"
     row = Notification.objects.create(
         recipient=invitation.user,
         kind=NotificationKind.USER_INVITED,
         channel=Channel.EMAIL,
         dedupe_key=f"invitation:{invitation.pk}:{invitation.user_id}:email",
         title=f"You're invited to Dealbridge for {partner.name}",
-        body=f"You have been invited to register deals for {partner.name}.",
-        context={"invitation": invitation.pk, "partner_name": partner.name},
+        body=f"{invited} to register deals for {partner.name}.",
+        context={
+            "invitation": invitation.pk,
+            "partner_name": partner.name,
+            "invited_by": inviter_name,
+        },
     )
     transaction.on_commit(lambda: notifications_publish([row.pk]))
     return row

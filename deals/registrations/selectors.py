@@ -22,6 +22,7 @@ from deals.models import (
     Product,
     RegistrationEvent,
     RegistrationQuerySet,
+    RegistrationStatus,
 )
 from partners.roles import is_manager, is_sales_rep, partner_of
 from prm.lib.ids import query_id
@@ -59,7 +60,8 @@ def registrations_in_scope(
     kind: str, partner_id: int | None = None, rep_email: str | None = None
 ) -> RegistrationQuerySet:
     if kind == "all":
-        return _registration_base()
+        # A draft is the partner's private work: managers see a registration once submitted.
+        return _registration_base().exclude(status=RegistrationStatus.DRAFT)
     if kind == "partner":
         return _registration_base().filter(partner_id=partner_id)
     if kind == "rep" and rep_email:
@@ -90,7 +92,8 @@ def conflicts_of_rep(rep_email: str) -> QuerySet[Conflict]:
 
 
 def registrations_visible_to(user) -> RegistrationQuerySet:
-    """Managers see every registration; a partner user only their own company's; a sales rep
+    """Managers see every registration but drafts; a partner user only their own company's
+    (drafts included); a sales rep
     those in conflict with an opportunity they own (conflicts_of_rep); others none."""
     kind, values = registration_scope(user)
     return registrations_in_scope(kind, **values)
@@ -103,8 +106,8 @@ def registrations_of_partner_visible_to(user, partner_id: int | None) -> QuerySe
     kind, values = registration_scope(user)
     if partner_id is not None:
         if kind == "all":
-            kind, values = "partner", {"partner_id": partner_id}
-        elif values.get("partner_id") != partner_id:
+            return registrations_in_scope(kind).filter(partner_id=partner_id)
+        if values.get("partner_id") != partner_id:
             return DealRegistration.objects.none()
     return registrations_in_scope(kind, **values)
 

@@ -101,3 +101,50 @@ def csv_format(value) -> str:
     if isinstance(value, Decimal | float):
         return _money(value)
     return str(value)
+
+
+# --- The portal's spreadsheet export ------------------------------------------------------------
+# The API's CSV (GET /api/v1/reports/registrations.csv) keeps its codes and ISO timestamps for
+# scripts. The pages' "Download" link gets this one for people: column titles and labels
+# instead of internal codes, plain dates and times (UTC, to the minute), country names, and a
+# UTF-8 byte-order mark so spreadsheet programs read accented partner names correctly.
+
+UTF8_BOM = "\ufeff"
+
+
+def _labels(choices) -> dict:
+    return dict(choices.choices)
+
+
+def spreadsheet_labels() -> dict[str, dict]:
+    from deals.models import ConflictStatus, Outcome, RegistrationStatus, RejectionReason, Stage
+
+    return {
+        "status": _labels(RegistrationStatus),
+        "conflict_status": _labels(ConflictStatus),
+        "stage": _labels(Stage),
+        "rejection_reason": _labels(RejectionReason),
+        "outcome": _labels(Outcome),
+    }
+
+
+def spreadsheet_header() -> list[str]:
+    titles = {"co_sell": "Co-sell", "sla_due_at": "Review due"}
+    return [titles.get(name, name.replace("_", " ").capitalize()) for name, _ in CSV_COLUMNS]
+
+
+def spreadsheet_cell(name: str, value, labels: dict[str, dict]) -> str:
+    if value is None or value == "":
+        return ""
+    if name in labels:
+        return str(labels[name].get(value, value))
+    if name == "customer_country":
+        import pycountry
+
+        country = pycountry.countries.get(alpha_2=value)
+        return getattr(country, "common_name", country.name) if country else str(value)
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return csv_format(value)

@@ -381,5 +381,54 @@ def _csv_url(filters: ReportFilters, *, partner_view: bool = False) -> str:
     if partner_view:
         params.pop("partner", None)
     query = urlencode(params)
-    url = reverse("api-reports-registrations-csv")
+    url = reverse("reports-registrations-csv")
     return f"{url}?{query}" if query else url
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _spreadsheet_stream(rows):
+    import csv
+
+    from deals.reports.csv import (
+        CSV_COLUMNS,
+        UTF8_BOM,
+        spreadsheet_cell,
+        spreadsheet_header,
+        spreadsheet_labels,
+    )
+    from prm.lib.csvsafe import csv_safe
+
+    writer = csv.writer(_Echo())
+    labels = spreadsheet_labels()
+    names = [name for name, _ in CSV_COLUMNS]
+    yield UTF8_BOM + writer.writerow(spreadsheet_header())
+    for row in rows:
+        cells = (spreadsheet_cell(n, v, labels) for n, v in zip(names, row, strict=True))
+        yield writer.writerow([csv_safe(c) for c in cells])
+
+
+@login_required
+@reads_from_replica
+def reports_registrations_csv(request):
+    """The pages' export: the API CSV's rows for people (deals.reports.csv, spreadsheet)."""
+    from django.http import StreamingHttpResponse
+
+    from deals.reports.csv import report_csv_rows
+    from prm.lib.time import timezone_now
+
+    if not (is_manager(request.user) or partner_of(request.user) is not None):
+        raise PermissionDenied
+    filters, errors = _parse(request)
+    if filters is None:
+        return render(request, "errors/400.html", status=400)
+    rows = report_csv_rows(request.user, filters)
+    response = StreamingHttpResponse(
+        _spreadsheet_stream(rows), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone_now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="registrations-{stamp}.csv"'
+    return response

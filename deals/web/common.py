@@ -48,6 +48,50 @@ def error_text(exc: DomainError) -> str:
     return exc.detail
 
 
+ECHO_SESSION_KEY = "form_echo"
+
+
+def _echo_store(request, exc: ValidationFailed) -> None:
+    """Keep a refused form's input and field errors for the page the refusal returns to
+    (post/redirect/get), so what was typed is shown again with the errors beside the fields."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or request.method != "POST":
+        return
+    data = {
+        key: value[:5000]
+        for key, value in request.POST.items()
+        if key != "csrfmiddlewaretoken" and isinstance(value, str)
+    }
+    fields = {
+        str(name): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+        for name, msgs in (exc.fields or {}).items()
+    }
+    request.session[ECHO_SESSION_KEY] = {
+        "view": match.url_name,
+        "data": data,
+        "fields": fields,
+        "detail": str(exc.detail),
+    }
+
+
+def echoed_forms(request, forms: dict):
+    """The forms of a page, {view name: (form class, initial)} → {view name: form}: the one
+    whose submission was just refused comes back bound to what was typed, with its errors (read
+    once from the session); the others fresh."""
+    echo = request.session.pop(ECHO_SESSION_KEY, None) if hasattr(request, "session") else None
+    result = {}
+    for view_name, (form_class, initial) in forms.items():
+        if isinstance(echo, dict) and echo.get("view") == view_name:
+            form = form_class(data=echo.get("data") or {})
+            form.apply_errors(
+                ValidationFailed(echo.get("detail") or "", fields=echo.get("fields") or None)
+            )
+        else:
+            form = form_class(initial=initial)
+        result[view_name] = form
+    return result
+
+
 def domain_errors(back: str | None = None):
     """Map domain errors for a view. `back` names the URL (same kwargs as the view) that a
     refused action returns to with the error as a message."""
@@ -71,6 +115,8 @@ def domain_errors(back: str | None = None):
                 if back is None:
                     raise
                 messages.error(request, error_text(exc))
+                if isinstance(exc, ValidationFailed):
+                    _echo_store(request, exc)
                 return redirect(back, *args, **kwargs)
 
         return wrapper
@@ -187,4 +233,16 @@ def describe_events(events, *, partner: bool = False) -> list:
         elif action == "activity_logged" and details.get("kind"):
             summary = f"{details['kind'].capitalize()} recorded."
         event.summary = summary.strip()
+        event.actor_name = _actor_name(event)
     return events
+
+
+def _actor_name(event) -> str:
+    """Who acted, as people read it: their name (the e-mail address only when they have none),
+    "Dealbridge" for the system. The stored actor_label (an e-mail) stays the audit record."""
+    actor = getattr(event, "actor", None)
+    if actor is not None and actor.name:
+        return actor.name
+    if event.actor_label == "system":
+        return "Dealbridge"
+    return event.actor_label

@@ -21,7 +21,14 @@ from deals.registrations import selectors, services
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_decide
 from deals.web import selectors as selectors_portal
-from deals.web.common import _page, describe_events, domain_errors, error_text, manager_required
+from deals.web.common import (
+    _page,
+    describe_events,
+    domain_errors,
+    echoed_forms,
+    error_text,
+    manager_required,
+)
 from deals.web.forms import (
     ApproveForm,
     InternalNoteForm,
@@ -185,6 +192,16 @@ def manage_registration(request, pk):
         RegistrationStatus.SUBMITTED,
         RegistrationStatus.INFO_REQUESTED,
     )
+    forms = echoed_forms(
+        request,
+        {
+            "manage_revoke": (RevokeForm, None),
+            "manage_approve": (ApproveForm, None),
+            "manage_reject": (RejectForm, None),
+            "manage_request_info": (RequestInfoForm, None),
+            "manage_note": (InternalNoteForm, None),
+        },
+    )
     return render(
         request,
         "manage/registration.html",
@@ -203,12 +220,12 @@ def manage_registration(request, pk):
             "can_reject": lifecycle.can("reject", registration.status),
             "can_request_info": lifecycle.can("request_info", registration.status),
             "can_revoke": lifecycle.can("revoke", registration.status),
-            "revoke_form": RevokeForm(),
+            "revoke_form": forms["manage_revoke"],
             "awaiting": awaiting,
-            "approve_form": ApproveForm(),
-            "reject_form": RejectForm(),
-            "request_info_form": RequestInfoForm(),
-            "note_form": InternalNoteForm(),
+            "approve_form": forms["manage_approve"],
+            "reject_form": forms["manage_reject"],
+            "request_info_form": forms["manage_request_info"],
+            "note_form": forms["manage_note"],
             "resolve_form": ResolveForm(),
             "section": "queue",
         },

@@ -34,6 +34,7 @@ from deals.web.common import (
     _page,
     describe_events,
     domain_errors,
+    echoed_forms,
     error_text,
     partner_required,
 )
@@ -288,6 +289,16 @@ def registration_detail(request, pk):
         selectors.extension_requests_visible_to(user).filter(registration=registration)
     )
     pending_extension = any(e.status == ExtensionStatus.PENDING for e in extensions)
+    today = timezone.localdate().isoformat()
+    forms = echoed_forms(
+        request,
+        {
+            "registration_comment": (CommentForm, None),
+            "registration_activity": (ActivityForm, {"occurred_on": today}),
+            "registration_extension": (ExtensionForm, None),
+            "registration_close": (CloseForm, {"close_date": today}),
+        },
+    )
     return render(
         request,
         "portal/registration_detail.html",
@@ -309,12 +320,10 @@ def registration_detail(request, pk):
             "can_extend": registration.status == RegistrationStatus.APPROVED
             and not pending_extension,
             "can_log_activity": registration.status not in lifecycle.TERMINAL_STATUSES,
-            "comment_form": CommentForm(),
-            "activity_form": ActivityForm(
-                initial={"occurred_on": timezone.localdate().isoformat()}
-            ),
-            "extension_form": ExtensionForm(),
-            "close_form": CloseForm(initial={"close_date": timezone.localdate().isoformat()}),
+            "comment_form": forms["registration_comment"],
+            "activity_form": forms["registration_activity"],
+            "extension_form": forms["registration_extension"],
+            "close_form": forms["registration_close"],
             "section": "registrations",
         },
     )

@@ -196,6 +196,11 @@ class PartnerUserListView(ApiView):
         user = services.partner_user_create(
             actor=request.user, partner=partner, **data.validated_data
         )
+        if getattr(user, "invitation_withheld", False):
+            # The address has an account elsewhere: answered like a fresh invitation, so the
+            # API does not confirm that it exists (partners.services.partner_user_create).
+            body = {**PartnerUserSerializer(user).data, "role": user.invited_role}
+            return Response(body, status=status.HTTP_201_CREATED)
         user = access.access_partner_user(partner, user.pk)
         return Response(PartnerUserSerializer(user).data, status=status.HTTP_201_CREATED)
 

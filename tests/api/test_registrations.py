@@ -278,11 +278,16 @@ def test_patch_validation_error_writes_nothing(as_alice, alice, product):
     assert changed_tables(before, hash_all_tables()) == []
 
 
-def test_manager_cannot_patch(as_manager, alice, product):
-    draft = factories.make_registration(alice, status="draft")
+def test_manager_cannot_patch(as_manager, alice, manager, product):
+    awaiting = factories.make_registration(alice, status="info_requested", manager=manager)
+    assert (
+        as_manager.patch(f"{URL}{awaiting.pk}/", {"customer_name": "Y"}, format="json").status_code
+        == 403
+    )
+    draft = factories.make_registration(alice, status="draft")  # never seen by a manager
     assert (
         as_manager.patch(f"{URL}{draft.pk}/", {"customer_name": "Y"}, format="json").status_code
-        == 403
+        == 404
     )
 
 
