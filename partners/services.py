@@ -212,7 +212,7 @@ def partner_user_create(
                 "invitation_withheld",
                 user=actor,
                 outcome="withheld",
-                object_id=existing.pk,
+                object_id=existing.pk if existing is not None else None,
                 partner_id=partner.pk,
             )
             user.email = email
