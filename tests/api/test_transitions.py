@@ -167,9 +167,19 @@ def test_partner_on_own_registration_gets_403_on_foreign_404(as_alice, alice, bo
 
 
 @pytest.mark.parametrize("action", ["submit", "withdraw"])
-def test_manager_cannot_do_partner_actions(as_manager, alice, product, action):
-    registration = factories.make_registration(alice, status="draft")
+def test_manager_cannot_do_partner_actions(as_manager, alice, manager, product, action):
+    # A registration the manager can see (a draft is the partner's private work: 404 to them,
+    # issue 18 §6) where the partner's action applies: resubmit after a request for information.
+    registration = factories.make_registration(alice, status="info_requested", manager=manager)
+    before = hash_all_tables()
     assert as_manager.post(url(registration, action), format="json").status_code == 403
+    assert changed_tables(before, hash_all_tables()) == []
+
+
+def test_manager_gets_404_for_partner_actions_on_a_draft(as_manager, alice, product):
+    draft = factories.make_registration(alice, status="draft")
+    for action in ("submit", "withdraw"):
+        assert as_manager.post(url(draft, action), format="json").status_code == 404
 
 
 def test_role_is_checked_before_the_body(as_alice, alice, product):
