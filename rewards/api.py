@@ -22,6 +22,7 @@ from partners.roles import is_manager
 from prm.api import (
     ApiView,
     ErrorResponseSerializer,
+    Pagination,
     PartnerRefSerializer,
     StrictInputSerializer,
     apply_ordering,
@@ -144,11 +145,13 @@ class RegistrationVerifyWinApi(ApiView):
 
 
 class AccrualListApi(ApiView):
+    pagination_class = Pagination  # the schema documents the page envelope (API.md "paginated")
+
     @extend_schema(
         operation_id="accruals_list",
         tags=["rewards"],
         parameters=[*ACCRUAL_FILTERS, ordering_parameter(ACCRUAL_ORDERING)],
-        responses=responses({200: AccrualSerializer(many=True)}, 400),
+        responses=responses({200: AccrualSerializer(many=True)}, 400, 404),
         description="Partners: their own company's accruals; managers: all.",
     )
     def get(self, request):
