@@ -337,6 +337,84 @@ class IncentiveReportApi(ApiView):
         )
 
 
+class CoSellPartnerRowSerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="YYYY-MM of the close date.")
+    partner_id = serializers.IntegerField()
+    partner = serializers.CharField()
+    currency = serializers.CharField()
+    deals = serializers.IntegerField(help_text="Registrations closed won under co-sell.")
+    revenue = serializers.CharField(help_text="Decimal string: their won value.")
+    partner_credit = serializers.CharField(
+        help_text="Decimal string: the value × the partner credit % of the latest agreement."
+    )
+
+
+class CoSellRepRowSerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="YYYY-MM of the close date.")
+    rep_email = serializers.EmailField()
+    rep = serializers.CharField(help_text="The rep's name (their e-mail when unknown).")
+    currency = serializers.CharField()
+    deals = serializers.IntegerField()
+    revenue = serializers.CharField(help_text="Decimal string.")
+    rep_credit = serializers.CharField(help_text="Decimal string: the value × the rep credit %.")
+
+
+class CoSellReportSerializer(serializers.Serializer):
+    by_partner = CoSellPartnerRowSerializer(many=True)
+    by_rep = CoSellRepRowSerializer(many=True)
+
+
+class CoSellReportApi(ApiView):
+    @extend_schema(
+        operation_id="reports_co_sell",
+        tags=["reports"],
+        parameters=[
+            OpenApiParameter(
+                "from", OpenApiTypes.DATE, required=False, description="Close date on or after."
+            ),
+            OpenApiParameter(
+                "to", OpenApiTypes.DATE, required=False, description="Close date on or before."
+            ),
+        ],
+        responses=responses({200: CoSellReportSerializer}, 400),
+        description="Co-sell revenue (registrations closed won under a co-sell agreement) with "
+        "the credits of each side, per month of the close date and currency: by partner and by "
+        "sales rep. Managers: both; partner users: their own company's partner rows only; "
+        "sales reps: their own rep rows only.",
+    )
+    def get(self, request):
+        errors: dict = {}
+        start = selectors.parse_date(request.query_params, "from", errors)
+        end = selectors.parse_date(request.query_params, "to", errors)
+        if start and end and start > end:
+            errors["to"] = ["On or after `from`."]
+        if errors:
+            raise ValidationFailed("Some filters are not valid.", fields=errors)
+        report = selectors.co_sell_report(request.user, start=start, end=end)
+        return Response(
+            {
+                "by_partner": [
+                    {
+                        **{k: row[k] for k in ("period", "partner_id", "partner", "currency")},
+                        "deals": row["deals"],
+                        "revenue": format_money(row["revenue"], row["currency"]),
+                        "partner_credit": format_money(row["credit"], row["currency"]),
+                    }
+                    for row in report["by_partner"]
+                ],
+                "by_rep": [
+                    {
+                        **{k: row[k] for k in ("period", "rep_email", "rep", "currency")},
+                        "deals": row["deals"],
+                        "revenue": format_money(row["revenue"], row["currency"]),
+                        "rep_credit": format_money(row["credit"], row["currency"]),
+                    }
+                    for row in report["by_rep"]
+                ],
+            }
+        )
+
+
 urlpatterns = [
     path(
         "registrations/<id:pk>/verify-win/",
@@ -348,4 +426,5 @@ urlpatterns = [
     path("accruals/<id:pk>/mark-paid/", AccrualMarkPaidApi.as_view(), name="api-accrual-mark-paid"),
     path("reports/payouts.csv", PayoutsCsvApi.as_view(), name="api-reports-payouts-csv"),
     path("reports/incentives/", IncentiveReportApi.as_view(), name="api-reports-incentives"),
+    path("reports/co-sell/", CoSellReportApi.as_view(), name="api-reports-co-sell"),
 ]

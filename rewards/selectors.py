@@ -12,11 +12,13 @@ from decimal import Decimal
 
 from django.db.models import Count, QuerySet, Sum
 
-from deals.models import DealRegistration
-from partners.roles import is_manager, partner_of
+from deals.models import CoSellAgreement, DealRegistration
+from partners.models import User
+from partners.roles import is_manager, is_sales_rep, partner_of
 from prm.exceptions import NotFound, ValidationFailed
 from prm.lib.ids import parse_id
 from rewards.models import Accrual, AccrualStatus
+from rewards.money import HUNDRED, round_money
 
 
 def accruals_visible_to(user) -> QuerySet[Accrual]:
@@ -198,6 +200,93 @@ def incentive_report(user, *, start: dt.date | None = None, end: dt.date | None 
             }
         )
     return out
+
+
+def co_sell_report(user, *, start: dt.date | None = None, end: dt.date | None = None) -> dict:
+    """Co-sell revenue with its credits, per month of the close date and currency: by partner
+    (the won value of registrations closed won under a co-sell agreement, and the partner's
+    credit: the value × the latest agreement's partner credit %) and by sales rep (the same
+    value × each agreement's rep credit %, one agreement per conflicting opportunity). Every
+    credit is rounded once per deal to the currency's minor units, then summed.
+
+    Managers see both sides; a partner user only their own company's partner rows (never the
+    rep: the other party of a conflict is not named); a sales rep only their own rep rows."""
+    agreements = CoSellAgreement.objects.filter(registration__status="won").select_related(
+        "registration__partner"
+    )
+    show_partners = show_reps = True
+    if is_manager(user):
+        pass
+    elif is_sales_rep(user):
+        agreements = agreements.filter(rep_email__iexact=user.email)
+        show_partners = False
+    elif (partner := partner_of(user)) is not None:
+        agreements = agreements.filter(registration__partner_id=partner.pk)
+        show_reps = False
+    else:
+        return {"by_partner": [], "by_rep": []}
+    if start:
+        agreements = agreements.filter(registration__close_date__gte=start)
+    if end:
+        agreements = agreements.filter(registration__close_date__lte=end)
+    rows = list(agreements.order_by("registration_id", "-created_at", "-id"))
+    by_partner: dict[tuple, dict] = {}
+    by_rep: dict[tuple, dict] = {}
+    latest_seen: set[int] = set()
+    for agreement in rows:
+        registration = agreement.registration
+        value, currency = registration.actual_value or Decimal(0), registration.currency
+        period = registration.close_date.strftime("%Y-%m") if registration.close_date else "—"
+        if show_partners and registration.pk not in latest_seen:
+            # The latest agreement decides the partner's credit (as the accrual does).
+            partner = registration.partner
+            cell = by_partner.setdefault(
+                (period, partner.name.casefold(), partner.pk, currency),
+                {
+                    "period": period,
+                    "partner_id": partner.pk,
+                    "partner": partner.name,
+                    "currency": currency,
+                    "deals": 0,
+                    "revenue": Decimal(0),
+                    "credit": Decimal(0),
+                },
+            )
+            cell["deals"] += 1
+            cell["revenue"] += value
+            cell["credit"] += round_money(
+                value * agreement.partner_credit_percent / HUNDRED, currency
+            )
+        latest_seen.add(registration.pk)
+        if show_reps and agreement.rep_email:
+            email = agreement.rep_email.lower()
+            cell = by_rep.setdefault(
+                (period, email, currency),
+                {
+                    "period": period,
+                    "rep_email": email,
+                    "rep": email,
+                    "currency": currency,
+                    "deals": 0,
+                    "revenue": Decimal(0),
+                    "credit": Decimal(0),
+                },
+            )
+            cell["deals"] += 1
+            cell["revenue"] += value
+            cell["credit"] += round_money(value * agreement.rep_credit_percent / HUNDRED, currency)
+    if by_rep:
+        names = dict(
+            User.objects.filter(email__in={cell["rep_email"] for cell in by_rep.values()})
+            .exclude(name="")
+            .values_list("email", "name")
+        )
+        for cell in by_rep.values():
+            cell["rep"] = names.get(cell["rep_email"], cell["rep_email"])
+    return {
+        "by_partner": [by_partner[key] for key in sorted(by_partner)],
+        "by_rep": [by_rep[key] for key in sorted(by_rep)],
+    }
 
 
 def won_awaiting_verification() -> QuerySet[DealRegistration]:

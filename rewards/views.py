@@ -59,6 +59,7 @@ def manage_rewards(request):
             "current": params,
             "statuses": AccrualStatus.choices,
             "report": selectors.incentive_report(user),
+            "co_sell": selectors.co_sell_report(user),
             "section": "rewards",
         },
     )

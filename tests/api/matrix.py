@@ -86,6 +86,7 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     ("api-accrual-mark-paid", "POST"): "manager",
     ("api-reports-payouts-csv", "GET"): "any",
     ("api-reports-incentives", "GET"): "any",
+    ("api-reports-co-sell", "GET"): "any",
     ("api-registration-extension-requests", "POST"): "partner",
     ("api-registration-comments", "GET"): "any",
     ("api-registration-comments", "POST"): "any",
