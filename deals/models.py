@@ -4,11 +4,13 @@ transition (through deals/lifecycle.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -16,6 +18,7 @@ from django.db.models import Q
 from partners.models import Partner
 from prm.lib.fields import UpdatedAtField
 from prm.lib.time import timezone_now
+from prm.lib.validation import CURRENCY_CODES, Errors, check_money
 
 # --- Catalog ----------------------------------------------------------------------------------
 
@@ -64,6 +67,76 @@ def default_required_fields():
     return ["customer_name", "customer_country", "contact_name", "contact_email", "products"]
 
 
+# The registration fields a policy may make required: the partner-editable fields
+# (deals.registrations.validation.PARTNER_EDITABLE_FIELDS; a test keeps the two equal).
+REQUIRABLE_REGISTRATION_FIELDS = (
+    "customer_name",
+    "customer_domain",
+    "customer_country",
+    "customer_address",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "products",
+    "estimated_value",
+    "currency",
+    "expected_close_date",
+    "stage",
+    "description",
+    "competitors",
+)
+
+
+def policy_shape_errors(policy: RulesOfEngagement) -> dict[str, list[str]]:
+    """What is wrong with the shape of a policy's list and mapping fields (reminder days,
+    holidays, minimum deal values, required fields), in words an administrator can act on."""
+    errors: dict[str, list[str]] = {}
+    days = policy.reminder_days
+    if not isinstance(days, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365 for d in days
+    ):
+        errors["reminder_days"] = ["Whole numbers of days before expiry, each from 1 to 365."]
+    elif len(set(days)) != len(days):
+        errors["reminder_days"] = ["Each reminder day only once."]
+    holidays = policy.holidays
+    bad_days = []
+    if not isinstance(holidays, list):
+        bad_days = ["?"]
+    else:
+        for value in holidays:
+            try:
+                if not isinstance(value, str) or len(value) != 10:
+                    raise ValueError(value)
+                dt.date.fromisoformat(value)
+            except ValueError:
+                bad_days.append(str(value)[:20])
+    if bad_days:
+        errors["holidays"] = [f"Dates as YYYY-MM-DD, one per line (not {', '.join(bad_days)})."]
+    minimums = policy.min_deal_values
+    if not isinstance(minimums, dict):
+        errors["min_deal_values"] = ["One currency and amount per line, e.g. USD 5000.00."]
+    else:
+        problems = []
+        for currency, amount in minimums.items():
+            if currency not in CURRENCY_CODES:
+                problems.append(f"{str(currency)[:10]} is not an ISO 4217 currency code.")
+                continue
+            money = Errors()
+            check_money(money, currency, amount)
+            if money:
+                problems.append(f"{currency}: enter an amount such as 5000.00.")
+        if problems:
+            errors["min_deal_values"] = problems
+    required = policy.required_fields
+    if not isinstance(required, list) or not all(
+        isinstance(name, str) and name in REQUIRABLE_REGISTRATION_FIELDS for name in required
+    ):
+        errors["required_fields"] = [
+            f"Choose from the registration's fields: {', '.join(REQUIRABLE_REGISTRATION_FIELDS)}."
+        ]
+    return errors
+
+
 class RulesOfEngagement(models.Model):
     """One version of the policy. Rows are never edited: a change creates a new version, and
     every decision and conflict outcome records the version it applied."""
@@ -109,11 +182,18 @@ class RulesOfEngagement(models.Model):
                 condition=Q(review_threshold__lt=models.F("certain_threshold"))
                 & Q(certain_threshold__lte=100),
                 name="policy_thresholds_ordered",
+                violation_error_message="The review threshold must be below the certain "
+                "threshold, and the certain threshold at most 100.",
             ),
         ]
 
     def __str__(self) -> str:
         return f"Policy v{self.version}"
+
+    def clean(self) -> None:
+        errors = policy_shape_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
     def min_deal_value(self, currency: str) -> Decimal | None:
         value = (self.min_deal_values or {}).get(currency)
@@ -157,13 +237,17 @@ class IncentiveRule(models.Model):
                 name="incentive_rule_unique_per_version",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["fixed", "percent_of_won"]), name="incentive_rule_kind_valid"
+                condition=Q(kind__in=["fixed", "percent_of_won"]),
+                name="incentive_rule_kind_valid",
+                violation_error_message="Choose a fixed amount or a percentage of the won value.",
             ),
             models.CheckConstraint(
                 condition=Q(value__gte=0)
                 & (~Q(kind="percent_of_won") | Q(value__lte=100))
                 & (~Q(kind="fixed") | ~Q(currency="")),
                 name="incentive_rule_value_valid",
+                violation_error_message="The value cannot be negative, a percentage is at most "
+                "100, and a fixed amount needs a currency.",
             ),
         ]
 
@@ -172,8 +256,6 @@ class IncentiveRule(models.Model):
         return f"v{self.policy_version} {self.tier} / {line}: {self.kind} {self.value}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if self.kind == "fixed" and not self.currency:
             raise ValidationError({"currency": "A fixed incentive needs its currency."})
         if self.kind == "percent_of_won" and self.value is not None and self.value > 100:
@@ -820,6 +902,7 @@ class NotificationKind(models.TextChoices):
     WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
     CLOSED = "registration_closed", "Registration closed"
     WIN_VERIFIED = "win_verified", "Win verified"
+    INVITATION_WITHHELD = "invitation_withheld", "Invitation to an existing account"
 
 
 class Channel(models.TextChoices):

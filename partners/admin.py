@@ -26,6 +26,7 @@ from partners.models import (
     UserSession,
 )
 from prm.exceptions import DomainError
+from prm.lib.forms import LineListField
 
 # --- Users ------------------------------------------------------------------------------------
 
@@ -288,6 +289,11 @@ class PartnerEmailExceptionInline(admin.TabularInline):
 
 
 class PartnerForm(forms.ModelForm):
+    domains = LineListField(
+        required=False,
+        help_text="The partner's website domains, one per line (e.g. northbridge-solutions.com).",
+    )
+
     class Meta:
         model = Partner
         fields = ("name", "legal_name", "domains", "country", "tier", "status", "channel_manager")

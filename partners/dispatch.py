@@ -8,3 +8,8 @@ transaction and sent after commit with retries: an SMTP outage never turns an in
 from django.dispatch import Signal
 
 invitation_created = Signal()
+# `invitation_withheld(user=..., partner=..., invited_by=...)`: a partner admin invited an
+# address that already has an account elsewhere. Nothing was created (the partner admin's
+# answer looks like a fresh invitation); deals tells the account holder by e-mail. Sent after
+# the invitation's writes were rolled back, in its own transaction.
+invitation_withheld = Signal()

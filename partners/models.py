@@ -113,10 +113,13 @@ class Tier(models.Model):
             models.CheckConstraint(
                 condition=Q(protection_days__isnull=True) | Q(protection_days__gte=1),
                 name="tier_protection_days_positive",
+                violation_error_message="Protection days must be at least 1 (or empty for the "
+                "policy's default).",
             ),
             models.CheckConstraint(
                 condition=Q(discount_percent__gte=0) & Q(discount_percent__lte=100),
                 name="tier_discount_percent_range",
+                violation_error_message="The discount is a percentage between 0 and 100.",
             ),
         ]
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from partners.authentication import tokens_forget
-from partners.dispatch import invitation_created
+from partners.dispatch import invitation_created, invitation_withheld
 from partners.models import ApiToken, Invitation, Membership, Partner, Tier, User, hash_token
 from partners.roles import is_manager, is_partner_admin, partner_of
 from prm.exceptions import PermissionDeniedError, StateConflict, ValidationFailed
@@ -218,6 +218,12 @@ def partner_user_create(
             user.email = email
             user.invitation_withheld = True
             user.invited_role = role
+    if withheld and existing is not None:
+        # The account holder learns that someone tried (the partner admin does not).
+        with transaction.atomic():
+            invitation_withheld.send(
+                sender=Invitation, user=existing, partner=partner, invited_by=actor
+            )
     return user
 
 

@@ -4,6 +4,13 @@ owns the limiter counters table (prm/models.py). The session registry's receiver
 partners.apps."""
 
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
+
+
+class PrmAdminConfig(AdminConfig):
+    """django.contrib.admin with the project's site (prm/admin_site.py)."""
+
+    default_site = "prm.admin_site.PrmAdminSite"
 
 
 class PrmConfig(AppConfig):

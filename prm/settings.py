@@ -42,7 +42,7 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_ID = 1
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "prm.apps.PrmAdminConfig",  # django.contrib.admin with the project's site (app order)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -7,8 +7,6 @@ from prm.health import healthz
 
 # The admin login goes through allauth: same rate limits and MFA as every other login.
 admin.site.login = secure_admin_login(admin.site.login)
-admin.site.site_header = "Dealbridge administration"
-admin.site.site_title = "Dealbridge admin"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

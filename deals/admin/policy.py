@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from deals.admin.forms import RulesOfEngagementForm
 from deals.models import (
     IncentiveRule,
     RulesOfEngagement,
@@ -43,6 +44,7 @@ WHAT_IF_LAST_N = 200
 class RulesOfEngagementAdmin(admin.ModelAdmin):
     """Every save publishes a new version; versions are never edited or deleted."""
 
+    form = RulesOfEngagementForm
     list_display = (
         "version",
         "current",

@@ -574,6 +574,43 @@ def invitation_notify(invitation) -> Notification:
     return row
 
 
+def on_invitation_withheld(sender, user, partner, invited_by, **kwargs) -> None:
+    """Receiver of partners.dispatch.invitation_withheld (connected in deals.apps)."""
+    invitation_withheld_notify(user=user, partner=partner, invited_by=invited_by)
+
+
+@system_context("invitation withheld notice")
+def invitation_withheld_notify(*, user, partner, invited_by) -> Notification | None:
+    """Tell the holder of an existing account that a partner admin tried to invite their
+    address (nothing was created; the partner admin saw the answer of a fresh invitation, so
+    only the account holder learns the account exists). One e-mail per partner and account a
+    day, whatever the number of tries: the dedupe key names the day."""
+    if user is None or not user.is_active:
+        return None
+    inviter_name = (invited_by.get_full_name() or invited_by.email) if invited_by else ""
+    who = f"{inviter_name} of {partner.name}" if inviter_name else f"Someone at {partner.name}"
+    day = timezone_now().date().isoformat()
+    row, created = Notification.objects.get_or_create(
+        dedupe_key=f"invitation-withheld:{partner.pk}:{user.pk}:{day}:email",
+        defaults={
+            "recipient": user,
+            "kind": NotificationKind.INVITATION_WITHHELD,
+            "channel": Channel.EMAIL,
+            "title": f"{partner.name} tried to add you to Dealbridge",
+            "body": (
+                f"{who} tried to add {user.email} as a user of {partner.name}. This address "
+                "already has a Dealbridge account, so no new account was created and your "
+                f"account was not changed. If you now work for {partner.name}, ask your "
+                "channel manager to move your account; otherwise you can ignore this message."
+            ),
+            "context": {"partner_name": partner.name, "invited_by": inviter_name},
+        },
+    )
+    if created:
+        transaction.on_commit(lambda: notifications_publish([row.pk]))
+    return row
+
+
 def withdrawals_flagged_notify(registration: DealRegistration, *, count: int, window: int, now):
     """Tell the partner's managers that the partner withdrew `count` registrations after a
     (potential) conflict within `window` seconds (deals.registrations.services decides when

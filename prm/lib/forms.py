@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from django import forms
+
 from prm.exceptions import ValidationFailed
 
 
@@ -36,3 +40,20 @@ class ServiceErrorsMixin:
                 described = attrs.get("aria-describedby", "")
                 if f"id_{target}_error" not in described:
                     attrs["aria-describedby"] = f"{described} id_{target}_error".strip()
+
+
+class LineListField(forms.CharField):
+    """A list typed one item per line (commas also separate): "a.com\\nb.com" → ["a.com",
+    "b.com"]. Renders a stored list back the same way. For admin fields that store a JSON list,
+    so administrators never type JSON."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 40})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        return [item.strip() for item in re.split(r"[\r\n,]+", text) if item.strip()]

@@ -287,14 +287,21 @@ def test_extension_request_actions_call_the_service(admin_client, alice, manager
 
 
 def _policy_post(**overrides):
+    """The admin form as an administrator fills it in: reminder days "14, 3", one holiday per
+    line, one "CUR amount" per line, the required fields as ticked boxes."""
     current = policy_current()
-    import json
-
     data = {}
     for name in POLICY_FIELDS:
         value = getattr(current, name)
-        if isinstance(value, list | dict):
-            value = json.dumps(value)
+        if name == "reminder_days":
+            value = ", ".join(str(d) for d in value)
+        elif name == "holidays":
+            value = "\n".join(value)
+        elif name == "min_deal_values":
+            value = "\n".join(f"{c} {a}" for c, a in value.items())
+        elif name == "required_fields":
+            data[name] = list(value)
+            continue
         if isinstance(value, bool):
             if value:
                 data[name] = "on"
@@ -405,7 +412,7 @@ def test_partner_change_through_the_service(admin_client, alice, partner_a):
     data = {
         "name": partner_a.name,
         "legal_name": "Acme Resellers Inc.",
-        "domains": '["https://www.acme-resellers.com/"]',
+        "domains": "https://www.acme-resellers.com/",
         "country": "us",
         "tier": partner_a.tier_id,
         "status": "suspended",
@@ -616,3 +623,122 @@ def test_notification_admin_lists_failed_deliveries(admin_client, alice):
     assert alice.email in response.content.decode()
     request = type("R", (), {"user": alice})()
     assert admin.site._registry[Notification].has_change_permission(request) is False
+
+
+# --- Issue 18 §6.10: the policy's lists and mappings have proper fields -------------------------
+
+
+def test_policy_lists_are_typed_as_text_not_json(admin_client):
+    url = reverse("admin:deals_rulesofengagement_add")
+    page = admin_client.get(url).content.decode()
+    assert 'type="checkbox" name="required_fields"' in page
+    assert "14, 3" in page  # reminder days as an administrator writes them
+    response = admin_client.post(
+        url,
+        _policy_post(
+            reminder_days="30; 7 1",
+            holidays="2026-12-25\r\n2026-12-24\r\n",
+            min_deal_values="usd 7,500\nJPY 500000",
+            required_fields=["customer_name", "customer_domain", "products"],
+        ),
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    policy = policy_current()
+    assert policy.reminder_days == [30, 7, 1]
+    assert policy.holidays == ["2026-12-24", "2026-12-25"]
+    assert policy.min_deal_values == {"USD": "7500.00", "JPY": "500000.00"}
+    assert policy.required_fields == ["customer_name", "customer_domain", "products"]
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("holidays", "25/12/2026", "is not a date as YYYY-MM-DD"),
+        ("min_deal_values", "XYZ 100", "is not an ISO 4217 currency code"),
+        ("min_deal_values", "USD", "write a currency and an amount"),
+        ("reminder_days", "fourteen", "is not a number of days"),
+        ("required_fields", ["status"], "Select a valid choice"),
+    ],
+)
+def test_policy_form_errors_are_plain_words_and_save_nothing(admin_client, field, value, message):
+    versions = RulesOfEngagement.objects.count()
+    response = admin_client.post(
+        reverse("admin:deals_rulesofengagement_add"), _policy_post(**{field: value})
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert message in text
+    assert "valid JSON" not in text
+    assert RulesOfEngagement.objects.count() == versions
+
+
+def test_policy_threshold_error_names_no_constraint(admin_client):
+    response = admin_client.post(
+        reverse("admin:deals_rulesofengagement_add"),
+        _policy_post(review_threshold="96", certain_threshold="95"),
+    )
+    text = response.content.decode()
+    assert "policy_thresholds_ordered" not in text
+    assert "The review threshold must be below the certain threshold" in text
+
+
+def test_policy_shapes_are_checked_on_every_way_in(superuser):
+    from deals.policy import policy_publish
+    from prm.exceptions import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as caught:
+        policy_publish(actor=superuser, holidays=["tomorrow"], reminder_days="14")
+    assert set(caught.value.fields) == {"holidays", "reminder_days"}
+
+
+def test_requirable_fields_are_the_partner_editable_fields():
+    from deals.models import REQUIRABLE_REGISTRATION_FIELDS
+    from deals.registrations.validation import PARTNER_EDITABLE_FIELDS
+
+    assert tuple(REQUIRABLE_REGISTRATION_FIELDS) == tuple(PARTNER_EDITABLE_FIELDS)
+
+
+def test_tier_discount_error_names_no_constraint(admin_client):
+    from partners.models import Tier
+
+    tier = Tier.objects.create(code="bronze", name="Bronze", rank=9)
+    response = admin_client.post(
+        reverse("admin:partners_tier_change", args=[tier.pk]),
+        {"code": "bronze", "name": "Bronze", "rank": "9", "discount_percent": "150"},
+    )
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "tier_discount_percent_range" not in text
+    assert "The discount is a percentage between 0 and 100." in text
+
+
+def test_partner_domains_one_per_line(admin_client, partner_a):
+    url = reverse("admin:partners_partner_change", args=[partner_a.pk])
+    assert 'name="domains"' in admin_client.get(url).content.decode()
+    data = {
+        "name": partner_a.name,
+        "legal_name": "",
+        "domains": "www.acme-resellers.com\r\nhttps://shop.acme-two.com/",
+        "country": "US",
+        "tier": partner_a.tier_id,
+        "status": "active",
+        "channel_manager": "",
+    }
+    for prefix in ("memberships", "email_exceptions", "invitations"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    partner_a.refresh_from_db()
+    assert partner_a.domains == ["acme-resellers.com", "acme-two.com"]
+    page = admin_client.get(url).content.decode()
+    assert "acme-resellers.com\nacme-two.com" in page  # shown back one per line
+    bad = admin_client.post(url, {**data, "domains": "not a domain"})
+    assert bad.status_code == 200
+    assert "Not a website domain" in bad.content.decode()
+    assert "valid JSON" not in bad.content.decode()
+
+
+def test_admin_index_puts_business_data_before_system_tables(admin_client):
+    text = admin_client.get(reverse("admin:index")).content.decode()
+    assert text.index("Deals") < text.index("System: scheduled jobs (Celery beat)")
+    assert text.index("Partners") < text.index("System: scheduled jobs (Celery beat)")

@@ -267,3 +267,12 @@ def test_seed_rewards_verifies_demo_wins(seeded, db):
     count = Accrual.objects.count()
     call_command("seed_rewards", stdout=io.StringIO())
     assert Accrual.objects.count() == count
+
+
+def test_policy_versions_read_in_date_order(seeded, db):
+    """Issue 18 §6.10: the default policy (made by a migration when the database was created)
+    is dated where the demo's timeline starts, before the policy change it seeds."""
+    versions = list(RulesOfEngagement.objects.order_by("version"))
+    assert len(versions) >= 2
+    dates = [v.created_at for v in versions]
+    assert dates == sorted(dates)

@@ -116,6 +116,27 @@ def test_api_invite_of_another_partners_user_answers_like_a_fresh_one(alice_admi
     assert bob.email not in [u["email"] for u in api.get(url).json()["results"]]
 
 
+def test_the_invited_account_holder_is_told_once_a_day_and_the_inviter_is_not(
+    admin_client_a, alice_admin, moved, partner_a, django_capture_on_commit_callbacks, mailoutbox
+):
+    from deals.models import Notification, NotificationKind
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client_a.post(reverse("company_users"), {"email": moved.email}, follow=True)
+        admin_client_a.post(reverse("company_users"), {"email": moved.email}, follow=True)
+    notices = Notification.objects.filter(kind=NotificationKind.INVITATION_WITHHELD)
+    assert [n.recipient for n in notices] == [moved]  # the account holder, once
+    notice = notices.get()
+    assert partner_a.name in notice.title
+    assert alice_admin.get_full_name() in notice.body or alice_admin.email in notice.body
+    assert "no new account was created" in notice.body
+    sent = [m for m in mailoutbox if moved.email in m.to]
+    assert len(sent) == 1 and partner_a.name in sent[0].subject
+    # The inviting partner's admin hears nothing of it.
+    assert not Notification.objects.filter(recipient=alice_admin).exists()
+    assert not [m for m in mailoutbox if alice_admin.email in m.to]
+
+
 # --- 1. A refused close, reject, extension or comment form keeps what was typed ---------------
 
 

@@ -30,9 +30,15 @@ from faker import Faker
 
 from conflicts.models import Conflict
 from conflicts.normalize import normalize_name
-from deals.models import DealRegistration, DirectOpportunity, Product, ProductLine
+from deals.models import (
+    DealRegistration,
+    DirectOpportunity,
+    Product,
+    ProductLine,
+    RulesOfEngagement,
+)
 from deals.opportunities.services import opportunity_upsert
-from deals.policy import policy_current, policy_publish
+from deals.policy import policy_current, policy_forget, policy_publish
 from deals.registrations import services
 from deals.registrations.collaboration import activity_create, comment_create
 from deals.registrations.extensions import extension_request_create
@@ -267,7 +273,6 @@ class Command(BaseCommand):
         self.real_now = timezone_now()
         self.clock = DemoClock()
         self.steps: list[Step] = []
-
         self._tiers()
         self._catalog()
         self._staff()
@@ -280,6 +285,7 @@ class Command(BaseCommand):
         if seeded:
             self.stdout.write("Registrations already seeded: timeline skipped.")
         else:
+            self._program_start()
             self._scripted_conflicts()
             self._registrations(names)
             self._policy_change()
@@ -893,6 +899,15 @@ class Command(BaseCommand):
             self._approve(registration, manager)
 
     # --- policy ---------------------------------------------------------------------------------
+
+    def _program_start(self):
+        """The default policy (created by migration 0003 when the database was migrated, a
+        moment ago) is the program's first version: date it where the demo's timeline starts,
+        so the admin lists versions in date order (v1 a year ago, the change 90 days ago)."""
+        RulesOfEngagement.objects.filter(version=1, created_by__isnull=True).update(
+            created_at=self._at(365)
+        )
+        policy_forget()
 
     def _policy_change(self):
         def run():
