@@ -127,6 +127,12 @@ def program_wide_read() -> Iterator[None]:
         yield
 
 
+def without_deleted_drafts(queryset: QuerySet[DealRegistration]) -> QuerySet[DealRegistration]:
+    """Leave out drafts the partner deleted: withdrawn without ever being submitted (the
+    portal's "Delete draft"; the registration and its history stay, for the record)."""
+    return queryset.exclude(status=RegistrationStatus.WITHDRAWN, submitted_at__isnull=True)
+
+
 def registrations_filter(
     queryset: QuerySet[DealRegistration], *, params, user
 ) -> QuerySet[DealRegistration]:

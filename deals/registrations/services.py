@@ -635,14 +635,24 @@ def registration_request_info(
 
 
 def registration_withdraw(*, registration: DealRegistration, actor) -> DealRegistration:
-    """The partner withdraws an open registration; it stops protecting the customer."""
+    """The partner withdraws an open registration; it stops protecting the customer.
+
+    Withdrawing a draft is how a partner deletes it (the portal's "Delete draft"): the
+    lifecycle has no other way out of a draft, the event chain keeps the record (the event's
+    details say `deleted_draft`), and the portal's list leaves such drafts out."""
     _require_partner_user(actor, registration.partner)
     with transaction.atomic(durable=True):
         registration = _locked_with_counterparts(registration)
+        was_draft = registration.status == lifecycle.DRAFT
         from_status, to_status = _transition(registration, "withdraw")
         _index_registration(registration, active=False)
         _registration_event(
-            registration, actor, EventAction.WITHDRAWN, from_status=from_status, to_status=to_status
+            registration,
+            actor,
+            EventAction.WITHDRAWN,
+            from_status=from_status,
+            to_status=to_status,
+            details={"deleted_draft": True} if was_draft else None,
         )
         _close_moot_conflicts(registration, actor)
         if registration.conflict_status in PROBE_VERDICTS:
@@ -669,6 +679,23 @@ def _withdrawals_after_conflict_flag(registration: DealRegistration) -> None:
         withdrawals_flagged_notify(registration, count=count, window=window, now=now)
 
 
+def registration_close_validate(*, outcome, close_date, actual_value, lost_reason=""):
+    """The close's input rules (ValidationFailed, 400): won or lost, a close date not in the
+    future, a non-negative value, a reason of at most 500 characters. Returns (date, value or
+    None, reason). registration_close runs it; the portal runs it first to show a won close
+    for confirmation."""
+    errors = Errors()
+    if outcome not in ("won", "lost"):
+        errors.add("outcome", "Choose won or lost.")
+    closed_on = check_date(errors, "close_date", close_date)
+    value = check_money(errors, "actual_value", actual_value, required=False)
+    lost_reason = check_text(errors, "lost_reason", lost_reason, 500)
+    if closed_on and closed_on > today() + dt.timedelta(days=1):
+        errors.add("close_date", "The close date cannot be in the future.")
+    errors.raise_if_any()
+    return closed_on, value, lost_reason
+
+
 def registration_close(
     *,
     registration: DealRegistration,
@@ -684,15 +711,9 @@ def registration_close(
     a win then waits for verification (deals.registrations.wins)."""
     if not is_manager(actor):
         _require_partner_user(actor, registration.partner)
-    errors = Errors()
-    if outcome not in ("won", "lost"):
-        errors.add("outcome", "Choose won or lost.")
-    closed_on = check_date(errors, "close_date", close_date)
-    value = check_money(errors, "actual_value", actual_value, required=False)
-    lost_reason = check_text(errors, "lost_reason", lost_reason, 500)
-    if closed_on and closed_on > today() + dt.timedelta(days=1):
-        errors.add("close_date", "The close date cannot be in the future.")
-    errors.raise_if_any()
+    closed_on, value, lost_reason = registration_close_validate(
+        outcome=outcome, close_date=close_date, actual_value=actual_value, lost_reason=lost_reason
+    )
     with transaction.atomic(durable=True):
         registration = _locked_with_counterparts(registration)
         action = "close_won" if outcome == "won" else "close_lost"

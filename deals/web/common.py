@@ -197,6 +197,8 @@ def describe_events(events, *, partner: bool = False) -> list:
                 summary += f" — “{details['note']}”"
         elif action == "info_requested":
             summary = details.get("message", "")
+        elif action == "withdrawn" and details.get("deleted_draft"):
+            summary = "Draft deleted (it was never submitted)."
         elif action == "edited" and details.get("fields"):
             summary = "Changed " + ", ".join(f.replace("_", " ") for f in details["fields"]) + "."
         elif action in ("extension_requested",):

@@ -200,7 +200,7 @@ class CloseForm(ServiceErrorsMixin, forms.Form):
     actual_value = forms.CharField(
         label="Actual value",
         required=False,
-        help_text="Leave empty to use the estimated value.",
+        help_text="What the customer signed for (prefilled with the estimated value).",
         widget=forms.NumberInput(attrs={"min": "0", "step": "0.01"}),
     )
     lost_reason = forms.CharField(

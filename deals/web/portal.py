@@ -100,6 +100,7 @@ def registration_list(request):
         )
     except ValidationFailed:
         return render(request, "errors/400.html", status=400)
+    queryset = selectors.without_deleted_drafts(queryset)
     page, query = _page(request, queryset)
     filtered = any(request.GET.get(k) for k in ("status", "conflict_status", "search"))
     return render(
@@ -296,7 +297,10 @@ def registration_detail(request, pk):
             "registration_comment": (CommentForm, None),
             "registration_activity": (ActivityForm, {"occurred_on": today}),
             "registration_extension": (ExtensionForm, None),
-            "registration_close": (CloseForm, {"close_date": today}),
+            "registration_close": (
+                CloseForm,
+                {"close_date": today, "actual_value": registration.estimated_value},
+            ),
         },
     )
     return render(
@@ -350,7 +354,12 @@ def registration_submit(request, pk):
 @require_POST
 def registration_withdraw(request, pk):
     registration = access.access_registration_for_user(request.user, pk)
+    was_draft = registration.status == RegistrationStatus.DRAFT
     services.registration_withdraw(registration=registration, actor=request.user)
+    if was_draft:
+        # "Delete draft": the draft leaves the list; its history keeps the deletion.
+        messages.success(request, f"Draft {registration.reference} deleted.")
+        return redirect("registration_list")
     messages.success(request, f"{registration.reference} withdrawn.")
     return redirect("registration_detail", pk=pk)
 
@@ -372,6 +381,33 @@ def registration_extension(request, pk):
 @require_POST
 def registration_close(request, pk):
     registration = access.access_registration_for_user(request.user, pk)
+    outcome = request.POST.get("outcome", "")
+    if outcome == "won" and request.POST.get("confirm") != "yes":
+        # A win is reported once and starts verification and the incentive: show what will be
+        # recorded and ask again (issue 18 §6.7). Invalid input goes back to the form.
+        closed_on, value, _ = services.registration_close_validate(
+            outcome=outcome,
+            close_date=request.POST.get("close_date", ""),
+            actual_value=request.POST.get("actual_value") or None,
+        )
+        actions = set(lifecycle.allowed_actions(registration.status)) & PARTNER_ACTIONS
+        if "close_won" not in actions:
+            raise InvalidTransition(f"A {registration.status} registration cannot be closed.")
+        return render(
+            request,
+            "portal/registration_close_confirm.html",
+            {
+                "r": registration,
+                "close_date": closed_on,
+                "value": value if value is not None else registration.estimated_value,
+                "value_given": value is not None,
+                "posted": {
+                    "close_date": request.POST.get("close_date", ""),
+                    "actual_value": request.POST.get("actual_value", ""),
+                },
+                "section": "registrations",
+            },
+        )
     registration = services.registration_close(
         registration=registration,
         actor=request.user,

@@ -40,6 +40,8 @@ def test_rewards_journey(open_session, partner_a, product):
     page.get_by_label("Close date").fill(timezone.now().date().isoformat())
     page.get_by_label("Actual value").fill("50000.00")
     page.get_by_role("button", name="Close registration").click()
+    expect(page.get_by_test_id("confirm-value")).to_contain_text("50,000.00")
+    page.get_by_role("button", name="Confirm: report as won").click()
     expect(page.get_by_test_id("win-verification")).to_contain_text("Win awaiting verification")
     partner.screenshot("rewards-01-partner-won")
 

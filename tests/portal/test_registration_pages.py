@@ -198,7 +198,7 @@ def test_close_won_and_lost(alice_client, alice, manager, product):
     today = timezone.localdate().isoformat()
     alice_client.post(
         reverse("registration_close", args=[won.pk]),
-        {"outcome": "won", "close_date": today, "actual_value": "130000"},
+        {"outcome": "won", "close_date": today, "actual_value": "130000", "confirm": "yes"},
     )
     won.refresh_from_db()
     assert (won.status, str(won.actual_value)) == ("won", "130000.00")
@@ -281,3 +281,43 @@ def test_forms_carry_csrf(alice, alice_registration):
     assert refused.status_code == 403
     alice_registration.refresh_from_db()
     assert alice_registration.status == "submitted"
+
+
+def test_a_won_close_asks_for_confirmation_first(alice_client, alice, manager, product):
+    """Issue 18 §6.7: reporting a win shows what will be recorded and asks again; nothing is
+    closed until it is confirmed. The form starts from today and the estimated value."""
+    registration = factories.make_registration(alice, status="approved", manager=manager)
+    detail = alice_client.get(reverse("registration_detail", args=[registration.pk]))
+    form = detail.context["close_form"]
+    assert form["close_date"].value() == timezone.localdate().isoformat()
+    assert str(form["actual_value"].value()) == str(registration.estimated_value)
+    url = reverse("registration_close", args=[registration.pk])
+    today = timezone.localdate().isoformat()
+    first = alice_client.post(url, {"outcome": "won", "close_date": today, "actual_value": ""})
+    assert first.status_code == 200
+    text = first.content.decode()
+    assert 'data-testid="close-confirm"' in text and "(the estimated value)" in text
+    assert 'name="confirm" value="yes"' in text
+    registration.refresh_from_db()
+    assert registration.status == "approved"  # nothing recorded yet
+    alice_client.post(
+        url, {"outcome": "won", "close_date": today, "actual_value": "", "confirm": "yes"}
+    )
+    registration.refresh_from_db()
+    assert registration.status == "won"
+    assert registration.actual_value == registration.estimated_value
+
+
+def test_a_won_close_with_bad_input_returns_to_the_form_without_confirming(
+    alice_client, alice, manager, product
+):
+    registration = factories.make_registration(alice, status="approved", manager=manager)
+    response = alice_client.post(
+        reverse("registration_close", args=[registration.pk]),
+        {"outcome": "won", "close_date": "soon", "actual_value": "-1"},
+        follow=True,
+    )
+    assert 'data-testid="close-confirm"' not in response.content.decode()
+    assert response.context["close_form"]["close_date"].value() == "soon"
+    registration.refresh_from_db()
+    assert registration.status == "approved"

@@ -137,6 +137,34 @@ def test_the_invited_account_holder_is_told_once_a_day_and_the_inviter_is_not(
     assert not [m for m in mailoutbox if alice_admin.email in m.to]
 
 
+def test_a_draft_offers_delete_not_withdraw_and_the_deletion_is_recorded(
+    alice_client, alice, alice_draft
+):
+    from deals.models import RegistrationEvent
+
+    page = alice_client.get(reverse("registration_detail", args=[alice_draft.pk]))
+    text = page.content.decode()
+    assert "Delete draft" in text and ">Withdraw<" not in text
+    response = alice_client.post(
+        reverse("registration_withdraw", args=[alice_draft.pk]), follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("registration_list")
+    assert f"Draft {alice_draft.reference} deleted." in response.content.decode()
+    assert "Secret Draft Industries" not in response.content.decode()  # gone from the list
+    event = RegistrationEvent.objects.filter(registration=alice_draft).order_by("seq").last()
+    assert (event.action, event.details) == ("withdrawn", {"deleted_draft": True})
+    history = alice_client.get(reverse("registration_detail", args=[alice_draft.pk]))
+    assert "Draft deleted (it was never submitted)." in history.content.decode()
+
+
+def test_withdrawing_a_submitted_registration_keeps_it_in_the_list(
+    alice_client, alice, alice_registration
+):
+    alice_client.post(reverse("registration_withdraw", args=[alice_registration.pk]))
+    listing = alice_client.get(reverse("registration_list")).content.decode()
+    assert alice_registration.reference in listing
+
+
 # --- 1. A refused close, reject, extension or comment form keeps what was typed ---------------
 
 
