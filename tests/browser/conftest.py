@@ -49,12 +49,16 @@ def chromium():
 class Session:
     """One person's browser context, collecting console errors (CSP violations show there)."""
 
-    def __init__(self, browser, base_url: str, *, viewport=None, java_script_enabled=True):
+    def __init__(
+        self, browser, base_url: str, *, viewport=None, java_script_enabled=True, bypass_csp=False
+    ):
         self.base_url = base_url
+        # bypass_csp: only for injecting a test tool (axe-core) into the page.
         self.context = browser.new_context(
             base_url=base_url,
             viewport=viewport or {"width": 1360, "height": 900},
             java_script_enabled=java_script_enabled,
+            bypass_csp=bypass_csp,
         )
         self.context.set_default_timeout(15_000)
         self.page = self.context.new_page()
