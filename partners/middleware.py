@@ -1,4 +1,4 @@
-"""Middleware that needs partners' accounts: session lifetimes and the session registry, signing out deactivated users, and MFA enrolment for managers."""
+"""Middleware that needs partners' accounts: session lifetimes and the session registry, signing out deactivated users, each user's time zone, and MFA enrolment for managers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 
+from prm.lib.time import valid_time_zone
 from prm.middleware import path_is_api
 
 # --- Sessions ---------------------------------------------------------------------------------
@@ -108,6 +110,27 @@ class ActiveAccountMiddleware:
             ):
                 logout(request)
         return self.get_response(request)
+
+
+class UserTimezoneMiddleware:
+    """Pages show times in the signed-in user's time zone (User.time_zone, set on the
+    preferences page); Django's template filters convert aware datetimes to it. UTC otherwise."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        name = getattr(user, "time_zone", "") if getattr(user, "is_authenticated", False) else ""
+        zone = valid_time_zone(name) if name else None
+        if zone is not None:
+            timezone.activate(zone)
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 # --- MFA enrolment ----------------------------------------------------------------------------

@@ -63,6 +63,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         "touching the direct opportunities whose owner e-mail is theirs (never a partner user).",
     )
     date_joined = models.DateTimeField(default=timezone_now)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA time zone the pages show times in (e.g. Europe/Berlin); empty: UTC.",
+    )
 
     objects = UserManager()
 

@@ -263,6 +263,20 @@ def sales_rep_create(*, actor: User, email: object, name: object = "", password:
     )
 
 
+def user_time_zone_set(*, user: User, time_zone: object) -> User:
+    """A user's own time zone for pages (IANA name, or "" for UTC). Unknown → 400."""
+    from prm.lib.time import valid_time_zone
+
+    name = time_zone.strip() if isinstance(time_zone, str) else time_zone
+    if name not in ("", None) and valid_time_zone(name) is None:
+        raise ValidationFailed(
+            "Unknown time zone.", fields={"time_zone": ["Choose a time zone from the list."]}
+        )
+    user.time_zone = name or ""
+    user.save(update_fields=["time_zone"])
+    return user
+
+
 def partner_user_deactivate(*, actor: User, partner: Partner, user: User) -> User:
     _require_partner_admin_or_manager(actor, partner)
     if user.pk == actor.pk:

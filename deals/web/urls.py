@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.web import audit, manage, portal, rep
+from deals.web import audit, manage, portal, preferences, rep
 
 urlpatterns = [
     # Audit evidence (managers)
@@ -15,6 +15,7 @@ urlpatterns = [
         name="manage_registration_audit_csv",
     ),
     path("", portal.home, name="home"),
+    path("settings/preferences/", preferences.preferences_page, name="preferences"),
     # Partner portal
     path("program/", portal.program_rules_page, name="program_rules"),
     path("registrations/", portal.registration_list, name="registration_list"),

@@ -10,6 +10,8 @@ the current thread (or asyncio task) only; every other request keeps the real ti
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -70,3 +72,23 @@ def business_hours_between(
             total += segment_end - cursor
         cursor = segment_end
     return total.total_seconds() / 3600
+
+
+@functools.lru_cache(maxsize=1)
+def time_zone_names() -> tuple[str, ...]:
+    """The IANA time zones a user may choose (tzdata), sorted, without the legacy aliases."""
+    return tuple(
+        sorted(
+            name
+            for name in zoneinfo.available_timezones()
+            if "/" in name and not name.startswith(("Etc/", "SystemV/", "posix/", "right/"))
+        )
+        + ["UTC"]
+    )
+
+
+def valid_time_zone(name: object) -> zoneinfo.ZoneInfo | None:
+    """The zone called `name`, or None when it is not one of time_zone_names()."""
+    if not isinstance(name, str) or name not in time_zone_names():
+        return None
+    return zoneinfo.ZoneInfo(name)
