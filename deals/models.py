@@ -1051,3 +1051,77 @@ class ReportHoursCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} bucket {self.bucket} n={self.n}"
+
+
+# --- Reporting currency (issue 18 §5) -----------------------------------------------------------
+
+
+class ReportingCurrency(models.Model):
+    """The currency dashboards convert totals into (one row; the latest is in force). A change
+    needs no recomputation: exchange rates are kept per reporting currency."""
+
+    code = models.CharField(max_length=3, help_text="ISO 4217, e.g. USD.")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = "reporting currency"
+        verbose_name_plural = "reporting currency"
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        code = (self.code or "").strip().upper()
+        if code not in CURRENCY_CODES:
+            raise ValidationError({"code": "An ISO 4217 currency code, e.g. USD or EUR."})
+        self.code = code
+
+
+class ExchangeRate(models.Model):
+    """How many units of the reporting currency one unit of `currency` was worth in `month`
+    (the first day of the month). Dashboards convert each deal at the rate of its month."""
+
+    reporting_currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3)
+    month = models.DateField(help_text="The first day of the month the rate applies to.")
+    rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        help_text="Units of the reporting currency for one unit of the currency.",
+    )
+
+    class Meta:
+        ordering = ["reporting_currency", "-month", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reporting_currency", "currency", "month"],
+                name="exchange_rate_unique_per_month",
+                violation_error_message="There is already a rate for this currency and month.",
+            ),
+            models.CheckConstraint(
+                condition=Q(rate__gt=0),
+                name="exchange_rate_positive",
+                violation_error_message="A rate is greater than zero.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} {self.reporting_currency} ({self.month:%Y-%m})"
+
+    def clean(self) -> None:
+        errors = {}
+        for name in ("reporting_currency", "currency"):
+            code = (getattr(self, name) or "").strip().upper()
+            if code not in CURRENCY_CODES:
+                errors[name] = "An ISO 4217 currency code, e.g. USD or EUR."
+            setattr(self, name, code)
+        if self.month and self.month.day != 1:
+            self.month = self.month.replace(day=1)
+        if self.currency and self.currency == self.reporting_currency:
+            errors["currency"] = "The reporting currency converts at 1; no rate is needed."
+        if errors:
+            raise ValidationError(errors)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from deals.models import ProductLine, RegistrationStatus, RejectionReason
 from deals.reports import charts
 from deals.reports.breakdowns import report_breakdowns
+from deals.reports.currency import converted_totals
 from deals.reports.filters import (
     ReportFilters,
     default_period,
@@ -329,6 +330,7 @@ def reports_dashboard(request):
             charts=_charts(summary, weekly, breakdowns, csv_url=csv_url),
             csv_url=csv_url,
             co_sell_by_rep=co_sell_breakdown(request.user, filters).get("co_sell_by_rep", {}),
+            converted=converted_totals(request.user, filters),
         )
     return render(request, "reports/dashboard.html", context, status=400 if errors else 200)
 

@@ -104,6 +104,13 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
         value="5.00",
     )
     policy_publish(actor=superuser, change_note="v2")
+    # The reporting currency and a rate (issue 18 §5).
+    from deals.models import ExchangeRate, ReportingCurrency
+
+    ReportingCurrency.objects.create(code="USD", changed_by=superuser)
+    ExchangeRate.objects.create(
+        reporting_currency="USD", currency="EUR", month="2026-10-01", rate="1.1"
+    )
     assert conflict and IgnoredPair.objects.exists() and KeyFrequency.objects.exists()
     return approved
 
