@@ -159,13 +159,14 @@ def test_a_new_owner_from_another_company_refuses_the_deactivation(
     assert DealRegistration.objects.get(pk=registration.pk).owner_id == alice.pk
 
 
-def test_the_handover_page_is_for_admins_and_own_company(
-    alice_client, admin_client_a, alice_admin, bob
-):
-    assert (
-        alice_client.get(reverse("company_user_handover", args=[alice_admin.pk])).status_code == 403
-    )
-    assert admin_client_a.get(reverse("company_user_handover", args=[bob.pk])).status_code == 404
+def test_the_handover_page_is_for_admins_and_own_company(alice, alice_admin, bob):
+    from django.test import Client
+
+    member, admin = Client(), Client()
+    member.force_login(alice)
+    admin.force_login(alice_admin)
+    assert member.get(reverse("company_user_handover", args=[alice_admin.pk])).status_code == 403
+    assert admin.get(reverse("company_user_handover", args=[bob.pk])).status_code == 404
 
 
 # --- The manager queue split by who must act (§5) -----------------------------------------------
