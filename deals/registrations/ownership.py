@@ -166,6 +166,7 @@ def registrations_hand_over(*, user, partner_id: int, actor, new_owner_id=None) 
     transaction (the deactivation's): to `new_owner_id` when given (an active member other
     than `user`, else 400), else to a partner admin. With nobody to take over they keep
     their owner, and the outbox falls back to the partner's admins (nothing is orphaned)."""
+    owner: User | None
     if new_owner_id is not None:
         owner = _owner_for(
             partner_id,

@@ -233,7 +233,7 @@ def queue_counts() -> dict[str, int]:
         .annotate(n=Count("id"))
         .order_by()
     )
-    by_status = dict(rows)
+    by_status = {status: n for status, n in rows}
     return {
         view: sum(by_status.get(status, 0) for status in statuses)
         for view, statuses in QUEUE_VIEWS.items()
