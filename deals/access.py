@@ -53,7 +53,9 @@ def access_registration_detail_for_user(user, pk) -> DealRegistration:
         # A sales rep's scope is a subquery over their conflicts, which the plain-SQL read
         # does not carry (deals.sql has two variants only): the ORM reads it.
         queryset = selectors.registrations_in_scope(kind, **values)
-        return _get(queryset.select_related(None).select_related("partner", "submitted_by"), pk)
+        return _get(
+            queryset.select_related(None).select_related("partner", "submitted_by", "owner"), pk
+        )
     pk = _valid_pk(pk)
     obj = sql.registration_detail(pk, partner_id=values.get("partner_id"))
     if obj is None:

@@ -4,7 +4,7 @@ from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_migrate
 
-from partners.dispatch import invitation_created, invitation_withheld
+from partners.dispatch import invitation_created, invitation_withheld, user_deactivating
 
 
 class DealsConfig(AppConfig):
@@ -15,6 +15,7 @@ class DealsConfig(AppConfig):
     def ready(self):
         from deals.db import register_sqlite_functions
         from deals.notifications.outbox import on_invitation_created, on_invitation_withheld
+        from deals.registrations.ownership import on_user_deactivating
         from deals.reports.rollup import (
             sqlite_triggers_after_migrate,
             sqlite_triggers_before_migrate,
@@ -25,6 +26,7 @@ class DealsConfig(AppConfig):
         invitation_withheld.connect(
             on_invitation_withheld, dispatch_uid="deals_invitation_withheld_notify"
         )
+        user_deactivating.connect(on_user_deactivating, dispatch_uid="deals_owner_handover")
         # SQLite rebuilds a table to alter it, which drops its triggers (and a trigger naming
         # the table breaks the rebuild): the rollup triggers come off before migrating and go
         # back on, with the cells recomputed, after (PostgreSQL alters in place).

@@ -344,6 +344,14 @@ class DealRegistration(models.Model):
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="registrations"
     )
+    # The partner-side owner (issue 17 §3): the submitter at creation; reassigned by a partner
+    # admin or a manager (deals.registrations.ownership), handed over when a user is
+    # deactivated. Notifications about the registration go to the owner and its watchers.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="owned_registrations",
+    )
 
     customer_name = models.CharField(max_length=200)
     customer_domain = models.CharField(max_length=253, blank=True)
@@ -558,8 +566,10 @@ class DealRegistration(models.Model):
 
     @property
     def is_overdue(self) -> bool:
+        """Past the review SLA while a manager must act. An information request pauses the
+        clock (the partner must act; resubmitting sets a new due time): never overdue."""
         return (
-            self.status in (RegistrationStatus.SUBMITTED, RegistrationStatus.INFO_REQUESTED)
+            self.status == RegistrationStatus.SUBMITTED
             and self.sla_due_at is not None
             and self.sla_due_at < timezone_now()
         )
@@ -618,6 +628,7 @@ class EventAction(models.TextChoices):
     WIN_VERIFIED = "win_verified", "Win verified"
     ACCRUAL_APPROVED = "accrual_approved", "Incentive approved"
     ACCRUAL_PAID = "accrual_paid", "Incentive paid"
+    REASSIGNED = "reassigned", "Owner changed"
 
 
 class RegistrationEvent(models.Model):
@@ -786,6 +797,30 @@ class ActivityEntry(models.Model):
         return f"{self.get_kind_display()} on {self.occurred_on}"
 
 
+class RegistrationWatcher(models.Model):
+    """A colleague who follows a registration of their company: they hear what its owner hears
+    (deals.notifications.outbox). Written by deals.registrations.ownership."""
+
+    registration = models.ForeignKey(
+        DealRegistration, on_delete=models.CASCADE, related_name="watchers"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watched_registrations"
+    )
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+
+    class Meta:
+        ordering = ["registration", "user"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration", "user"], name="registration_watcher_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} watches {self.registration_id}"
+
+
 # --- Direct sales pipeline ----------------------------------------------------------------------
 
 
@@ -903,6 +938,7 @@ class NotificationKind(models.TextChoices):
     CLOSED = "registration_closed", "Registration closed"
     WIN_VERIFIED = "win_verified", "Win verified"
     INVITATION_WITHHELD = "invitation_withheld", "Invitation to an existing account"
+    REASSIGNED = "registration_reassigned", "Registration assigned to you"
 
 
 class Channel(models.TextChoices):

@@ -39,10 +39,12 @@ _PRODUCT_CODES = """,
 
 _DETAIL = """
 SELECT {columns},
-    p.name AS partner_name_, u.email AS submitted_by_email_, d.email AS decided_by_email_{codes}
+    p.name AS partner_name_, u.email AS submitted_by_email_, d.email AS decided_by_email_,
+    o.email AS owner_email_, o.name AS owner_name_{codes}
 FROM deals_dealregistration r
 JOIN partners_partner p ON p.id = r.partner_id
 JOIN partners_user u ON u.id = r.submitted_by_id
+JOIN partners_user o ON o.id = r.owner_id
 LEFT JOIN partners_user d ON d.id = r.decided_by_id
 """
 
@@ -52,7 +54,8 @@ REGISTRATION_DETAIL_FOR_MANAGER = _DETAIL + "WHERE r.id = %s AND r.status <> 'dr
 
 
 def registration_detail(pk: int, *, partner_id: int | None) -> DealRegistration | None:
-    """The registration `pk` with its partner (id, name), submitter and decider (id, email)
+    """The registration `pk` with its partner (id, name), submitter and decider (id, email),
+    owner (id, email, name)
     and, on PostgreSQL, `_product_codes`; None when it does not exist or, with `partner_id`,
     belongs to another partner. partner_id=None is the manager variant: callers pass the
     scope of selectors.registration_scope."""
@@ -66,6 +69,7 @@ def registration_detail(pk: int, *, partner_id: int | None) -> DealRegistration 
     db = r._state.db
     r.partner = Partner.from_db(db, ["id", "name"], [r.partner_id, r.partner_name_])
     r.submitted_by = User.from_db(db, ["id", "email"], [r.submitted_by_id, r.submitted_by_email_])
+    r.owner = User.from_db(db, ["id", "email", "name"], [r.owner_id, r.owner_email_, r.owner_name_])
     if r.decided_by_id is not None:
         r.decided_by = User.from_db(db, ["id", "email"], [r.decided_by_id, r.decided_by_email_])
     return r

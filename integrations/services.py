@@ -213,7 +213,7 @@ def _registration(registration_id: int) -> dict:
     from deals.registrations.selectors import conflicts_for_registration
 
     registration = DealRegistration.objects.select_related(
-        "partner", "submitted_by", "decided_by"
+        "partner", "submitted_by", "owner", "decided_by"
     ).get(pk=registration_id)
     return registration_representation(
         registration,

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from partners.authentication import tokens_forget
-from partners.dispatch import invitation_created, invitation_withheld
+from partners.dispatch import invitation_created, invitation_withheld, user_deactivating
 from partners.models import ApiToken, Invitation, Membership, Partner, Tier, User, hash_token
 from partners.roles import is_manager, is_partner_admin, partner_of
 from prm.exceptions import PermissionDeniedError, StateConflict, ValidationFailed
@@ -277,11 +277,19 @@ def user_time_zone_set(*, user: User, time_zone: object) -> User:
     return user
 
 
-def partner_user_deactivate(*, actor: User, partner: Partner, user: User) -> User:
+def partner_user_deactivate(
+    *, actor: User, partner: Partner, user: User, new_owner_id: int | None = None
+) -> User:
+    """Deactivate a partner user: sessions end, tokens are revoked, and their open work is
+    handed over in the same transaction (partners.dispatch.user_deactivating): to
+    `new_owner_id` (an active user of the partner) when given, else to a partner admin."""
     _require_partner_admin_or_manager(actor, partner)
     if user.pk == actor.pk:
         raise StateConflict("You cannot deactivate yourself.")
     with transaction.atomic():
+        user_deactivating.send(
+            sender=User, user=user, partner=partner, actor=actor, new_owner_id=new_owner_id
+        )
         User.objects.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
         user_revoke_access(user=user)

@@ -89,15 +89,33 @@ def company_users(request):
 @partner_admin_required
 @require_POST
 def company_user_deactivate(request, pk):
+    """Deactivate a colleague; `new_owner` (from the handover page) takes over their open
+    registrations, else a partner admin does (partners.services.partner_user_deactivate)."""
     membership = _company_member(partner_of(request.user), pk)
+    raw_owner = (request.POST.get("new_owner") or "").strip()
+    new_owner_id = parse_id(raw_owner) if raw_owner else None
+    if raw_owner and new_owner_id is None:
+        messages.error(request, "Choose who takes over their open registrations.")
+        return redirect("company_users")
     try:
         services.partner_user_deactivate(
-            actor=request.user, partner=membership.partner, user=membership.user
+            actor=request.user,
+            partner=membership.partner,
+            user=membership.user,
+            new_owner_id=new_owner_id,
         )
-    except StateConflict as exc:
+    except (StateConflict, ValidationFailed) as exc:
         messages.error(request, exc.detail)
         return redirect("company_users")
-    messages.success(request, f"{membership.user.email} can no longer sign in.")
+    text = f"{membership.user.email} can no longer sign in."
+    new_owner = (
+        partner_members(membership.partner).filter(user_id=new_owner_id).first()
+        if new_owner_id
+        else None
+    )
+    if new_owner is not None:
+        text += f" Their open registrations now belong to {new_owner.user.get_full_name()}."
+    messages.success(request, text)
     return redirect("company_users")
 
 

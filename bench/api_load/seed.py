@@ -93,6 +93,7 @@ def seed(*, rows: int, partners: int, token_users: int, out: str, seed_value: in
                         reference=f"DR-{now.year}-{i + 1:07d}",
                         partner_id=partner_rows[p].pk,
                         submitted_by_id=users[p].pk,
+                        owner_id=users[p].pk,
                         customer_name=name,
                         customer_domain=domain,
                         customer_country=country,

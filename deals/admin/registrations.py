@@ -23,6 +23,7 @@ from deals.models import (
     ExtensionRequest,
     ExtensionStatus,
     RegistrationEvent,
+    RegistrationWatcher,
     RejectionReason,
 )
 from deals.registrations import services
@@ -74,6 +75,13 @@ class CommentInline(ReadOnlyInline):
     fields = ("created_at", "author", "internal", "body")
 
 
+class WatcherInline(ReadOnlyInline):
+    """Colleagues following the registration (they hear what its owner hears)."""
+
+    model = RegistrationWatcher
+    fields = ("user", "created_at")
+
+
 class ActivityInline(ReadOnlyInline):
     model = ActivityEntry
     fields = ("occurred_on", "kind", "author", "summary")
@@ -92,7 +100,8 @@ class OverdueFilter(admin.SimpleListFilter):
         return (("yes", "Overdue"), ("no", "On time"))
 
     def queryset(self, request, queryset):
-        overdue = {"status__in": ["submitted", "info_requested"], "sla_due_at__lt": timezone_now()}
+        # Awaiting the partner (info requested) pauses the SLA: never overdue.
+        overdue = {"status": "submitted", "sla_due_at__lt": timezone_now()}
         if self.value() == "yes":
             return queryset.filter(**overdue)
         if self.value() == "no":
@@ -106,6 +115,7 @@ class DealRegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "reference",
         "customer_name",
         "partner",
+        "owner",
         "status",
         "conflict_status",
         "value",
@@ -115,11 +125,23 @@ class DealRegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_display_links = ("reference", "customer_name")
     list_filter = ("status", "conflict_status", "partner__tier", OverdueFilter, "partner")
-    search_fields = ("reference", "customer_name", "customer_domain", "partner__name")
+    search_fields = (
+        "reference",
+        "customer_name",
+        "customer_domain",
+        "partner__name",
+        "owner__email",
+    )
     date_hierarchy = "submitted_at"
-    list_select_related = ("partner", "partner__tier", "submitted_by")
+    list_select_related = ("partner", "partner__tier", "submitted_by", "owner")
     ordering = ("-submitted_at", "-id")
-    inlines = [EventInline, CommentInline, ActivityInline, ExtensionRequestInline]
+    inlines = [
+        EventInline,
+        CommentInline,
+        ActivityInline,
+        ExtensionRequestInline,
+        WatcherInline,
+    ]
     actions = ["approve_selected", "reject_selected_not_qualified"]
     fieldsets = (
         (
@@ -129,6 +151,7 @@ class DealRegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "reference",
                     "partner",
                     "submitted_by",
+                    "owner",
                     "status",
                     "conflict_status",
                     "conflict_message",

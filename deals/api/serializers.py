@@ -85,6 +85,7 @@ PARTNER_REGISTRATION_FIELDS = (
     "conflict_message",
     "partner",
     "submitted_by",
+    "owner",
     *PARTNER_EDITABLE_FIELDS,
     "submitted_at",
     "decided_at",
@@ -135,6 +136,20 @@ def benefit_representation(registration) -> dict | None:
     }
 
 
+class OwnerSerializer(serializers.Serializer):
+    """The registration's partner-side owner (the submitter unless reassigned)."""
+
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField(allow_blank=True)
+
+
+def owner_representation(user) -> dict | None:
+    if user is None:
+        return None
+    return {"id": user.id, "email": _text(user.email), "name": _text(user.name or "")}
+
+
 class RegistrationSerializer(OptionalKeysSerializer):
     """A deal registration. `conflicts`, `overdue`, `sla_due_at`, `co_sell` and `decided_by`
     are present for managers only. Context: `manager` (bool) and, for managers, `conflicts`
@@ -151,6 +166,9 @@ class RegistrationSerializer(OptionalKeysSerializer):
     conflict_message = serializers.CharField(allow_blank=True)
     partner = PartnerRefSerializer()
     submitted_by = serializers.EmailField(source="submitted_by.email")
+    owner = serializers.SerializerMethodField(
+        help_text="The partner-side owner: the submitter unless reassigned."
+    )
     customer_name = serializers.CharField()
     customer_domain = serializers.CharField(allow_blank=True)
     customer_country = serializers.CharField()
@@ -202,6 +220,10 @@ class RegistrationSerializer(OptionalKeysSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_products(self, obj) -> list[str]:
         return product_codes(obj)
+
+    @extend_schema_field(OwnerSerializer())
+    def get_owner(self, obj):
+        return owner_representation(obj.owner)
 
     @extend_schema_field(BenefitSerializer(allow_null=True))
     def get_benefit(self, obj):
@@ -314,6 +336,7 @@ def registration_representation(
         "conflict_message": _text(r.conflict_message),
         "partner": None if partner is None else {"id": partner.id, "name": _text(partner.name)},
         "submitted_by": None if submitted_by is None else _text(submitted_by.email),
+        "owner": owner_representation(r.owner),
         "customer_name": _text(r.customer_name),
         "customer_domain": _text(r.customer_domain),
         "customer_country": _text(r.customer_country),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.api import program, tiers, views
+from deals.api import ownership, program, tiers, views
 
 urlpatterns = [
     path("tiers/", tiers.TierListView.as_view(), name="api-tiers"),
@@ -51,6 +51,16 @@ urlpatterns = [
         "registrations/<id:pk>/history/",
         views.HistoryView.as_view(),
         name="api-registration-history",
+    ),
+    path(
+        "registrations/<id:pk>/reassign/",
+        ownership.ReassignView.as_view(),
+        name="api-registration-reassign",
+    ),
+    path(
+        "registrations/<id:pk>/watch/",
+        ownership.WatchView.as_view(),
+        name="api-registration-watch",
     ),
     path(
         "extension-requests/<id:pk>/approve/",

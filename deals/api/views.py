@@ -97,7 +97,7 @@ def registrations_for_output(queryset, user):
     the partner and the submitter (and for managers the decider) joined, no prefetch. On
     PostgreSQL the product codes come in the same query (an array subquery); elsewhere a page
     reads them in one more query (_product_codes)."""
-    related = ["partner", "submitted_by"]
+    related = ["partner", "submitted_by", "owner"]
     if is_manager(user):
         related.append("decided_by")
     queryset = queryset.select_related(None).select_related(*related).prefetch_related(None)
@@ -220,6 +220,12 @@ REGISTRATION_FILTERS = [
         "overdue", str, enum=["true", "false"], required=False, description="Managers."
     ),
     OpenApiParameter("search", str, required=False, description="Customer name or reference."),
+    OpenApiParameter(
+        "owner",
+        str,
+        required=False,
+        description="`me` (the caller's own registrations) or a user id.",
+    ),
     ordering_parameter(MANAGER_REGISTRATION_ORDERING),
 ]
 

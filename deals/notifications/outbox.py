@@ -36,6 +36,7 @@ from deals.models import (
     NotificationKind,
     NotificationPreference,
     RegistrationEvent,
+    RegistrationWatcher,
     RejectionReason,
 )
 from deals.notifications.delivery import notifications_publish
@@ -74,6 +75,8 @@ KIND_FOR_ACTION = {
     EventAction.CLOSED_WON: NotificationKind.CLOSED,
     EventAction.CLOSED_LOST: NotificationKind.CLOSED,
     EventAction.WIN_VERIFIED: NotificationKind.WIN_VERIFIED,
+    # Issue 17 §3: the new owner hears that a registration is now theirs.
+    EventAction.REASSIGNED: NotificationKind.REASSIGNED,
 }
 # Resolutions a direct rep hears about (their opportunity's conflict decided).
 REP_RESOLUTIONS = {"partner_wins", "direct_wins", "co_sell", "first_registration_wins"}
@@ -122,6 +125,43 @@ def _partner_managers(registration: DealRegistration):
     if channel_manager is not None and is_manager(channel_manager):
         return [channel_manager]
     return _managers()
+
+
+def _channel_manager(registration: DealRegistration):
+    """The partner's own channel manager while they hold the role (no fallback to all)."""
+    channel_manager = registration.partner.channel_manager
+    if channel_manager is not None and is_manager(channel_manager):
+        return [channel_manager]
+    return []
+
+
+def _partner_side(registration: DealRegistration) -> list:
+    """Who hears about a registration on the partner's side (issue 17 §3): its owner and its
+    watchers. When the owner can no longer act (deactivated, moved to another company) the
+    partner's active admins hear instead, so a notice never goes nowhere."""
+    from partners.models import User
+
+    owner = registration.owner
+    people = []
+    if owner is not None and _eligible(owner, PARTNER, registration):
+        people.append(owner)
+    else:
+        people += list(
+            User.objects.filter(
+                membership__partner_id=registration.partner_id,
+                membership__role="admin",
+                is_active=True,
+            )
+            .select_related("membership")
+            .order_by("pk")
+        )
+    people += [
+        w.user
+        for w in RegistrationWatcher.objects.filter(registration_id=registration.pk)
+        .select_related("user", "user__membership")
+        .order_by("user_id")
+    ]
+    return people
 
 
 def _eligible(user, audience: str, registration: DealRegistration | None) -> bool:
@@ -177,11 +217,15 @@ def _direct_reps(event: RegistrationEvent):
 
 
 def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistration):
-    """[(user, audience)] for one event."""
-    submitter = registration.submitted_by
+    """[(user, audience)] for one event. The partner side is the owner and the watchers
+    (_partner_side), never a fixed submitter."""
     actor_id = event.actor_id
+
+    def partner_side():
+        return [(p, PARTNER) for p in _partner_side(registration)]
+
     if kind == NotificationKind.SUBMISSION_RECEIVED:
-        return [(submitter, PARTNER)] + [(m, MANAGER) for m in _partner_managers(registration)]
+        return partner_side() + [(m, MANAGER) for m in _partner_managers(registration)]
     if kind in (NotificationKind.RESUBMITTED, NotificationKind.EXTENSION_REQUESTED):
         return [(m, MANAGER) for m in _partner_managers(registration)]
     if kind == NotificationKind.CONFLICT_RESOLVED:
@@ -189,34 +233,40 @@ def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistrat
         resolution = details.get("resolution")
         people = []
         if resolution == "co_sell":  # both partners involved (one event per record) and the rep
-            people.append((submitter, PARTNER))
+            people += partner_side()
         if resolution in REP_RESOLUTIONS and details.get("side") != "earlier":
             people += [(rep, REP) for rep in _direct_reps(event)]
         return people
+    if kind == NotificationKind.EXPIRY_REMINDER:
+        # The partner's channel manager hears too: an expiring deal may need a nudge.
+        return partner_side() + [(m, MANAGER) for m in _channel_manager(registration)]
     if kind in (
         NotificationKind.APPROVED,
         NotificationKind.REJECTED,
         NotificationKind.REVOKED,
         NotificationKind.INFO_REQUESTED,
-        NotificationKind.EXPIRY_REMINDER,
         NotificationKind.EXPIRED,
+        NotificationKind.WIN_VERIFIED,
     ):
-        return [(submitter, PARTNER)]
+        return partner_side()
+    if kind == NotificationKind.REASSIGNED:
+        owner = registration.owner
+        return [(owner, PARTNER)] if owner is not None and owner.pk != actor_id else []
     if kind == NotificationKind.EXTENSION_DECIDED:
         request = (
             ExtensionRequest.objects.select_related("requested_by")
             .filter(pk=(event.details or {}).get("extension_request"))
             .first()
         )
-        people = [submitter]
-        if request is not None and request.requested_by_id != submitter.pk:
-            people.insert(0, request.requested_by)
-        return [(p, PARTNER) for p in people]
+        people = partner_side()
+        if request is not None:
+            people.insert(0, (request.requested_by, PARTNER))
+        return people
     if kind == NotificationKind.COMMENT:
         # The other side hears about it; the author never does. Internal notes never get
         # here (they are INTERNAL_NOTE events, which notify nobody).
         if actor_id is not None and event.actor is not None and is_manager(event.actor):
-            people = [(submitter, PARTNER)]
+            people = partner_side()
         else:
             people = [(m, MANAGER) for m in _partner_managers(registration)]
         return [(u, a) for u, a in people if u.pk != actor_id]
@@ -228,8 +278,6 @@ def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistrat
         return [(m, MANAGER) for m in _partner_managers(registration)]
     if kind == NotificationKind.CLOSED:
         return [(m, MANAGER) for m in _partner_managers(registration) if m.pk != actor_id]
-    if kind == NotificationKind.WIN_VERIFIED:
-        return [(submitter, PARTNER)]
     if kind == NotificationKind.SLA_OVERDUE:
         # An escalation goes wider than the channel manager: every manager.
         return [(m, MANAGER) for m in _managers()]
@@ -356,12 +404,36 @@ def _content(kind: str, event, registration: DealRegistration, audience: str) ->
         ctx.update(decision="Approved" if approved else "Declined", note=details.get("note", ""))
     elif kind == NotificationKind.EXPIRY_REMINDER:
         days = details.get("days")
-        title = f"{ref} expires in {days} days"
-        body = (
-            f"Protection for {customer} ends on {_date(details.get('expires_at'))}. "
-            "Report the outcome or request an extension before then."
-        )
+        if audience == MANAGER:
+            title = f"{possessive(partner_name)} {ref} expires in {days} days"
+            body = (
+                f"{possessive(partner_name)} protection for {customer} ends on "
+                f"{_date(details.get('expires_at'))}. The partner has been reminded to report "
+                "the outcome or request an extension."
+            )
+        else:
+            title = f"{ref} expires in {days} days"
+            body = (
+                f"Protection for {customer} ends on {_date(details.get('expires_at'))}. "
+                "Report the outcome or request an extension before then."
+            )
         ctx.update(days=days)
+    elif kind == NotificationKind.REASSIGNED:
+        title = f"Registration {ref} is now yours"
+        actor = event.actor
+        who = (
+            "A channel manager"
+            if actor is not None and is_manager(actor)
+            else (actor.get_full_name() if actor is not None else "Dealbridge")
+        )
+        previous = (details.get("from") or {}).get("email") or "its previous owner"
+        if details.get("reason") == "user_deactivated":
+            body = (
+                f"You now own the registration for {customer}: {previous} no longer has "
+                f"access, and {who} handed their open registrations over."
+            )
+        else:
+            body = f"{who} made you the owner of the registration for {customer}."
     elif kind == NotificationKind.EXPIRED:
         title = f"Registration {ref} expired"
         body = f"Protection for {customer} ended on {_date(details.get('expires_at'))}."
@@ -470,7 +542,7 @@ def notifications_for_event(event: RegistrationEvent) -> None:
         return
     registration = (
         DealRegistration.objects.select_related(
-            "partner", "partner__channel_manager", "submitted_by"
+            "partner", "partner__channel_manager", "submitted_by", "owner__membership"
         )
         .filter(pk=event.registration_id)
         .first()

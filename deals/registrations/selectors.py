@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from conflicts.models import Conflict, RecordKind, touching, touching_any
@@ -34,7 +34,7 @@ from prm.lib.time import timezone_now
 
 def _registration_base() -> RegistrationQuerySet:
     return DealRegistration.objects.select_related(
-        "partner", "partner__tier", "submitted_by"
+        "partner", "partner__tier", "submitted_by", "owner"
     ).prefetch_related(
         Prefetch("products", queryset=Product.objects.select_related("product_line"))
     )
@@ -154,19 +154,23 @@ def registrations_filter(
         queryset = queryset.filter(
             Q(customer_name__icontains=search) | Q(reference__icontains=search)
         )
+    # The owner (issue 17 §3), for everyone: "me" (the caller) or a user id (400 otherwise).
+    if str(params.get("owner") or "").strip().lower() == "me":
+        queryset = queryset.filter(owner_id=user.pk)
+    else:
+        owner_id = query_id(params, "owner")
+        if owner_id is not None:
+            queryset = queryset.filter(owner_id=owner_id)
     if is_manager(user):
         partner_id = query_id(params, "partner")  # 400 unless a 64-bit id
         if partner_id is not None:
             queryset = queryset.filter(partner_id=partner_id)
+        # Overdue: past the SLA awaiting a decision; an information request pauses the clock.
         overdue = params.get("overdue")
         if overdue in ("true", "1", "True"):
-            queryset = queryset.filter(
-                status__in=["submitted", "info_requested"], sla_due_at__lt=timezone_now()
-            )
+            queryset = queryset.filter(status="submitted", sla_due_at__lt=timezone_now())
         elif overdue in ("false", "0", "False"):
-            queryset = queryset.exclude(
-                status__in=["submitted", "info_requested"], sla_due_at__lt=timezone_now()
-            )
+            queryset = queryset.exclude(status="submitted", sla_due_at__lt=timezone_now())
     return queryset
 
 
@@ -181,13 +185,22 @@ def withdrawals_after_conflict(since) -> QuerySet[DealRegistration]:
     )
 
 
+# The manager queue's views by who must act (issue 17 §5): a manager decides what is
+# submitted; an information request waits for the partner (the SLA clock is paused).
+QUEUE_VIEWS = {
+    "decide": (RegistrationStatus.SUBMITTED,),
+    "partner": (RegistrationStatus.INFO_REQUESTED,),
+}
+
+
 def review_queue(
-    *, partner_id=None, tier=None, conflict_status=None, product_line=None
+    *, partner_id=None, tier=None, conflict_status=None, product_line=None, view="decide"
 ) -> QuerySet[DealRegistration]:
-    """Registrations awaiting a decision, the most urgent SLA first, each with its
-    `manager_conflict_status` (open conflicts on either side)."""
+    """Registrations of one queue view (QUEUE_VIEWS: awaiting a decision, or awaiting the
+    partner), the most urgent SLA first, each with its `manager_conflict_status` (open
+    conflicts on either side)."""
     queryset = with_manager_conflict_status(
-        _registration_base().filter(status__in=["submitted", "info_requested"])
+        _registration_base().filter(status__in=QUEUE_VIEWS[view])
     )
     if partner_id:
         queryset = queryset.filter(partner_id=partner_id)
@@ -216,6 +229,30 @@ def comments_visible_to(user, registration: DealRegistration) -> QuerySet[Commen
 
 def activities_for(registration: DealRegistration) -> QuerySet[ActivityEntry]:
     return ActivityEntry.objects.filter(registration=registration).select_related("author")
+
+
+def queue_counts() -> dict[str, int]:
+    """How many registrations each queue view holds (two counts, whatever the queue's size)."""
+    rows = (
+        DealRegistration.objects.filter(status__in=["submitted", "info_requested"])
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_status = {status: n for status, n in rows}
+    return {
+        view: sum(by_status.get(status, 0) for status in statuses)
+        for view, statuses in QUEUE_VIEWS.items()
+    }
+
+
+def pending_extension_requests() -> QuerySet[ExtensionRequest]:
+    """Extension requests waiting for a manager, oldest first (managers' queue view)."""
+    return (
+        ExtensionRequest.objects.filter(status="pending")
+        .select_related("registration", "registration__partner", "requested_by")
+        .order_by("created_at", "id")
+    )
 
 
 def extension_requests_visible_to(user) -> QuerySet[ExtensionRequest]:

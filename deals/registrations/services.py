@@ -129,7 +129,7 @@ def _locked(registration: DealRegistration) -> DealRegistration:
     share-lock the partner row after the identity locks)."""
     return (
         DealRegistration.objects.select_for_update(of=("self",))
-        .select_related("partner", "partner__tier", "submitted_by")
+        .select_related("partner", "partner__tier", "submitted_by", "owner")
         .get(pk=registration.pk)
     )
 
@@ -157,7 +157,7 @@ def _locked_group(ids) -> dict[int, DealRegistration]:
     for pk in sorted(set(ids)):
         row = (
             DealRegistration.objects.select_for_update(of=("self",))
-            .select_related("partner", "partner__tier", "submitted_by")
+            .select_related("partner", "partner__tier", "submitted_by", "owner")
             .filter(pk=pk)
             .first()
         )
@@ -186,7 +186,7 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
     cleaned, errors = _clean_registration_fields(data, partial=False)
     if submit:
         # Report the policy's rules together with the field errors, in one answer.
-        draft = DealRegistration(partner=partner, submitted_by=actor)
+        draft = DealRegistration(partner=partner, submitted_by=actor, owner=actor)
         _apply(draft, {k: v for k, v in cleaned.items() if k not in errors})
         for field, messages in _policy_errors(
             draft, policy_current(), cleaned.get("products") or []
@@ -206,7 +206,7 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
             "submit",
         )
     with transaction.atomic(durable=True):
-        registration = DealRegistration(partner=partner, submitted_by=actor)
+        registration = DealRegistration(partner=partner, submitted_by=actor, owner=actor)
         _apply(registration, cleaned)
         registration.save()
         registration.reference = f"DR-{registration.created_at.year}-{registration.pk:06d}"

@@ -256,8 +256,9 @@ def report_summary(user, filters: ReportFilters, *, now: dt.datetime | None = No
     from_cells = uses_report_cells(user, filters)
     groups = _groups_from_cells(filters) if from_cells else _groups_live(registrations)
     # "Overdue" depends on the clock: counted on the registrations awaiting a decision (a small
-    # set, read from the awaiting-SLA index), whichever source the other figures come from.
-    overdue = registrations.filter(status__in=AWAITING, sla_due_at__lt=now).count()
+    # set, read from the awaiting-SLA index), whichever source the other figures come from. An
+    # information request pauses the clock (issue 17 §5): only `submitted` can be overdue.
+    overdue = registrations.filter(status="submitted", sla_due_at__lt=now).count()
 
     def total(key: str, *, statuses=None, reason=None) -> int:
         # Sums over group rows (a few per currency × status), never over registrations.

@@ -232,6 +232,12 @@ def describe_events(events, *, partner: bool = False) -> list:
             summary = f"Conflict #{details.get('conflict')}"
             if details.get("note"):
                 summary += f" — “{details['note']}”"
+        elif action == "reassigned":
+            before = (details.get("from") or {}).get("email") or "—"
+            after = (details.get("to") or {}).get("email") or "—"
+            summary = f"Owner: {before} → {after}."
+            if details.get("reason") == "user_deactivated":
+                summary += f" {before} no longer has access."
         elif action == "activity_logged" and details.get("kind"):
             summary = f"{details['kind'].capitalize()} recorded."
         event.summary = summary.strip()

@@ -17,7 +17,7 @@ from deals.models import (
 )
 from deals.opportunities.selectors import opportunities_visible_to
 from deals.policy import policy_current
-from deals.registrations import selectors, services
+from deals.registrations import ownership, selectors, services
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_decide
 from deals.web import selectors as selectors_portal
@@ -55,9 +55,39 @@ QUEUE_PAGE_SIZE = 50
 # --- Manager workspace ----------------------------------------------------------------------------
 
 
+QUEUE_VIEW_CHOICES = (
+    ("decide", "Awaiting decision"),
+    ("partner", "Awaiting partner"),
+    ("extensions", "Extension requests"),
+)
+
+
+def _queue_tabs(current: str) -> dict:
+    """The queue's views with their counts (issue 17 §5): a constant number of queries."""
+    counts = selectors.queue_counts()
+    return {
+        "views": [
+            {"key": "decide", "label": "Awaiting decision", "count": counts["decide"]},
+            {"key": "partner", "label": "Awaiting partner", "count": counts["partner"]},
+            {
+                "key": "extensions",
+                "label": "Extension requests",
+                "count": selectors.pending_extension_requests().count(),
+            },
+        ],
+        "conflict_count": selectors_portal.open_conflict_total(),
+        "view": current,
+    }
+
+
 @manager_required
 @require_GET
 def manage_queue(request):
+    view = request.GET.get("view") or "decide"
+    if view not in dict(QUEUE_VIEW_CHOICES):
+        return render(request, "errors/400.html", status=400)
+    if view == "extensions":
+        return _extension_queue(request)
     params = {
         k: request.GET.get(k, "") for k in ("partner", "tier", "conflict_status", "product_line")
     }
@@ -70,16 +100,24 @@ def manage_queue(request):
         tier=params["tier"] or None,
         conflict_status=params["conflict_status"] or None,
         product_line=params["product_line"] or None,
+        view=view,
     )
     page, query = _page(request, queryset, QUEUE_PAGE_SIZE)
     rows = list(page.object_list)
     counts = selectors_portal.open_conflict_counts([r.pk for r in rows])
     for row in rows:
         row.open_conflicts = counts.get(row.pk, 0)
+        # "Select all clear" picks only what a manager can approve now: submitted (not
+        # awaiting the partner) with no open conflict on either side.
+        row.approvable_now = (
+            lifecycle.can("approve", row.status)
+            and row.manager_conflict_status == ConflictStatus.CLEAR
+        )
     return render(
         request,
         "manage/queue.html",
         {
+            **_queue_tabs(view),
             "page": page,
             "rows": rows,
             "query": query,
@@ -90,6 +128,22 @@ def manage_queue(request):
             "product_lines": selectors_portal.product_lines_in_use(),
             "conflict_choices": ConflictStatus.choices,
             "overdue_count": sum(1 for r in rows if r.is_overdue),
+            "section": "queue",
+        },
+    )
+
+
+def _extension_queue(request):
+    """Pending extension requests, oldest first, decided from here or the review page."""
+    page, query = _page(request, selectors.pending_extension_requests(), QUEUE_PAGE_SIZE)
+    return render(
+        request,
+        "manage/extensions.html",
+        {
+            **_queue_tabs("extensions"),
+            "page": page,
+            "extensions": list(page.object_list),
+            "query": query,
             "section": "queue",
         },
     )
@@ -157,6 +211,9 @@ def manage_bulk_approve(request):
         if getattr(registration, "manager_conflict_status", None) != ConflictStatus.CLEAR:
             skipped.append(f"{registration.reference}: not clear, review it first")
             continue
+        if not _approvable_now(registration):
+            skipped.append(f"{registration.reference}: awaiting the partner, not a decision")
+            continue
         try:
             services.registration_approve(registration=registration, actor=request.user)
         except DomainError as exc:
@@ -171,6 +228,13 @@ def manage_bulk_approve(request):
         messages.info(request, "Select the clear registrations to approve first.")
     return redirect(
         reverse("manage_queue") + ("?" + request.POST["query"] if request.POST.get("query") else "")
+    )
+
+
+def _approvable_now(registration) -> bool:
+    return (
+        lifecycle.can("approve", registration.status)
+        and getattr(registration, "manager_conflict_status", None) == ConflictStatus.CLEAR
     )
 
 
@@ -227,6 +291,8 @@ def manage_registration(request, pk):
             "request_info_form": forms["manage_request_info"],
             "note_form": forms["manage_note"],
             "resolve_form": ResolveForm(),
+            "can_reassign": True,
+            "owner_candidates": list(ownership.owner_candidates(registration.partner_id)),
             "section": "queue",
         },
     )
@@ -350,6 +416,8 @@ def manage_conflict_resolve(request, pk):
 def manage_extension_decide(request, pk):
     extension = access.access_extension_request_for_user(request.user, pk)
     back = reverse("manage_registration", kwargs={"pk": extension.registration_id})
+    if request.POST.get("back") == "queue":
+        back = reverse("manage_queue") + "?view=extensions"
     approve = request.POST.get("decision") == "approve"
     try:
         extension_request_decide(

@@ -25,7 +25,7 @@ from deals.models import (
 )
 from deals.notifications.inbox import notifications_visible_to
 from deals.policy import policy_current
-from deals.registrations import selectors, services
+from deals.registrations import ownership, selectors, services
 from deals.registrations.collaboration import activity_create, comment_create
 from deals.registrations.extensions import extension_request_create
 from deals.web import selectors as selectors_portal
@@ -102,7 +102,11 @@ def registration_list(request):
         return render(request, "errors/400.html", status=400)
     queryset = selectors.without_deleted_drafts(queryset)
     page, query = _page(request, queryset)
-    filtered = any(request.GET.get(k) for k in ("status", "conflict_status", "search"))
+    keys = ("status", "conflict_status", "search", "owner")
+    filtered = any(request.GET.get(k) for k in keys)
+    partner = partner_of(user)
+    # Partner admins reassign from the list (issue 17 §3): the company's active users.
+    can_reassign = partner is not None and ownership.can_reassign(user, partner.pk)
     return render(
         request,
         "portal/registration_list.html",
@@ -112,9 +116,13 @@ def registration_list(request):
             "filtered": filtered,
             "status_choices": RegistrationStatus.choices,
             "conflict_choices": ConflictStatus.choices,
-            "current": {k: request.GET.get(k, "") for k in ("status", "conflict_status", "search")},
+            "current": {k: request.GET.get(k, "") for k in keys},
             "section": "registrations",
             "show_partner": is_manager(user),
+            "can_reassign": can_reassign,
+            "owner_candidates": list(ownership.owner_candidates(partner.pk))
+            if can_reassign
+            else [],
         },
     )
 
@@ -328,6 +336,11 @@ def registration_detail(request, pk):
             "activity_form": forms["registration_activity"],
             "extension_form": forms["registration_extension"],
             "close_form": forms["registration_close"],
+            "watching": ownership.is_watching(user, registration.pk),
+            "can_reassign": ownership.can_reassign(user, registration.partner_id),
+            "owner_candidates": list(ownership.owner_candidates(registration.partner_id))
+            if ownership.can_reassign(user, registration.partner_id)
+            else [],
             "section": "registrations",
         },
     )

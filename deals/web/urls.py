@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.web import audit, manage, portal, preferences, rep
+from deals.web import audit, manage, ownership, portal, preferences, rep
 
 urlpatterns = [
     # Audit evidence (managers)
@@ -25,7 +25,23 @@ urlpatterns = [
         portal.registration_availability,
         name="registration_availability",
     ),
+    path(
+        "registrations/reassign/",
+        ownership.registrations_bulk_reassign,
+        name="registrations_bulk_reassign",
+    ),
     path("registrations/<id:pk>/", portal.registration_detail, name="registration_detail"),
+    path(
+        "registrations/<id:pk>/reassign/",
+        ownership.registration_reassign,
+        name="registration_reassign",
+    ),
+    path("registrations/<id:pk>/watch/", ownership.registration_watch, name="registration_watch"),
+    path(
+        "company/users/<id:pk>/handover/",
+        ownership.company_user_handover,
+        name="company_user_handover",
+    ),
     path("registrations/<id:pk>/edit/", portal.registration_edit, name="registration_edit"),
     path("registrations/<id:pk>/submit/", portal.registration_submit, name="registration_submit"),
     path(

@@ -23,6 +23,8 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api-registration-request-info": {"pk": "registration"},
     "api-registration-withdraw": {"pk": "registration"},
     "api-registration-close": {"pk": "registration"},
+    "api-registration-reassign": {"pk": "registration"},
+    "api-registration-watch": {"pk": "registration"},
     "api-registration-verify-win": {"pk": "registration"},
     "api-accrual-approve": {"pk": "accrual"},
     "api-accrual-mark-paid": {"pk": "accrual"},
@@ -79,6 +81,10 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     ("api-registration-request-info", "POST"): "manager",
     ("api-registration-withdraw", "POST"): "partner",
     ("api-registration-close", "POST"): "any",
+    # Ownership (issue 17 §3): partner admins and managers reassign; partner users follow.
+    ("api-registration-reassign", "POST"): "admin",
+    ("api-registration-watch", "POST"): "partner",
+    ("api-registration-watch", "DELETE"): "partner",
     # Rewards (issue 19): managers verify wins and move accruals; partners read their own.
     ("api-registration-verify-win", "POST"): "manager",
     ("api-accruals", "GET"): "any",
@@ -189,6 +195,7 @@ def body_for(name: str, method: str) -> dict:
         "api-registration-revoke": {"reason": "other", "note": "x"},
         "api-registration-request-info": {"message": "x"},
         "api-registration-close": {"outcome": "won", "close_date": today()},
+        "api-registration-reassign": {"owner_id": 1},
         "api-accrual-mark-paid": {"reference": "PAY-EVIL-1"},
         "api-registration-extension-requests": {"reason": "x"},
         "api-registration-comments": {"body": "x"},

@@ -24,6 +24,8 @@ PARTNER_KEYS_SNAPSHOT = {
     "outcome", "actual_value", "close_date", "lost_reason", "created_at", "updated_at",
     # issue 19: the benefit frozen at approval and when the win was verified
     "benefit", "win_verified_at",
+    # issue 17 §3: the partner-side owner
+    "owner",
 }  # fmt: skip
 
 

@@ -19,6 +19,8 @@ REGISTRATION_URLS = [
     ("registration_close", "post"),
     ("registration_comment", "post"),
     ("registration_activity", "post"),
+    ("registration_reassign", "post"),
+    ("registration_watch", "post"),
 ]
 
 
