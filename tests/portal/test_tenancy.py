@@ -19,6 +19,7 @@ REGISTRATION_URLS = [
     ("registration_close", "post"),
     ("registration_comment", "post"),
     ("registration_activity", "post"),
+    ("registration_attachment_upload", "post"),
 ]
 
 
