@@ -51,6 +51,14 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_attachments_storage(settings):
+    """Every test starts with an empty attachments storage: the test settings keep attachments
+    in memory, one storage per process; a change of STORAGES makes Django build a new one."""
+    settings.STORAGES = {**settings.STORAGES}
+    yield
+
+
 @pytest.fixture
 def partner_a(db):
     return factories.PartnerFactory(name="Acme Resellers", domains=["acme-resellers.example"])

@@ -200,9 +200,9 @@ def attachment_delete(*, attachment: Attachment, actor) -> Attachment:
                 "sha256": attachment.sha256,
             },
         )
-        key = attachment.file.name
-        if key:
-            transaction.on_commit(lambda: _delete_bytes(key))
+        stored: str = attachment.file.name or ""
+        if stored:
+            transaction.on_commit(lambda: _delete_bytes(stored))
     attachment.deleted_at = now
     attachment.deleted_by = actor
     return attachment
@@ -212,7 +212,7 @@ def attachment_open(attachment: Attachment):
     """The stored bytes, opened for reading (the caller streams and closes them). Bytes that
     are gone from the storage answer like a missing attachment (and are logged)."""
     try:
-        return attachments_storage().open(attachment.file.name, "rb")
+        return attachments_storage().open(attachment.file.name or "", "rb")
     except FileNotFoundError:
         logger.error("the bytes of attachment %s are missing from the storage", attachment.pk)
         raise NotFound() from None

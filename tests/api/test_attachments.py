@@ -226,17 +226,17 @@ def test_an_empty_file_is_unsupported_and_a_missing_file_is_a_validation_error(a
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("../../etc/passwd", "passwd.txt"),
-        ("C:\\Users\\bob\\Desktop\\notes.txt", "notes.txt"),
         ("invoice\u202etxt.exe", "invoicetxt.exe.txt"),
-        ('quote"; filename="evil.html', "quote__ filename__evil.html.txt"),
+        ("report.html", "report.html.txt"),
         ("  ..hidden  ", "hidden.txt"),
         ("CON.txt", "_CON.txt"),
         ("x" * 300 + ".txt", "x" * 100 + ".txt"),
         ("Angebot für Müller.txt", "Angebot für Müller.txt"),
     ],
 )
-def test_file_names_are_sanitised(as_alice, submitted, raw, expected):
+def test_file_names_are_sanitised_on_upload(as_alice, submitted, raw, expected):
+    """What survives the multipart transport; tests/security/test_upload_sniffing.py has the
+    whole set (paths, quotes, control characters)."""
     response = _upload(as_alice, submitted, b"plain words\n", raw)
     assert response.status_code == 201, response.content
     assert response.json()["name"] == expected
