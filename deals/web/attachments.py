@@ -21,7 +21,6 @@ from deals.registrations.attachments import (
     max_bytes,
 )
 from deals.web.common import domain_errors, partner_required
-from prm.exceptions import UnsupportedFile
 from prm.lib.downloads import file_download_response
 
 EVIDENCE_ANCHOR = "#evidence"
@@ -60,9 +59,9 @@ def attachment_upload_page(request, pk):
     except (TypeError, ValueError):
         length = 0
     if length > max_bytes() + MULTIPART_OVERHEAD_BYTES:
-        raise UnsupportedFile(
-            "The file is larger than 10 MB.", fields={"file": ["Attach a file of 10 MB or less."]}
-        )
+        # Refused by its declared length, before the body is read (so no form echo either).
+        messages.error(request, "The file is larger than 10 MB: attach a file of 10 MB or less.")
+        return redirect(_back(registration.pk))
     attachment = attachment_upload(
         registration=registration, actor=request.user, upload=request.FILES.get("file")
     )

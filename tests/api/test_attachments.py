@@ -282,8 +282,10 @@ def _closed(alice, manager, status):
 @pytest.mark.parametrize("status", ["withdrawn", "rejected", "won", "lost", "expired", "revoked"])
 def test_no_upload_once_the_registration_is_closed(alice, manager, product, status):
     registration = _closed(alice, manager, status)
+    client = client_for(alice)
+    client.get("/api/v1/me/")
     before = hash_all_tables()
-    response = _upload(client_for(alice), registration, factories.PDF_BYTES)
+    response = _upload(client, registration, factories.PDF_BYTES)
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_transition"
     assert changed_tables(before, hash_all_tables()) == []
@@ -452,8 +454,10 @@ def test_no_removal_once_the_registration_left_the_partners_edits(alice, manager
         if status == "withdrawn":
             registration.refresh_from_db()
             services.registration_withdraw(registration=registration, actor=alice)
+    client = client_for(alice)
+    client.get("/api/v1/me/")
     before = hash_all_tables()
-    response = client_for(alice).delete(f"/api/v1/attachments/{attachment.pk}/")
+    response = client.delete(f"/api/v1/attachments/{attachment.pk}/")
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_transition"
     assert changed_tables(before, hash_all_tables()) == []

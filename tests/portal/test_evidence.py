@@ -80,6 +80,8 @@ def test_an_oversized_upload_is_refused_by_its_length(alice_client, alice_regist
         CONTENT_LENGTH=str(40 * 1024 * 1024),
     )
     assert response.status_code == 302
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "The file is larger than 10 MB" in page
     assert not Attachment.objects.exists()
 
 
