@@ -731,7 +731,9 @@ class Attachment(models.Model):
     size = models.PositiveIntegerField()
     content_type = models.CharField(max_length=100)
     sha256 = models.CharField(max_length=64)
-    file = models.FileField(storage=attachments_storage, max_length=200, blank=True)
+    # The object's key in attachments_storage() (`attachments/<registration>/<random>`); the
+    # partner's file name never reaches the storage.
+    storage_key = models.CharField(max_length=200, editable=False)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -52,11 +52,16 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_attachments_storage(settings):
+def _fresh_attachments_storage():
     """Every test starts with an empty attachments storage: the test settings keep attachments
-    in memory, one storage per process; a change of STORAGES makes Django build a new one."""
-    settings.STORAGES = {**settings.STORAGES}
-    yield
+    in memory, one storage per process; a change of STORAGES makes Django build a new one.
+    (override_settings on STORAGES alone, not pytest-django's `settings`, whose teardown would
+    come after the tests' own fixtures and restore their settings too late.)"""
+    from django.conf import settings
+    from django.test import override_settings
+
+    with override_settings(STORAGES={**settings.STORAGES}):
+        yield
 
 
 @pytest.fixture

@@ -139,7 +139,7 @@ def attachment_upload(*, registration: DealRegistration, actor, upload) -> Attac
             _require_open(registration)
             _require_room(registration)
             attachment = Attachment.objects.create(
-                registration=registration, uploaded_by=actor, file=key, **facts
+                registration=registration, uploaded_by=actor, storage_key=key, **facts
             )
             _registration_event(
                 registration,
@@ -200,9 +200,8 @@ def attachment_delete(*, attachment: Attachment, actor) -> Attachment:
                 "sha256": attachment.sha256,
             },
         )
-        stored: str = attachment.file.name or ""
-        if stored:
-            transaction.on_commit(lambda: _delete_bytes(stored))
+        stored = attachment.storage_key
+        transaction.on_commit(lambda: _delete_bytes(stored))
     attachment.deleted_at = now
     attachment.deleted_by = actor
     return attachment
@@ -212,7 +211,7 @@ def attachment_open(attachment: Attachment):
     """The stored bytes, opened for reading (the caller streams and closes them). Bytes that
     are gone from the storage answer like a missing attachment (and are logged)."""
     try:
-        return attachments_storage().open(attachment.file.name or "", "rb")
+        return attachments_storage().open(attachment.storage_key, "rb")
     except FileNotFoundError:
         logger.error("the bytes of attachment %s are missing from the storage", attachment.pk)
         raise NotFound() from None
