@@ -8,6 +8,7 @@ from __future__ import annotations
 from conflicts.models import Conflict
 from deals import sql
 from deals.models import (
+    Attachment,
     Comment,
     DealRegistration,
     DirectOpportunity,
@@ -84,3 +85,8 @@ def access_comment_for_user(user, pk) -> Comment:
     registrations = selectors.registrations_visible_to(user)
     comments = Comment.objects.filter(registration__in=registrations.values("pk"))
     return _get(comments, pk)
+
+
+def access_attachment_for_user(user, pk) -> Attachment:
+    """A live attachment of a registration `user` may see (the same 404 otherwise)."""
+    return _get(selectors.attachments_visible_to(user).select_related("registration"), pk)

@@ -629,6 +629,8 @@ class EventAction(models.TextChoices):
     ACCRUAL_APPROVED = "accrual_approved", "Incentive approved"
     ACCRUAL_PAID = "accrual_paid", "Incentive paid"
     REASSIGNED = "reassigned", "Owner changed"
+    ATTACHMENT_ADDED = "attachment_added", "Evidence attached"
+    ATTACHMENT_DELETED = "attachment_deleted", "Evidence removed"
 
 
 class RegistrationEvent(models.Model):
@@ -787,6 +789,10 @@ class ActivityEntry(models.Model):
     kind = models.CharField(max_length=10, choices=ActivityKind.choices)
     occurred_on = models.DateField()
     summary = models.CharField(max_length=1000)
+    # The evidence this entry points to (one of the registration's attachments), if any.
+    attachment = models.ForeignKey(
+        "Attachment", on_delete=models.PROTECT, null=True, blank=True, related_name="activities"
+    )
     created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
 
     class Meta:
@@ -819,6 +825,53 @@ class RegistrationWatcher(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} watches {self.registration_id}"
+
+
+def attachments_storage():
+    """The storage that holds attachments' bytes: STORAGES["attachments"] (local files under
+    var/ by default, S3-compatible in production; README "Attachments")."""
+    from django.core.files.storage import storages
+
+    return storages["attachments"]
+
+
+class Attachment(models.Model):
+    """A file a partner attached to a registration as evidence. The type is the sniffed one
+    (deals/registrations/attachments.py); `sha256` is also in the upload's event, so the chain
+    proves what evidence existed when. A removed attachment keeps its row (deleted_at set) and
+    loses its bytes."""
+
+    registration = models.ForeignKey(
+        DealRegistration, on_delete=models.PROTECT, related_name="attachments"
+    )
+    name = models.CharField(max_length=150, help_text="The sanitised file name.")
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    # The object's key in attachments_storage() (`attachments/<registration>/<random>`); the
+    # partner's file name never reaches the storage.
+    storage_key = models.CharField(max_length=200, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["registration", "created_at"],
+                name="attachment_registration_live",
+                condition=Q(deleted_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.registration_id})"
 
 
 # --- Direct sales pipeline ----------------------------------------------------------------------

@@ -21,6 +21,8 @@ SCOPE_OPERATIONS: dict[str, list[tuple[str, frozenset[str]]]] = {
         ("api-registration", READ),
         ("api-registration-history", READ),
         ("api-registration-comments", READ),
+        ("api-registration-attachments", READ),
+        ("api-attachment-download", READ),
         ("api-conflicts", READ),
         ("api-reports-*", READ),
         ("api-products", READ),

@@ -26,6 +26,13 @@ class ValidationFailed(DomainError):
     status_code = 400
 
 
+class UnsupportedFile(ValidationFailed):
+    """The file is too large or its content is not one of the accepted types."""
+
+    code = "unsupported_file"
+    status_code = 400
+
+
 class InvalidTransition(DomainError):
     """This action is not allowed in the registration's current status."""
 

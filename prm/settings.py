@@ -385,9 +385,51 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Attachments (README "Attachments"): files partners attach to registrations as evidence.
+# Never served from a public URL: downloads go through a view that checks access.
+ATTACHMENTS_STORAGE_KIND = env.str("ATTACHMENTS_STORAGE", default="filesystem").lower()
+if ATTACHMENTS_STORAGE_KIND == "s3":
+    ATTACHMENTS_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("ATTACHMENTS_S3_BUCKET", default="dealbridge-attachments"),
+            # MinIO or another S3-compatible service; empty for AWS S3 itself.
+            "endpoint_url": env.str("ATTACHMENTS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("ATTACHMENTS_S3_REGION", default="") or None,
+            # Empty: boto3's own chain (AWS_* variables, instance or pod role).
+            "access_key": env.str("ATTACHMENTS_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env_secret("ATTACHMENTS_S3_SECRET_ACCESS_KEY") or None,
+            "location": env.str("ATTACHMENTS_S3_PREFIX", default=""),
+            # MinIO wants path-style addressing; AWS accepts both.
+            "addressing_style": env.str("ATTACHMENTS_S3_ADDRESSING_STYLE", default="path"),
+            "default_acl": None,  # the bucket's own (private); objects are never public
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif ATTACHMENTS_STORAGE_KIND == "filesystem":
+    ATTACHMENTS_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": env.str("ATTACHMENTS_DIR", default=str(VAR_DIR / "attachments")),
+            # No base_url: these files have no URL of their own.
+            "base_url": None,
+            "file_permissions_mode": 0o640,
+            "directory_permissions_mode": 0o750,
+        },
+    }
+else:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("ATTACHMENTS_STORAGE must be 'filesystem' or 's3'.")
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENT_MAX_PER_REGISTRATION = 20
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": ATTACHMENTS_STORAGE,
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from prm.settings import *  # noqa: F403
-from prm.settings import CELERY_BROKER_URL, env, env_secret
+from prm.settings import ATTACHMENTS_STORAGE, CELERY_BROKER_URL, env, env_secret
 
 # --- Core -------------------------------------------------------------------------------------
 
@@ -125,4 +125,5 @@ CACHES = {
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "attachments": ATTACHMENTS_STORAGE,
 }

@@ -9,7 +9,7 @@ import os
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 
 from prm.settings import *  # noqa: E402,F403
-from prm.settings import DATABASES, VAR_DIR  # noqa: E402
+from prm.settings import DATABASES, STORAGES, VAR_DIR  # noqa: E402
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -23,6 +23,9 @@ CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true").lo
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 SITE_URL = "http://testserver"
+# Attachments live in memory (one storage per process, shared with live_server threads); the
+# tests of the filesystem backend override STORAGES themselves.
+STORAGES = {**STORAGES, "attachments": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
 MFA_REQUIRED_FOR_MANAGERS = True
 # Submissions spend the availability-check budget (30/m per user, 300/d per partner), and the
 # suite seeds far more registrations per user and minute than any partner makes: the tests of

@@ -51,6 +51,19 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_attachments_storage():
+    """Every test starts with an empty attachments storage: the test settings keep attachments
+    in memory, one storage per process; a change of STORAGES makes Django build a new one.
+    (override_settings on STORAGES alone, not pytest-django's `settings`, whose teardown would
+    come after the tests' own fixtures and restore their settings too late.)"""
+    from django.conf import settings
+    from django.test import override_settings
+
+    with override_settings(STORAGES={**settings.STORAGES}):
+        yield
+
+
 @pytest.fixture
 def partner_a(db):
     return factories.PartnerFactory(name="Acme Resellers", domains=["acme-resellers.example"])

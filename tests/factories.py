@@ -216,3 +216,49 @@ def make_opportunity(**overrides) -> DirectOpportunity:
     data.update(overrides)
     opportunity, _ = opportunity_upsert(data=data)
     return opportunity
+
+
+# A tiny file of each accepted kind, recognised by its content (issue 17 §2).
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def make_attachment(actor: User, registration, *, name: str = "proposal.pdf", content=PDF_BYTES):
+    """An attachment uploaded through the service, as a partner user would."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from deals.registrations.attachments import attachment_upload
+
+    upload = SimpleUploadedFile(name, content, content_type="application/octet-stream")
+    return attachment_upload(registration=registration, actor=actor, upload=upload)
+
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 32
+JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01" + b"\x00" * 32
+OOXML_MAIN = {
+    "docx": ("word/document.xml", "wordprocessingml.document.main+xml"),
+    "xlsx": ("xl/workbook.xml", "spreadsheetml.sheet.main+xml"),
+    "pptx": ("ppt/presentation.xml", "presentationml.presentation.main+xml"),
+}
+
+
+def ooxml_bytes(kind: str, *, macro: bool = False) -> bytes:
+    """A minimal Office Open XML package of `kind` (docx, xlsx, pptx): the content types
+    entry declaring the main part, and the part itself; `macro` adds a VBA project."""
+    import io
+    import zipfile
+
+    part, main = OOXML_MAIN[kind]
+    content_types = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        f'<Override PartName="/{part}" '
+        f'ContentType="application/vnd.openxmlformats-officedocument.{main}"/></Types>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", content_types)
+        archive.writestr("_rels/.rels", "<Relationships/>")
+        archive.writestr(part, "<document/>")
+        if macro:
+            archive.writestr(part.split("/")[0] + "/vbaProject.bin", b"\x00VBA")
+    return out.getvalue()

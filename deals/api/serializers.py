@@ -520,6 +520,12 @@ PARTNER_EVENT_DETAIL_KEYS = frozenset(
         "comment",
         "activity",
         "kind",
+        # Evidence: the file's id, name, size, type and hash (issue 17 §2).
+        "attachment",
+        "name",
+        "size",
+        "content_type",
+        "sha256",
     }
 )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.api import ownership, program, tiers, views
+from deals.api import attachments, ownership, program, tiers, views
 
 urlpatterns = [
     path("tiers/", tiers.TierListView.as_view(), name="api-tiers"),
@@ -46,6 +46,21 @@ urlpatterns = [
         "registrations/<id:pk>/comments/",
         views.CommentListView.as_view(),
         name="api-registration-comments",
+    ),
+    path(
+        "registrations/<id:pk>/attachments/",
+        attachments.RegistrationAttachmentListView.as_view(),
+        name="api-registration-attachments",
+    ),
+    path(
+        "attachments/<id:pk>/",
+        attachments.AttachmentDetailView.as_view(),
+        name="api-attachment",
+    ),
+    path(
+        "attachments/<id:pk>/download/",
+        attachments.AttachmentDownloadView.as_view(),
+        name="api-attachment-download",
     ),
     path(
         "registrations/<id:pk>/history/",

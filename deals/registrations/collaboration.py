@@ -12,6 +12,7 @@ from deals.events import _registration_event
 from deals.models import (
     ActivityEntry,
     ActivityKind,
+    Attachment,
     Comment,
     DealRegistration,
     EventAction,
@@ -24,6 +25,7 @@ from prm.exceptions import (
     InvalidTransition,
     PermissionDeniedError,
 )
+from prm.lib.ids import parse_id
 from prm.lib.validation import (
     Errors,
     check_date,
@@ -62,9 +64,16 @@ def comment_create(
 
 
 def activity_create(
-    *, registration: DealRegistration, actor, kind: str, occurred_on, summary: str
+    *,
+    registration: DealRegistration,
+    actor,
+    kind: str,
+    occurred_on,
+    summary: str,
+    attachment_id=None,
 ) -> ActivityEntry:
-    """The partner records work on the deal (meeting, demo, proposal...)."""
+    """The partner records work on the deal (meeting, demo, proposal...), optionally pointing
+    to one of the registration's attachments as its evidence."""
     _require_partner_user(actor, registration.partner)
     errors = Errors()
     if kind not in ActivityKind.values:
@@ -73,6 +82,18 @@ def activity_create(
     if day and day > today() + dt.timedelta(days=1):
         errors.add("occurred_on", "The date cannot be in the future.")
     summary = check_text(errors, "summary", summary, 1000, required=True)
+    attachment = None
+    if attachment_id not in (None, ""):
+        pk = parse_id(attachment_id)
+        attachment = (
+            Attachment.objects.filter(
+                pk=pk, registration=registration, deleted_at__isnull=True
+            ).first()
+            if pk is not None
+            else None
+        )
+        if attachment is None:
+            errors.add("attachment", "Choose one of this registration's files.")
     errors.raise_if_any()
     with transaction.atomic(durable=True):
         registration = _locked(registration)
@@ -84,13 +105,17 @@ def activity_create(
             kind=kind,
             occurred_on=cast(dt.date, day),  # required: raise_if_any above refused a missing one
             summary=summary,
+            attachment=attachment,
         )
+        details: dict = {"activity": entry.pk, "kind": kind}
+        if attachment is not None:
+            details["attachment"] = attachment.pk
         _registration_event(
             registration,
             actor,
             EventAction.ACTIVITY_LOGGED,
             from_status=registration.status,
             to_status=registration.status,
-            details={"activity": entry.pk, "kind": kind},
+            details=details,
         )
     return entry

@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from conflicts.models import Conflict, RecordKind, touching, touching_any
 from deals.models import (
     ActivityEntry,
+    Attachment,
     Comment,
     DealRegistration,
     DirectOpportunity,
@@ -228,7 +229,26 @@ def comments_visible_to(user, registration: DealRegistration) -> QuerySet[Commen
 
 
 def activities_for(registration: DealRegistration) -> QuerySet[ActivityEntry]:
-    return ActivityEntry.objects.filter(registration=registration).select_related("author")
+    return ActivityEntry.objects.filter(registration=registration).select_related(
+        "author", "attachment"
+    )
+
+
+def attachments_visible_to(user) -> QuerySet[Attachment]:
+    """Live (not removed) attachments of the registrations `user` may see: the one scope of
+    attachments for the API, the pages and the download (registrations_visible_to)."""
+    return Attachment.objects.filter(
+        registration__in=registrations_visible_to(user).values("pk"), deleted_at__isnull=True
+    )
+
+
+def attachments_of(registration: DealRegistration) -> QuerySet[Attachment]:
+    """A registration's live attachments, oldest first, with the uploader (one query)."""
+    return (
+        Attachment.objects.filter(registration=registration, deleted_at__isnull=True)
+        .select_related("uploaded_by")
+        .order_by("created_at", "id")
+    )
 
 
 def queue_counts() -> dict[str, int]:

@@ -238,6 +238,12 @@ def describe_events(events, *, partner: bool = False) -> list:
             summary = f"Owner: {before} → {after}."
             if details.get("reason") == "user_deactivated":
                 summary += f" {before} no longer has access."
+        elif action in ("attachment_added", "attachment_deleted"):
+            verb = "Attached" if action == "attachment_added" else "Removed"
+            summary = f"{verb} {details.get('name', 'a file')}"
+            if details.get("sha256"):
+                summary += f" (SHA-256 {str(details['sha256'])[:16]}…)"
+            summary += "."
         elif action == "activity_logged" and details.get("kind"):
             summary = f"{details['kind'].capitalize()} recorded."
         event.summary = summary.strip()

@@ -176,6 +176,22 @@ class ActivityForm(ServiceErrorsMixin, forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"maxlength": 1000, "required": True}),
     )
+    # Choices are the registration's files, set by the page (deals/web/attachments.py).
+    attachment = forms.CharField(
+        label="Evidence (optional)", required=False, widget=forms.Select(choices=[])
+    )
+
+
+class AttachmentForm(ServiceErrorsMixin, forms.Form):
+    """Only the file input: its type and size are judged by the service, from the bytes."""
+
+    file = forms.FileField(
+        label="File",
+        required=False,
+        help_text="A proposal, quote, purchase order or e-mail: PDF, PNG, JPEG, plain text, "
+        "CSV, DOCX, XLSX or PPTX, at most 10 MB.",
+        widget=forms.ClearableFileInput(attrs={"required": True}),
+    )
 
 
 class ExtensionForm(ServiceErrorsMixin, forms.Form):

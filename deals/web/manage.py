@@ -21,6 +21,7 @@ from deals.registrations import ownership, selectors, services
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_decide
 from deals.web import selectors as selectors_portal
+from deals.web.attachments import evidence_context
 from deals.web.common import (
     _page,
     describe_events,
@@ -270,6 +271,7 @@ def manage_registration(request, pk):
         request,
         "manage/registration.html",
         {
+            **evidence_context(registration, partner=False),
             "r": registration,
             "sides": sides,
             "open_conflicts": [s for s in sides if s.conflict.status == "open"],

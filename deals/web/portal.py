@@ -29,6 +29,7 @@ from deals.registrations import ownership, selectors, services
 from deals.registrations.collaboration import activity_create, comment_create
 from deals.registrations.extensions import extension_request_create
 from deals.web import selectors as selectors_portal
+from deals.web.attachments import activity_attachment_choices, evidence_context
 from deals.web.common import (
     PARTNER_ACTIONS,
     _page,
@@ -40,6 +41,7 @@ from deals.web.common import (
 )
 from deals.web.forms import (
     ActivityForm,
+    AttachmentForm,
     CloseForm,
     CommentForm,
     ExtensionForm,
@@ -309,12 +311,17 @@ def registration_detail(request, pk):
                 CloseForm,
                 {"close_date": today, "actual_value": registration.estimated_value},
             ),
+            "registration_attachment_upload": (AttachmentForm, None),
         },
     )
+    evidence = evidence_context(registration, partner=True)
+    activity_attachment_choices(forms["registration_activity"], evidence["attachments"])
     return render(
         request,
         "portal/registration_detail.html",
         {
+            **evidence,
+            "attachment_form": forms["registration_attachment_upload"],
             "r": registration,
             "timeline": describe_events(
                 list(selectors.registration_timeline(registration, user=user)), partner=True
@@ -456,6 +463,7 @@ def registration_activity(request, pk):
         kind=request.POST.get("kind", ""),
         occurred_on=request.POST.get("occurred_on", ""),
         summary=request.POST.get("summary", ""),
+        attachment_id=request.POST.get("attachment") or None,
     )
     messages.success(request, "Activity logged.")
     return redirect(reverse("registration_detail", kwargs={"pk": pk}) + "#activity")

@@ -18,6 +18,7 @@ from deals import access
 from deals.registrations import selectors
 from deals.registrations.co_sell import conflict_co_sell_by_rep
 from deals.web import selectors as selectors_portal
+from deals.web.attachments import evidence_context
 from deals.web.common import _page, describe_events, domain_errors, error_text
 from partners.roles import is_sales_rep
 from prm.exceptions import InvalidTransition, ValidationFailed
@@ -61,6 +62,7 @@ def rep_registration(request, pk):
         request,
         "rep/registration.html",
         {
+            **evidence_context(registration, partner=False),
             "r": registration,
             "items": selectors_portal.rep_items(conflicts, user=user),
             "timeline": describe_events(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.web import audit, manage, ownership, portal, preferences, rep
+from deals.web import attachments, audit, manage, ownership, portal, preferences, rep
 
 urlpatterns = [
     # Audit evidence (managers)
@@ -64,6 +64,22 @@ urlpatterns = [
         "registrations/<id:pk>/activities/",
         portal.registration_activity,
         name="registration_activity",
+    ),
+    # Evidence: partners attach and remove; whoever may see the registration downloads
+    path(
+        "registrations/<id:pk>/attachments/",
+        attachments.attachment_upload_page,
+        name="registration_attachment_upload",
+    ),
+    path(
+        "attachments/<id:pk>/remove/",
+        attachments.attachment_delete_page,
+        name="attachment_remove",
+    ),
+    path(
+        "attachments/<id:pk>/download/",
+        attachments.attachment_download_page,
+        name="attachment_download",
     ),
     # Notifications (every user)
     path("notifications/", portal.notification_list, name="notification_list"),

@@ -32,6 +32,9 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     # Comments have no route of their own: they are reached (and isolated) through this one.
     "api-registration-comments": {"pk": "registration"},
     "api-registration-history": {"pk": "registration"},
+    "api-registration-attachments": {"pk": "registration"},
+    "api-attachment": {"pk": "attachment"},
+    "api-attachment-download": {"pk": "attachment"},
     "api-extension-request-approve": {"pk": "extension_request"},
     "api-extension-request-reject": {"pk": "extension_request"},
     "api-conflict-resolve": {"pk": "conflict"},
@@ -97,6 +100,12 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     ("api-registration-comments", "GET"): "any",
     ("api-registration-comments", "POST"): "any",
     ("api-registration-history", "GET"): "any",
+    # Attachments (issue 17 §2): partners attach and remove; whoever sees the registration
+    # lists and downloads.
+    ("api-registration-attachments", "GET"): "any",
+    ("api-registration-attachments", "POST"): "partner",
+    ("api-attachment", "DELETE"): "partner",
+    ("api-attachment-download", "GET"): "any",
     ("api-extension-request-approve", "POST"): "manager",
     ("api-extension-request-reject", "POST"): "manager",
     ("api-conflict-check", "POST"): "any",

@@ -110,14 +110,25 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
     )
     rep_conflict = Conflict.objects.get(registration_id=rep_reg.pk)
     other_rep_conflict = Conflict.objects.get(registration_id=other_rep_reg.pk)
+    # Evidence (issue 17 §2): a file on each side, named with the canary.
+    canary = b"B-CANARY evidence text\n"
+    b_file = factories.make_attachment(bob, b_reg, name="B-CANARY.txt", content=canary)
+    a_file = factories.make_attachment(alice, a_reg, name="quote.txt", content=b"our quote\n")
+    rep_file = factories.make_attachment(alice, rep_reg)
+    other_rep_file = factories.make_attachment(bob, other_rep_reg, content=canary)
     return {
         "rep_own": {
             "registration": rep_reg.pk,
             "conflict": rep_conflict.pk,
+            "attachment": rep_file.pk,
         },
         "rep_foreign": [
-            {"registration": other_rep_reg.pk, "conflict": other_rep_conflict.pk},
-            {"registration": b_reg.pk, "conflict": foreign_conflict.pk},
+            {
+                "registration": other_rep_reg.pk,
+                "conflict": other_rep_conflict.pk,
+                "attachment": other_rep_file.pk,
+            },
+            {"registration": b_reg.pk, "conflict": foreign_conflict.pk, "attachment": b_file.pk},
         ],
         "foreign": {
             "partner": partner_b.pk,
@@ -131,6 +142,7 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "webhook_delivery": webhook_delivery.pk,
             "integration": integration.pk,
             "accrual": b_accrual.pk,
+            "attachment": b_file.pk,
         },
         "own": {
             "partner": partner_a.pk,
@@ -144,6 +156,7 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "webhook_delivery": webhook_delivery.pk,
             "integration": integration.pk,
             "accrual": a_accrual.pk,
+            "attachment": a_file.pk,
         },
     }
 
@@ -319,6 +332,7 @@ def test_lists_never_leak_the_other_tenant(world, alice):
         "/api/v1/reports/payouts.csv?status=pending,approved,paid",
         f"/api/v1/registrations/{world['own']['registration']}/comments/",
         f"/api/v1/registrations/{world['own']['registration']}/history/",
+        f"/api/v1/registrations/{world['own']['registration']}/attachments/",
     ):
         response = client.get(url)
         assert response.status_code == 200

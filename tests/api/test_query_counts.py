@@ -39,6 +39,7 @@ def data(alice, alice_admin, bob, manager, product, partner_a):
     first = registrations[0]
     for n in range(3):
         comment_create(registration=first, actor=alice if n % 2 else manager, body=f"c{n}")
+        factories.make_attachment(alice, first, name=f"evidence-{n}.txt", content=b"x\n")
     return {"registration": first.pk, "partner": partner_a.pk}
 
 
@@ -47,6 +48,8 @@ LISTS = [
     ("manager", "/api/v1/registrations/"),
     ("partner", "/api/v1/registrations/{registration}/comments/"),
     ("manager", "/api/v1/registrations/{registration}/comments/"),
+    ("partner", "/api/v1/registrations/{registration}/attachments/"),
+    ("manager", "/api/v1/registrations/{registration}/attachments/"),
     ("partner", "/api/v1/notifications/"),
     ("manager", "/api/v1/notifications/"),
     ("manager", "/api/v1/partners/"),

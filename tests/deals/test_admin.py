@@ -54,6 +54,7 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
         registration=approved, actor=alice, kind="meeting", occurred_on="2026-01-05", summary="Met."
     )
     extension_request_create(registration=approved, actor=alice, reason="Delay.")
+    factories.make_attachment(alice, approved)
     contested = factories.make_registration(bob, **customer)
     conflict = Conflict.objects.get(registration_id=contested.pk)
     other = factories.make_registration(bob, customer_name="Everything Else", customer_domain="")

@@ -80,12 +80,17 @@ def test_registration_detail(client, alice, manager, product):
             comment_create(
                 registration=registration, actor=manager, body=f"Note {i}", internal=True
             )
+            # Evidence (issue 17 §2): a file per round, each pointed to by an activity.
+            attachment = factories.make_attachment(
+                alice, registration, name=f"call-{i}.txt", content=f"notes {i}\n".encode()
+            )
             activity_create(
                 registration=registration,
                 actor=alice,
                 kind="call",
                 occurred_on=today,
                 summary=f"Call {i}",
+                attachment_id=attachment.pk,
             )
 
     assert_constant(client, lambda: reverse("registration_detail", args=[registration.pk]), grow)
@@ -137,6 +142,9 @@ def test_review_page(client, alice, manager, product):
             if i % 3 == 0:
                 opportunity_delete(opportunity=opportunity, actor=manager)
             comment_create(registration=registration, actor=manager, body=f"n{i}", internal=True)
+            factories.make_attachment(
+                registration.submitted_by, registration, name=f"{i}.txt", content=b"quote\n"
+            )
 
     assert_constant(client, lambda: reverse("manage_registration", args=[registration.pk]), grow)
 

@@ -21,6 +21,7 @@ REGISTRATION_URLS = [
     ("registration_activity", "post"),
     ("registration_reassign", "post"),
     ("registration_watch", "post"),
+    ("registration_attachment_upload", "post"),
 ]
 
 

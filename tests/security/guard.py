@@ -69,6 +69,7 @@ def _tenant_models():
     from conflicts.models import Conflict
     from deals.models import (
         ActivityEntry,
+        Attachment,
         Comment,
         DealRegistration,
         DirectOpportunity,
@@ -81,6 +82,7 @@ def _tenant_models():
         Comment,
         ExtensionRequest,
         ActivityEntry,
+        Attachment,
         Notification,
         Conflict,
         DirectOpportunity,
