@@ -1,3 +1,10 @@
 """The deals admin, one module per area; Django's autodiscovery imports this package."""
 
-from deals.admin import catalog, notifications, opportunities, policy, registrations  # noqa: F401
+from deals.admin import (  # noqa: F401
+    catalog,
+    fields,
+    notifications,
+    opportunities,
+    policy,
+    registrations,
+)

@@ -13,6 +13,7 @@ from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from conflicts.models import Conflict, RecordKind, touching, touching_any
+from deals import customfields
 from deals.models import (
     ActivityEntry,
     Comment,
@@ -148,6 +149,7 @@ def registrations_filter(
         queryset = queryset.filter(
             Q(customer_name__icontains=search) | Q(reference__icontains=search)
         )
+    queryset = custom_filter(queryset, params=params, user=user)
     if is_manager(user):
         partner_id = query_id(params, "partner")  # 400 unless a 64-bit id
         if partner_id is not None:
@@ -164,6 +166,22 @@ def registrations_filter(
     return queryset
 
 
+def custom_filter(
+    queryset: QuerySet[DealRegistration], *, params, user
+) -> QuerySet[DealRegistration]:
+    """`?custom.<key>=<value>` (deals.customfields.filter_registrations): managers by any
+    field ever defined, partners by the fields of their tier. Reads nothing without such a
+    parameter."""
+    if not customfields.filter_names(params):
+        return queryset
+    manager = is_manager(user)
+    partner = None if manager else partner_of(user)
+    fields = customfields.filterable_fields(
+        manager=manager, tier_id=partner.tier_id if partner is not None else None
+    )
+    return customfields.filter_registrations(queryset, params, fields)
+
+
 def withdrawals_after_conflict(since) -> QuerySet[DealRegistration]:
     """Registrations withdrawn at or after `since` whose last verdict was a (potential)
     conflict: what a partner probing for verdicts through registrations leaves behind."""
@@ -176,13 +194,23 @@ def withdrawals_after_conflict(since) -> QuerySet[DealRegistration]:
 
 
 def review_queue(
-    *, partner_id=None, tier=None, conflict_status=None, product_line=None
+    *,
+    partner_id=None,
+    tier=None,
+    conflict_status=None,
+    product_line=None,
+    custom: dict | None = None,
 ) -> QuerySet[DealRegistration]:
     """Registrations awaiting a decision, the most urgent SLA first, each with its
-    `manager_conflict_status` (open conflicts on either side)."""
+    `manager_conflict_status` (open conflicts on either side). `custom`: {"custom.<key>":
+    value} filters (any field ever defined)."""
     queryset = with_manager_conflict_status(
         _registration_base().filter(status__in=["submitted", "info_requested"])
     )
+    if custom and customfields.filter_names(custom):
+        queryset = customfields.filter_registrations(
+            queryset, custom, customfields.filterable_fields(manager=True, tier_id=None)
+        )
     if partner_id:
         queryset = queryset.filter(partner_id=partner_id)
     if tier:

@@ -23,7 +23,7 @@ from conflicts import services as conflict_services
 from conflicts.index import lock_identity
 from conflicts.models import Conflict, RecordKind, touching
 from conflicts.scoring import Identity
-from deals import lifecycle
+from deals import customfields, lifecycle
 from deals.events import _registration_event
 from deals.identity import _product_lines, registration_identity
 from deals.models import (
@@ -183,7 +183,10 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
 
     A failed validation or a duplicate leaves nothing behind (one transaction)."""
     partner = _require_partner_user(actor)
-    cleaned, errors = _clean_registration_fields(data, partial=False)
+    form = customfields.form_current()
+    cleaned, errors = _clean_registration_fields(
+        data, partial=False, custom_fields=form.for_tier(partner.tier_id)
+    )
     if submit:
         # Report the policy's rules together with the field errors, in one answer.
         draft = DealRegistration(partner=partner, submitted_by=actor)
@@ -208,6 +211,7 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
     with transaction.atomic(durable=True):
         registration = DealRegistration(partner=partner, submitted_by=actor)
         _apply(registration, cleaned)
+        registration.form_version = form.version or None
         registration.save()
         registration.reference = f"DR-{registration.created_at.year}-{registration.pk:06d}"
         DealRegistration.objects.filter(pk=registration.pk).update(reference=registration.reference)
@@ -230,8 +234,11 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
 
 def registration_update(*, registration: DealRegistration, actor, data: dict) -> DealRegistration:
     """The owning partner edits a draft or a registration awaiting information."""
-    _require_partner_user(actor, registration.partner)
-    cleaned, errors = _clean_registration_fields(data, partial=True)
+    partner = _require_partner_user(actor, registration.partner)
+    form = customfields.form_current()
+    cleaned, errors = _clean_registration_fields(
+        data, partial=True, custom_fields=form.for_tier(partner.tier_id)
+    )
     errors.raise_if_any()
     with transaction.atomic(durable=True):
         registration = _locked(registration)
@@ -247,6 +254,8 @@ def registration_update(*, registration: DealRegistration, actor, data: dict) ->
                 registration.products.set(cleaned["products"])
                 changed.append("products")
         if changed:
+            if any(name.startswith(customfields.PREFIX) for name in changed):
+                registration.form_version = form.version or None
             registration.save()
             _registration_event(
                 registration,
@@ -335,6 +344,8 @@ def _submit_locked(
             "first_submitted_at": registration.first_submitted_at or now,
             "sla_due_at": add_business_days(now, policy.sla_business_days, _holidays(policy)),
             "policy_version": policy.version,
+            # The custom-field form it was submitted with (its values were checked against it).
+            "form_version": customfields.form_current().version or None,
         },
     )
     conflict_services.conflicts_record(
@@ -403,6 +414,11 @@ def _maybe_auto_approve(registration, policy, outcome) -> None:
         and ceiling is not None
         and outcome.status == "clear"
         and registration.estimated_value <= ceiling
+        # Custom fields may condition it (e.g. "budget confirmed" must be yes).
+        and customfields.auto_approve_allows(
+            registration.custom,
+            customfields.form_current().for_tier(registration.partner.tier_id),
+        )
         and not open_conflicts_touching(registration.pk)
     ):
         _approve_locked(registration, None, policy=policy, auto=True)

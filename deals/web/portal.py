@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deals import access, lifecycle
+from deals import access, customfields, lifecycle
 from deals.catalog import products_active
 from deals.models import (
     ConflictStatus,
@@ -32,6 +32,7 @@ from deals.web import selectors as selectors_portal
 from deals.web.common import (
     PARTNER_ACTIONS,
     _page,
+    custom_filter_choices,
     describe_events,
     domain_errors,
     echoed_forms,
@@ -101,7 +102,15 @@ def registration_list(request):
     except ValidationFailed:
         return render(request, "errors/400.html", status=400)
     page, query = _page(request, queryset)
-    filtered = any(request.GET.get(k) for k in ("status", "conflict_status", "search"))
+    custom = {name: request.GET.get(name, "") for name in customfields.filter_names(request.GET)}
+    filtered = any(request.GET.get(k) for k in ("status", "conflict_status", "search")) or any(
+        custom.values()
+    )
+    custom_fields = (
+        customfields.form_current().fields
+        if is_manager(user)
+        else customfields.fields_for_partner(partner_of(user))
+    )
     return render(
         request,
         "portal/registration_list.html",
@@ -112,6 +121,7 @@ def registration_list(request):
             "status_choices": RegistrationStatus.choices,
             "conflict_choices": ConflictStatus.choices,
             "current": {k: request.GET.get(k, "") for k in ("status", "conflict_status", "search")},
+            "custom_filters": custom_filter_choices(custom_fields, custom),
             "section": "registrations",
             "show_partner": is_manager(user),
         },
@@ -121,14 +131,18 @@ def registration_list(request):
 def _registration_form(request, *, initial=None):
     products = list(products_active().order_by("product_line__name", "name"))
     required = policy_current().required_fields or []
+    custom = customfields.fields_for_partner(partner_of(request.user))
     if request.method == "POST":
-        form = RegistrationForm(request.POST, products=products, required_fields=required)
+        form = RegistrationForm(
+            request.POST, products=products, required_fields=required, custom_fields=custom
+        )
         form.is_valid()  # binds and strips; the services do the validation
         return form
     return RegistrationForm(
         initial=initial or {"currency": "USD", "stage": "qualification"},
         products=products,
         required_fields=required,
+        custom_fields=custom,
     )
 
 

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from conflicts.models import Conflict, IdentityEntry, IgnoredPair, KeyFrequency
+from deals.customfields import field_create
 from deals.models import (
     ConflictCheckLog,
     DealRegistration,
@@ -104,6 +105,11 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
         value="5.00",
     )
     policy_publish(actor=superuser, change_note="v2")
+    # A custom registration field and its form version (issue 17 §1).
+    field_create(
+        actor=manager,
+        data={"key": "budget", "label": "Budget confirmed", "type": "boolean"},
+    )
     assert conflict and IgnoredPair.objects.exists() and KeyFrequency.objects.exists()
     return approved
 
