@@ -140,7 +140,9 @@ def _load_current() -> dict:
     row = RegistrationFormVersion.objects.order_by("-version").values("version", "fields").first()
     # Version 0 is cached too (a dict, never None), so a program without custom fields
     # costs no query per request.
-    return row or {"version": 0, "fields": []}
+    if row is None:
+        return {"version": 0, "fields": []}
+    return {"version": row["version"], "fields": row["fields"]}
 
 
 def form_current() -> Form:

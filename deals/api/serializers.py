@@ -86,7 +86,8 @@ class CustomValuesField(serializers.DictField):
     type, value outside the choices → 400 under `custom.<key>`)."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("child", serializers.JSONField())
+        # null (on input) clears a value.
+        kwargs.setdefault("child", serializers.JSONField(allow_null=True))
         super().__init__(**kwargs)
 
 

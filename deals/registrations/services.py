@@ -192,7 +192,7 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
         draft = DealRegistration(partner=partner, submitted_by=actor)
         _apply(draft, {k: v for k, v in cleaned.items() if k not in errors})
         for field, messages in _policy_errors(
-            draft, policy_current(), cleaned.get("products") or []
+            draft, policy_current(), cleaned.get("products") or [], form
         ).items():
             if field not in errors:
                 errors[field] = messages
@@ -228,7 +228,7 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
             details={"reference": registration.reference},
         )
         if submit:
-            registration = _submit_locked(registration, actor, created=True)
+            registration = _submit_locked(registration, actor, created=True, form=form)
     return registration
 
 
@@ -300,7 +300,11 @@ def _check_logged(actor, partner: Partner, identity: Identity, verdict: str, sou
 
 
 def _submit_locked(
-    registration: DealRegistration, actor, *, created: bool = False
+    registration: DealRegistration,
+    actor,
+    *,
+    created: bool = False,
+    form: customfields.Form | None = None,
 ) -> DealRegistration:
     # Lock order everywhere: identity locks first, then the registration row (an opportunity
     # sync does the same), so a submission and a CRM sync never deadlock. The identity is read
@@ -317,7 +321,8 @@ def _submit_locked(
     action = "resubmit" if registration.status == lifecycle.INFO_REQUESTED else "submit"
     lifecycle.target_status(action, registration.status)
     policy = policy_current()
-    _check_policy_rules(registration, policy)
+    form = form or customfields.form_current()
+    _check_policy_rules(registration, policy, form)
     products = list(registration.products.select_related("product_line"))
     outcome = engine.check(
         identity,
@@ -345,7 +350,7 @@ def _submit_locked(
             "sla_due_at": add_business_days(now, policy.sla_business_days, _holidays(policy)),
             "policy_version": policy.version,
             # The custom-field form it was submitted with (its values were checked against it).
-            "form_version": customfields.form_current().version or None,
+            "form_version": form.version or None,
         },
     )
     conflict_services.conflicts_record(
@@ -386,7 +391,7 @@ def _submit_locked(
                 ],
             },
         )
-    _maybe_auto_approve(registration, policy, outcome)
+    _maybe_auto_approve(registration, policy, outcome, form)
     return registration
 
 
@@ -404,7 +409,7 @@ def conflict_message(outcome: engine.Outcome, policy: RulesOfEngagement) -> str:
     return message
 
 
-def _maybe_auto_approve(registration, policy, outcome) -> None:
+def _maybe_auto_approve(registration, policy, outcome, form: customfields.Form) -> None:
     """Auto-approve a clear registration under its tier's ceiling, never one with an open
     conflict on either side (a resubmitted registration can be the earlier side of another's
     conflict)."""
@@ -416,8 +421,7 @@ def _maybe_auto_approve(registration, policy, outcome) -> None:
         and registration.estimated_value <= ceiling
         # Custom fields may condition it (e.g. "budget confirmed" must be yes).
         and customfields.auto_approve_allows(
-            registration.custom,
-            customfields.form_current().for_tier(registration.partner.tier_id),
+            registration.custom, form.for_tier(registration.partner.tier_id)
         )
         and not open_conflicts_touching(registration.pk)
     ):

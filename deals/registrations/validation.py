@@ -112,14 +112,22 @@ def _clean_registration_fields(
     return cleaned, errors
 
 
-def _check_policy_rules(registration: DealRegistration, policy: RulesOfEngagement) -> None:
+def _check_policy_rules(
+    registration: DealRegistration,
+    policy: RulesOfEngagement,
+    form: customfields.Form | None = None,
+) -> None:
     """Rules that make a registration submittable: required fields, minimum value, dates."""
-    _policy_errors(registration, policy, list(registration.products.all())).raise_if_any()
+    _policy_errors(registration, policy, list(registration.products.all()), form).raise_if_any()
 
 
 def _policy_errors(
-    registration: DealRegistration, policy: RulesOfEngagement, products: list
+    registration: DealRegistration,
+    policy: RulesOfEngagement,
+    products: list,
+    form: customfields.Form | None = None,
 ) -> Errors:
+    """`form`: the custom-field form in force when the caller already read it."""
     errors = Errors()
     for name in policy.required_fields or []:
         if name == "products":
@@ -140,7 +148,7 @@ def _policy_errors(
         errors.add("expected_close_date", "The expected close date cannot be in the past.")
     # Required custom fields of the partner's tier (a field scoped to product lines only when
     # the deal includes one of them).
-    fields = customfields.form_current().for_tier(registration.partner.tier_id)
+    fields = (form or customfields.form_current()).for_tier(registration.partner.tier_id)
     lines = {p.product_line_id for p in products}
     for name, messages in customfields.required_errors(registration.custom, fields, lines).items():
         errors[name] = messages

@@ -167,9 +167,8 @@ class RegistrationForm(ServiceErrorsMixin, forms.Form):
                 number = Decimal(raw)
             except (InvalidOperation, TypeError):
                 return raw
-            if not number.is_finite():
-                return raw
-            return int(number) if number == number.to_integral_value() else number
+            # A Decimal: the service checks the range and stores it as a JSON number.
+            return number if number.is_finite() else raw
         return raw
 
     @classmethod

@@ -53,6 +53,9 @@ def sales_rep(db):
 @pytest.fixture
 def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partner_b, sales_rep):
     """Own objects (partner A) and foreign ones (partner B, or manager-only kinds)."""
+    # Partner B is of another tier than A (custom fields apply per tier).
+    partner_b.tier = factories.default_tier("silver")
+    partner_b.save(update_fields=["tier"])
     factories.make_registration(
         alice, customer_name="Globex Corporation", customer_domain="globex.com"
     )
@@ -88,9 +91,6 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
     )
     # Custom fields: one for partner A's tier, one only for partner B's (another tier), with a
     # value on B's registration that A must never reach.
-    silver = factories.default_tier("silver")
-    partner_b.tier = silver
-    partner_b.save(update_fields=["tier"])
     a_field = field_create(
         actor=manager,
         data={"key": "a_budget", "label": "Budget", "type": "boolean", "tiers": ["gold"]},
