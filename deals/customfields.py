@@ -115,10 +115,12 @@ class FieldDef:
 
 @dataclass(frozen=True)
 class Form:
-    """A version of the custom-field set (version 0: nothing defined yet)."""
+    """A version of the custom-field set (version 0: nothing defined yet). `retired`: the
+    fields deleted by then, whose stored values lists may still be filtered by."""
 
     version: int
     fields: tuple[FieldDef, ...]
+    retired: tuple[FieldDef, ...] = ()
 
     def for_tier(self, tier_id: int | None) -> list[FieldDef]:
         return [f for f in self.fields if f.applies_to_tier(tier_id)]
@@ -133,16 +135,21 @@ def _form_from(row: dict | None) -> Form:
     return Form(
         version=int(row["version"]),
         fields=tuple(FieldDef.from_snapshot(f) for f in row.get("fields") or ()),
+        retired=tuple(FieldDef.from_snapshot(f) for f in row.get("retired") or ()),
     )
 
 
 def _load_current() -> dict:
-    row = RegistrationFormVersion.objects.order_by("-version").values("version", "fields").first()
+    row = (
+        RegistrationFormVersion.objects.order_by("-version")
+        .values("version", "fields", "retired")
+        .first()
+    )
     # Version 0 is cached too (a dict, never None), so a program without custom fields
     # costs no query per request.
     if row is None:
-        return {"version": 0, "fields": []}
-    return {"version": row["version"], "fields": row["fields"]}
+        return {"version": 0, "fields": [], "retired": []}
+    return {"version": row["version"], "fields": row["fields"], "retired": row["retired"]}
 
 
 def form_current() -> Form:
@@ -160,7 +167,7 @@ def form_version(version: int | None) -> Form:
 
     def load():
         return RegistrationFormVersion.objects.filter(version=version).values(
-            "version", "fields"
+            "version", "fields", "retired"
         ).first() or {"version": version, "fields": []}
 
     return _form_from(hotcache.read(f"prm:registration-form:{int(version)}", load))
@@ -194,16 +201,17 @@ def _snapshot(field: RegistrationField) -> dict:
 def form_publish(*, actor, change_note: str = "") -> RegistrationFormVersion:
     """A new form version: the snapshot of every active field. Called by each field write, in
     its transaction."""
-    fields = (
-        RegistrationField.objects.filter(active=True)
-        .prefetch_related("tiers", "product_lines")
-        .order_by("order", "key")
+    rows = list(
+        RegistrationField.objects.prefetch_related("tiers", "product_lines").order_by(
+            "order", "key"
+        )
     )
     last = RegistrationFormVersion.objects.order_by("-version").values_list("version", flat=True)
     version = (last.first() or 0) + 1
     row = RegistrationFormVersion.objects.create(
         version=version,
-        fields=[_snapshot(f) for f in fields],
+        fields=[_snapshot(f) for f in rows if f.active],
+        retired=[_snapshot(f) for f in rows if not f.active],
         change_note=change_note[:300],
         created_by=actor if getattr(actor, "pk", None) else None,
     )
@@ -605,6 +613,7 @@ def filter_registrations(queryset, params, fields: list[FieldDef]):
     """`?custom.<key>=<value>` filters over `fields` (those the caller may filter by). An
     unknown key or a value of the wrong type → ValidationFailed (400)."""
     by_key = {f.key: f for f in fields}
+    wanted: list[tuple[FieldDef, Any]] = []
     for name in filter_names(params):
         raw = params.get(name)
         if raw in (None, ""):
@@ -612,25 +621,29 @@ def filter_registrations(queryset, params, fields: list[FieldDef]):
         field = by_key.get(name[len(PREFIX) :])
         if field is None:
             raise ValidationFailed("Unknown custom field.", fields={name[:60]: ["Unknown field."]})
-        queryset = queryset.filter(filter_q(field, _filter_value(field, str(raw))))
+        wanted.append((field, _filter_value(field, str(raw))))
+    if not wanted:
+        return queryset
+    if connection.vendor == "postgresql":
+        # Several filters: one containment, one probe of the GIN index.
+        return queryset.filter(
+            custom__contains={
+                field.key: [value] if field.type == CustomFieldType.MULTI_CHOICE else value
+                for field, value in wanted
+            }
+        )
+    for field, value in wanted:
+        queryset = queryset.filter(filter_q(field, value))
     return queryset
 
 
 def filterable_fields(*, manager: bool, tier_id: int | None) -> list[FieldDef]:
     """The fields a caller may filter by: managers every field ever defined (deleted ones
-    too, from their rows), partners those of their tier."""
+    too, from the form's `retired`), partners those of their tier. No query beyond the
+    cached form."""
     current = form_current()
-    fields = current.fields if manager else tuple(current.for_tier(tier_id))
-    known = {f.key for f in fields}
-    extra = []
-    deleted = RegistrationField.objects.filter(active=False).prefetch_related(
-        "tiers", "product_lines"
-    )
-    for row in deleted:
-        definition = FieldDef.from_snapshot(_snapshot(row))
-        if definition.key not in known and (manager or definition.applies_to_tier(tier_id)):
-            extra.append(definition)
-    return list(fields) + extra
+    fields = current.fields + current.retired
+    return [f for f in fields if manager or f.applies_to_tier(tier_id)]
 
 
 # --- Display ------------------------------------------------------------------------------------

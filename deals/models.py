@@ -386,6 +386,9 @@ class DealRegistration(models.Model):
             ),
         ]
         indexes = [
+            # The registration lists' default order (newest first): a filtered list (custom
+            # fields, bench/custom_fields) walks it and stops at a page instead of sorting.
+            models.Index(fields=["-created_at", "-id"], name="registration_newest"),
             models.Index(fields=["partner", "status"], name="registration_partner_status"),
             models.Index(fields=["status", "sla_due_at"], name="registration_queue"),
             models.Index(fields=["status", "expires_at"], name="registration_expiry"),
@@ -1044,6 +1047,9 @@ class RegistrationFormVersion(models.Model):
 
     version = models.PositiveIntegerField(unique=True)
     fields = models.JSONField(default=list)
+    retired = models.JSONField(
+        default=list, blank=True, help_text="The deleted fields (their values are kept)."
+    )
     change_note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -159,7 +159,7 @@ class RegistrationFormVersionAdmin(admin.ModelAdmin):
 
     list_display = ("version", "created_at", "created_by", "change_note")
     list_select_related = ("created_by",)
-    readonly_fields = ("version", "fields", "change_note", "created_by", "created_at")
+    readonly_fields = ("version", "fields", "retired", "change_note", "created_by", "created_at")
 
     def has_add_permission(self, request):
         return False

@@ -58,6 +58,14 @@ class Migration(migrations.Migration):
                 ),
                 ("version", models.PositiveIntegerField(unique=True)),
                 ("fields", models.JSONField(default=list)),
+                (
+                    "retired",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="The deleted fields (their values are kept).",
+                    ),
+                ),
                 ("change_note", models.CharField(blank=True, max_length=300)),
                 (
                     "created_at",
@@ -177,6 +185,10 @@ class Migration(migrations.Migration):
                     )
                 ],
             },
+        ),
+        migrations.AddIndex(
+            model_name="dealregistration",
+            index=models.Index(fields=["-created_at", "-id"], name="registration_newest"),
         ),
         migrations.RunPython(gin_forward, gin_backward),
     ]
