@@ -24,6 +24,8 @@ PARTNER_KEYS_SNAPSHOT = {
     "outcome", "actual_value", "close_date", "lost_reason", "created_at", "updated_at",
     # issue 19: the benefit frozen at approval and when the win was verified
     "benefit", "win_verified_at",
+    # issue 17 §1: the custom field values (API.md "Custom fields and attachments")
+    "custom",
 }  # fmt: skip
 
 
