@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate seed worker beat lint format check-compose test-pg bench-matching bench-conflicts bench-api bench-reports clean
+.PHONY: run test install migrate seed worker beat lint format check-compose test-pg bench-matching bench-conflicts bench-api bench-reports bench-custom-fields clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,9 @@ bench-api: $(STAMP)
 
 bench-reports: $(STAMP)
 	@$(PY) -m bench.reports $(BENCH_ARGS)
+
+bench-custom-fields: $(STAMP)
+	@$(PY) -m bench.custom_fields $(BENCH_ARGS)
 
 clean:
 	rm -rf var $(VENV)

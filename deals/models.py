@@ -430,6 +430,14 @@ class DealRegistration(models.Model):
     benefit_currency = models.CharField(max_length=3, blank=True)
     benefit_policy_version = models.PositiveIntegerField(null=True, blank=True)
 
+    # Custom registration fields (deals.customfields): {key: value}, and the form version the
+    # registration was last saved or submitted with (its labels stay readable from that
+    # version after the fields change). PostgreSQL indexes `custom` with GIN (migration 0017).
+    custom = models.JSONField(default=dict, blank=True)
+    form_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Custom-field form version of the last save or submission."
+    )
+
     created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
     updated_at = UpdatedAtField()
 
@@ -468,6 +476,9 @@ class DealRegistration(models.Model):
             ),
         ]
         indexes = [
+            # The registration lists' default order (newest first): a filtered list (custom
+            # fields, bench/custom_fields) walks it and stops at a page instead of sorting.
+            models.Index(fields=["-created_at", "-id"], name="registration_newest"),
             models.Index(fields=["partner", "status"], name="registration_partner_status"),
             models.Index(fields=["status", "sla_due_at"], name="registration_queue"),
             models.Index(fields=["status", "expires_at"], name="registration_expiry"),
@@ -1140,6 +1151,88 @@ class ReportHoursCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} bucket {self.bucket} n={self.n}"
+
+
+# --- Custom registration fields (deals.customfields) --------------------------------------------
+
+
+class CustomFieldType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    CHOICE = "choice", "Choice"
+    MULTI_CHOICE = "multi_choice", "Multiple choice"
+    BOOLEAN = "boolean", "Yes/no"
+
+
+class RegistrationField(models.Model):
+    """A field administrators add to the registration form. Never deleted (deactivated), so
+    stored values keep their key; every change publishes a RegistrationFormVersion."""
+
+    key = models.CharField(
+        max_length=40,
+        unique=True,
+        help_text="Lower-case letters, digits and _; starts with a letter. Never changes.",
+    )
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=20, choices=CustomFieldType.choices)
+    required = models.BooleanField(default=False)
+    choices = models.JSONField(
+        default=list, blank=True, help_text="The allowed values of a choice or multi-choice field."
+    )
+    help = models.CharField(max_length=300, blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    tiers = models.ManyToManyField(
+        "partners.Tier", blank=True, related_name="+", help_text="None: every partner."
+    )
+    product_lines = models.ManyToManyField(
+        ProductLine,
+        blank=True,
+        related_name="+",
+        help_text="None: every registration. Else required only for deals with one of them.",
+    )
+    auto_approve_values = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Yes/no and choice fields: auto-approve only registrations whose value is "
+        "one of these. Empty: no condition.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+    updated_at = UpdatedAtField()
+
+    class Meta:
+        ordering = ["order", "key"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(type__in=CustomFieldType.values), name="registration_field_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.key})"
+
+
+class RegistrationFormVersion(models.Model):
+    """One version of the custom-field set: a snapshot of the active fields' definitions.
+    Rows are never edited; a registration names the version it was submitted with."""
+
+    version = models.PositiveIntegerField(unique=True)
+    fields = models.JSONField(default=list)
+    retired = models.JSONField(
+        default=list, blank=True, help_text="The deleted fields (their values are kept)."
+    )
+    change_note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"Form v{self.version}"
 
 
 # --- Reporting currency (issue 18 §5) -----------------------------------------------------------

@@ -26,6 +26,7 @@ from django.db.models import QuerySet
 
 from conflicts import engine
 from conflicts.models import RecordKind
+from deals import customfields
 from deals.identity import registration_identity
 from deals.models import BenefitKind, DealRegistration, IncentiveRule, Product, RulesOfEngagement
 from partners.models import Partner
@@ -315,10 +316,14 @@ class ProgramRules:
     min_deal_values: dict[str, Decimal]
     required_fields: list[str]
     conflict_scope: str
+    # The custom fields of the partner's tier (deals.customfields); the required ones that
+    # apply to every deal are also in required_fields as `custom.<key>`.
+    custom_fields: tuple[customfields.FieldDef, ...] = ()
 
 
 def program_rules(partner: Partner, policy: RulesOfEngagement | None = None) -> ProgramRules:
     policy = policy or policy_current()
+    custom = customfields.form_current().for_tier(partner.tier_id)
     minimums = {}
     for currency in sorted(policy.min_deal_values or {}):
         value = policy.min_deal_value(currency)
@@ -333,6 +338,8 @@ def program_rules(partner: Partner, policy: RulesOfEngagement | None = None) -> 
         max_extensions=max_extensions_for(partner, policy),
         review_sla_business_days=policy.sla_business_days,
         min_deal_values=minimums,
-        required_fields=list(policy.required_fields or []),
+        required_fields=list(policy.required_fields or [])
+        + [f.name for f in custom if f.always_required],
         conflict_scope=policy.conflict_scope,
+        custom_fields=tuple(custom),
     )

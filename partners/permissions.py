@@ -28,6 +28,7 @@ SCOPE_OPERATIONS: dict[str, list[tuple[str, frozenset[str]]]] = {
         ("api-products", READ),
         ("api-tiers", READ),
         ("api-program", READ),
+        ("api-registration-fields", READ),
         ("api-conflict-check", frozenset({"POST"})),
     ],
     "webhooks:manage": [("api-webhook*", ALL)],

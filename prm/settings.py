@@ -287,6 +287,7 @@ SPECTACULAR_SETTINGS = {
         "ExtensionStatusEnum": "deals.models.ExtensionStatus",
         "MembershipRoleEnum": "partners.models.Membership.Role",
         "BenefitKindEnum": "deals.models.BenefitKind",
+        "CustomFieldTypeEnum": "deals.models.CustomFieldType",
         "RecordKindEnum": "conflicts.models.RecordKind",
         "AccrualKindEnum": "rewards.models.AccrualKind",
         "AccrualStatusEnum": "rewards.models.AccrualStatus",

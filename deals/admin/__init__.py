@@ -3,6 +3,7 @@
 from deals.admin import (  # noqa: F401
     attachments,
     catalog,
+    fields,
     notifications,
     opportunities,
     policy,

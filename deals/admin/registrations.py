@@ -30,6 +30,7 @@ from deals.registrations import services
 from deals.registrations.extensions import extension_request_decide
 from deals.registrations.validation import (
     REGISTRATION_CONTACT_FIELDS,
+    REGISTRATION_CUSTOM_FIELDS,
     REGISTRATION_CUSTOMER_FIELDS,
     REGISTRATION_DEAL_FIELDS,
     REGISTRATION_DETAIL_FIELDS,
@@ -165,6 +166,10 @@ class DealRegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         (
             "Deal",
             {"fields": REGISTRATION_DEAL_FIELDS + REGISTRATION_DETAIL_FIELDS},
+        ),
+        (
+            "Custom fields",
+            {"fields": REGISTRATION_CUSTOM_FIELDS + ("form_version",)},
         ),
         (
             "Decision and protection",

@@ -22,7 +22,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deals.registrations.selectors import registration_scope
-from deals.reports.csv import csv_format, csv_header, report_csv_rows
+from deals.reports.csv import (
+    csv_custom_fields,
+    csv_format,
+    csv_header,
+    custom_cells,
+    report_csv_rows,
+)
 from deals.reports.filters import report_filters_parse
 from deals.reports.summary import (
     approval_override_count,
@@ -163,11 +169,14 @@ def _cell(value):
     return csv_safe(value) if isinstance(value, str) else csv_format(value)
 
 
-def csv_stream(rows) -> Iterator[str]:
+def csv_stream(rows, custom_fields=()) -> Iterator[str]:
+    """The header, then each row: the CSV_COLUMNS cells and one `custom.<key>` cell per
+    custom field (report_csv_rows ends each row with the registration's custom values)."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(csv_header())
+    yield writer.writerow(csv_header(custom_fields))
     for row in rows:
-        yield writer.writerow([_cell(value) for value in row])
+        cells = list(row[:-1]) + custom_cells(row[-1], list(custom_fields))
+        yield writer.writerow([_cell(value) for value in cells])
 
 
 class ReportRegistrationsCsvApi(_JsonErrorsApi):
@@ -192,7 +201,10 @@ class ReportRegistrationsCsvApi(_JsonErrorsApi):
         _require_report_user(request.user)
         filters = report_filters_parse(request.query_params, user=request.user)
         rows = report_csv_rows(request.user, filters)
-        response = StreamingHttpResponse(csv_stream(rows), content_type="text/csv; charset=utf-8")
+        fields = csv_custom_fields(request.user)
+        response = StreamingHttpResponse(
+            csv_stream(rows, fields), content_type="text/csv; charset=utf-8"
+        )
         stamp = timezone_now().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="registrations-{stamp}.csv"'
         return response

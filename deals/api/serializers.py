@@ -14,6 +14,7 @@ from conflicts.models import Conflict, RecordKind
 from deals.models import (
     BenefitKind,
     ConflictStatus,
+    CustomFieldType,
     ExtensionStatus,
     OpportunityStatus,
     Outcome,
@@ -64,6 +65,30 @@ class BlankAsNullField(serializers.CharField):
 
 
 # --- Registrations ------------------------------------------------------------------------------
+
+
+CUSTOM_VALUE_SCHEMA = {
+    "oneOf": [
+        {"type": "string"},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "array", "items": {"type": "string"}},
+    ]
+}
+
+
+@extend_schema_field(
+    {"type": "object", "additionalProperties": CUSTOM_VALUE_SCHEMA},
+)
+class CustomValuesField(serializers.DictField):
+    """`{"<key>": value}`: text, choice and date (`YYYY-MM-DD`) as strings, numbers, yes/no as
+    booleans, multi-choice as a list of strings. Checked by the service (unknown key, wrong
+    type, value outside the choices → 400 under `custom.<key>`)."""
+
+    def __init__(self, **kwargs):
+        # null (on input) clears a value.
+        kwargs.setdefault("child", serializers.JSONField(allow_null=True))
+        super().__init__(**kwargs)
 
 
 class RegistrationConflictSerializer(serializers.Serializer):
@@ -183,6 +208,9 @@ class RegistrationSerializer(OptionalKeysSerializer):
     stage = serializers.ChoiceField(choices=Stage.choices)
     description = serializers.CharField(allow_blank=True)
     competitors = serializers.CharField(allow_blank=True)
+    custom = CustomValuesField(
+        help_text="Custom field values by key (GET /api/v1/registration-fields/)."
+    )
     submitted_at = serializers.DateTimeField(allow_null=True)
     decided_at = serializers.DateTimeField(allow_null=True)
     approved_at = serializers.DateTimeField(allow_null=True)
@@ -351,6 +379,7 @@ def registration_representation(
         "stage": r.stage,
         "description": _text(r.description),
         "competitors": _text(r.competitors),
+        "custom": dict(r.custom or {}),
         "submitted_at": _datetime(r.submitted_at),
         "decided_at": _datetime(r.decided_at),
         "approved_at": _datetime(r.approved_at),
@@ -407,6 +436,11 @@ class RegistrationInputSerializer(StrictInputSerializer):
     )
     competitors = serializers.CharField(
         max_length=500, required=False, allow_blank=True, allow_null=True
+    )
+    custom = CustomValuesField(
+        required=False,
+        help_text="Custom field values by key; on PATCH only the keys sent change (null "
+        "clears one). Required custom fields are checked at submission.",
     )
     draft = serializers.BooleanField(
         required=False, default=False, help_text="true: keep as a draft (not submitted)."
@@ -753,3 +787,103 @@ class NotificationSerializer(serializers.Serializer):
 
 class ReadAllResultSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
+
+
+# --- Custom registration fields -------------------------------------------------------------------
+
+
+class RegistrationFieldSerializer(OptionalKeysSerializer):
+    """A custom registration field. `tiers`, `auto_approve_values` are for managers only."""
+
+    optional_keys = ("tiers", "auto_approve_values")
+
+    key = serializers.CharField()
+    label = serializers.CharField()
+    type = serializers.ChoiceField(choices=CustomFieldType.choices)
+    required = serializers.BooleanField(
+        help_text="Required at submission (for a field with product_lines: only for deals "
+        "with one of them)."
+    )
+    choices = serializers.ListField(
+        child=serializers.CharField(), allow_null=True, help_text="null unless a choice type."
+    )
+    help = serializers.CharField(allow_blank=True)
+    order = serializers.IntegerField()
+    product_lines = serializers.ListField(
+        child=serializers.CharField(), help_text="Product line codes; empty: every deal."
+    )
+    tiers = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Tier codes; empty: all."
+    )
+    auto_approve_values = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="Auto-approve only registrations whose value is one of these.",
+    )
+
+
+def registration_field_representation(field, *, manager: bool) -> dict:
+    """A field as GET /api/v1/registration-fields/ shows it, from a form snapshot
+    (deals.customfields.FieldDef)."""
+    data = {
+        "key": field.key,
+        "label": field.label,
+        "type": field.type,
+        "required": field.required,
+        "choices": list(field.choices) if field.type in ("choice", "multi_choice") else None,
+        "help": field.help,
+        "order": field.order,
+        "product_lines": list(field.product_line_codes),
+    }
+    if manager:
+        data["tiers"] = list(field.tier_codes)
+        data["auto_approve_values"] = list(field.auto_approve_values)
+    return data
+
+
+class RegistrationFieldInputSerializer(StrictInputSerializer):
+    key = serializers.CharField(
+        max_length=40, help_text="Lower-case letters, digits and _; starts with a letter."
+    )
+    label = serializers.CharField(max_length=100)
+    type = serializers.ChoiceField(choices=CustomFieldType.choices)
+    required = serializers.BooleanField(required=False, default=False)
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        max_length=100,
+        required=False,
+        allow_null=True,
+        help_text="Required for choice and multi_choice; refused for other types.",
+    )
+    help = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    order = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+    tiers = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=50,
+        required=False,
+        help_text="Tier codes the field applies to; empty: every partner.",
+    )
+    product_lines = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=50,
+        required=False,
+        help_text="Product line codes; empty: every deal. Else required only for those deals.",
+    )
+    auto_approve_values = serializers.ListField(
+        child=serializers.JSONField(),
+        max_length=100,
+        required=False,
+        help_text="boolean and choice fields: auto-approve only with one of these values.",
+    )
+
+
+class RegistrationFieldUpdateInputSerializer(RegistrationFieldInputSerializer):
+    """Every key optional; `key` and `type` never change."""
+
+    key = None
+    type = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False

@@ -1,11 +1,21 @@
 from django.urls import path
 
-from deals.api import attachments, ownership, program, tiers, views
+from deals.api import attachments, fields, ownership, program, tiers, views
 
 urlpatterns = [
     path("tiers/", tiers.TierListView.as_view(), name="api-tiers"),
     path("program/", program.ProgramView.as_view(), name="api-program"),
     path("products/", views.ProductListView.as_view(), name="api-products"),
+    path(
+        "registration-fields/",
+        fields.RegistrationFieldListView.as_view(),
+        name="api-registration-fields",
+    ),
+    path(
+        "registration-fields/<slug:key>/",
+        fields.RegistrationFieldDetailView.as_view(),
+        name="api-registration-field",
+    ),
     path("registrations/", views.RegistrationListView.as_view(), name="api-registrations"),
     path(
         "registrations/<id:pk>/",

@@ -238,7 +238,9 @@ class RegistrationListView(ApiView):
         tags=["registrations"],
         parameters=REGISTRATION_FILTERS,
         responses=responses({200: s.RegistrationSerializer(many=True)}, 400, 404),
-        description="Partners: their own partner's registrations; managers: all.",
+        description="Partners: their own partner's registrations; managers: all. Custom "
+        "fields filter as `?custom.<key>=<value>` (a multi-choice field: includes the value; "
+        "yes/no: true or false); an unknown key or a value of the wrong type → 400.",
     )
     def get(self, request):
         user = request.user

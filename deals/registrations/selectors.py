@@ -13,6 +13,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from conflicts.models import Conflict, RecordKind, touching, touching_any
+from deals import customfields
 from deals.models import (
     ActivityEntry,
     Attachment,
@@ -162,6 +163,7 @@ def registrations_filter(
         owner_id = query_id(params, "owner")
         if owner_id is not None:
             queryset = queryset.filter(owner_id=owner_id)
+    queryset = custom_filter(queryset, params=params, user=user)
     if is_manager(user):
         partner_id = query_id(params, "partner")  # 400 unless a 64-bit id
         if partner_id is not None:
@@ -173,6 +175,22 @@ def registrations_filter(
         elif overdue in ("false", "0", "False"):
             queryset = queryset.exclude(status="submitted", sla_due_at__lt=timezone_now())
     return queryset
+
+
+def custom_filter(
+    queryset: QuerySet[DealRegistration], *, params, user
+) -> QuerySet[DealRegistration]:
+    """`?custom.<key>=<value>` (deals.customfields.filter_registrations): managers by any
+    field ever defined, partners by the fields of their tier. Reads nothing without such a
+    parameter."""
+    if not customfields.filter_names(params):
+        return queryset
+    manager = is_manager(user)
+    partner = None if manager else partner_of(user)
+    fields = customfields.filterable_fields(
+        manager=manager, tier_id=partner.tier_id if partner is not None else None
+    )
+    return customfields.filter_registrations(queryset, params, fields)
 
 
 def withdrawals_after_conflict(since) -> QuerySet[DealRegistration]:
@@ -195,14 +213,25 @@ QUEUE_VIEWS = {
 
 
 def review_queue(
-    *, partner_id=None, tier=None, conflict_status=None, product_line=None, view="decide"
+    *,
+    partner_id=None,
+    tier=None,
+    conflict_status=None,
+    product_line=None,
+    custom: dict | None = None,
+    view="decide",
 ) -> QuerySet[DealRegistration]:
     """Registrations of one queue view (QUEUE_VIEWS: awaiting a decision, or awaiting the
     partner), the most urgent SLA first, each with its `manager_conflict_status` (open
-    conflicts on either side)."""
+    conflicts on either side). `custom`: {"custom.<key>": value} filters (any field ever
+    defined)."""
     queryset = with_manager_conflict_status(
         _registration_base().filter(status__in=QUEUE_VIEWS[view])
     )
+    if custom and customfields.filter_names(custom):
+        queryset = customfields.filter_registrations(
+            queryset, custom, customfields.filterable_fields(manager=True, tier_id=None)
+        )
     if partner_id:
         queryset = queryset.filter(partner_id=partner_id)
     if tier:

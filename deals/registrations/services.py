@@ -23,7 +23,7 @@ from conflicts import services as conflict_services
 from conflicts.index import lock_identity
 from conflicts.models import Conflict, RecordKind, touching
 from conflicts.scoring import Identity
-from deals import lifecycle
+from deals import customfields, lifecycle
 from deals.events import _registration_event
 from deals.identity import _product_lines, registration_identity
 from deals.models import (
@@ -183,13 +183,16 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
 
     A failed validation or a duplicate leaves nothing behind (one transaction)."""
     partner = _require_partner_user(actor)
-    cleaned, errors = _clean_registration_fields(data, partial=False)
+    form = customfields.form_current()
+    cleaned, errors = _clean_registration_fields(
+        data, partial=False, custom_fields=form.for_tier(partner.tier_id)
+    )
     if submit:
         # Report the policy's rules together with the field errors, in one answer.
         draft = DealRegistration(partner=partner, submitted_by=actor, owner=actor)
         _apply(draft, {k: v for k, v in cleaned.items() if k not in errors})
         for field, messages in _policy_errors(
-            draft, policy_current(), cleaned.get("products") or []
+            draft, policy_current(), cleaned.get("products") or [], form
         ).items():
             if field not in errors:
                 errors[field] = messages
@@ -208,6 +211,7 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
     with transaction.atomic(durable=True):
         registration = DealRegistration(partner=partner, submitted_by=actor, owner=actor)
         _apply(registration, cleaned)
+        registration.form_version = form.version or None
         registration.save()
         registration.reference = f"DR-{registration.created_at.year}-{registration.pk:06d}"
         DealRegistration.objects.filter(pk=registration.pk).update(reference=registration.reference)
@@ -224,14 +228,17 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
             details={"reference": registration.reference},
         )
         if submit:
-            registration = _submit_locked(registration, actor, created=True)
+            registration = _submit_locked(registration, actor, created=True, form=form)
     return registration
 
 
 def registration_update(*, registration: DealRegistration, actor, data: dict) -> DealRegistration:
     """The owning partner edits a draft or a registration awaiting information."""
-    _require_partner_user(actor, registration.partner)
-    cleaned, errors = _clean_registration_fields(data, partial=True)
+    partner = _require_partner_user(actor, registration.partner)
+    form = customfields.form_current()
+    cleaned, errors = _clean_registration_fields(
+        data, partial=True, custom_fields=form.for_tier(partner.tier_id)
+    )
     errors.raise_if_any()
     with transaction.atomic(durable=True):
         registration = _locked(registration)
@@ -247,6 +254,8 @@ def registration_update(*, registration: DealRegistration, actor, data: dict) ->
                 registration.products.set(cleaned["products"])
                 changed.append("products")
         if changed:
+            if any(name.startswith(customfields.PREFIX) for name in changed):
+                registration.form_version = form.version or None
             registration.save()
             _registration_event(
                 registration,
@@ -291,7 +300,11 @@ def _check_logged(actor, partner: Partner, identity: Identity, verdict: str, sou
 
 
 def _submit_locked(
-    registration: DealRegistration, actor, *, created: bool = False
+    registration: DealRegistration,
+    actor,
+    *,
+    created: bool = False,
+    form: customfields.Form | None = None,
 ) -> DealRegistration:
     # Lock order everywhere: identity locks first, then the registration row (an opportunity
     # sync does the same), so a submission and a CRM sync never deadlock. The identity is read
@@ -308,7 +321,8 @@ def _submit_locked(
     action = "resubmit" if registration.status == lifecycle.INFO_REQUESTED else "submit"
     lifecycle.target_status(action, registration.status)
     policy = policy_current()
-    _check_policy_rules(registration, policy)
+    form = form or customfields.form_current()
+    _check_policy_rules(registration, policy, form)
     products = list(registration.products.select_related("product_line"))
     outcome = engine.check(
         identity,
@@ -335,6 +349,8 @@ def _submit_locked(
             "first_submitted_at": registration.first_submitted_at or now,
             "sla_due_at": add_business_days(now, policy.sla_business_days, _holidays(policy)),
             "policy_version": policy.version,
+            # The custom-field form it was submitted with (its values were checked against it).
+            "form_version": form.version or None,
         },
     )
     conflict_services.conflicts_record(
@@ -375,7 +391,7 @@ def _submit_locked(
                 ],
             },
         )
-    _maybe_auto_approve(registration, policy, outcome)
+    _maybe_auto_approve(registration, policy, outcome, form)
     return registration
 
 
@@ -393,7 +409,7 @@ def conflict_message(outcome: engine.Outcome, policy: RulesOfEngagement) -> str:
     return message
 
 
-def _maybe_auto_approve(registration, policy, outcome) -> None:
+def _maybe_auto_approve(registration, policy, outcome, form: customfields.Form) -> None:
     """Auto-approve a clear registration under its tier's ceiling, never one with an open
     conflict on either side (a resubmitted registration can be the earlier side of another's
     conflict)."""
@@ -403,6 +419,10 @@ def _maybe_auto_approve(registration, policy, outcome) -> None:
         and ceiling is not None
         and outcome.status == "clear"
         and registration.estimated_value <= ceiling
+        # Custom fields may condition it (e.g. "budget confirmed" must be yes).
+        and customfields.auto_approve_allows(
+            registration.custom, form.for_tier(registration.partner.tier_id)
+        )
         and not open_conflicts_touching(registration.pk)
     ):
         _approve_locked(registration, None, policy=policy, auto=True)

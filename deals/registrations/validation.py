@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deals import customfields
 from deals.catalog import _clean_products
 from deals.models import (
     DealRegistration,
@@ -40,20 +41,28 @@ REGISTRATION_DEAL_FIELDS = (
     "stage",
 )
 REGISTRATION_DETAIL_FIELDS = ("description", "competitors")
+# The custom fields' values ({key: value}, deals.customfields): one entry of the list, one
+# input per defined field on the form, one `custom.<key>` column per field in the CSV.
+REGISTRATION_CUSTOM_FIELDS = ("custom",)
 PARTNER_EDITABLE_FIELDS = (
     REGISTRATION_CUSTOMER_FIELDS
     + REGISTRATION_CONTACT_FIELDS
     + REGISTRATION_DEAL_FIELDS
     + REGISTRATION_DETAIL_FIELDS
+    + REGISTRATION_CUSTOM_FIELDS
 )
 
 
 # --- Validation of registration input -------------------------------------------------------------
 
 
-def _clean_registration_fields(data: dict, *, partial: bool) -> tuple[dict, Errors]:
+def _clean_registration_fields(
+    data: dict, *, partial: bool, custom_fields: list | None = None
+) -> tuple[dict, Errors]:
     """Types, formats and lengths. Policy rules (minimum value, required fields) are checked at
-    submission by `_check_policy_rules`, because a draft may be incomplete."""
+    submission by `_check_policy_rules`, because a draft may be incomplete. `custom_fields`:
+    the custom fields that apply to the partner (deals.customfields.fields_for_partner); the
+    cleaned `custom` holds the given keys only (None clears one), merged by `_apply`."""
     errors = Errors()
     cleaned: dict[str, Any] = {}
     unknown = set(data) - set(PARTNER_EDITABLE_FIELDS) - {"draft"}
@@ -96,17 +105,29 @@ def _clean_registration_fields(data: dict, *, partial: bool) -> tuple[dict, Erro
         cleaned["stage"] = stage
     if present("products"):
         cleaned["products"] = _clean_products(errors, data.get("products"))
+    if "custom" in data:
+        cleaned["custom"] = customfields.clean_values(
+            errors, data.get("custom"), list(custom_fields or [])
+        )
     return cleaned, errors
 
 
-def _check_policy_rules(registration: DealRegistration, policy: RulesOfEngagement) -> None:
+def _check_policy_rules(
+    registration: DealRegistration,
+    policy: RulesOfEngagement,
+    form: customfields.Form | None = None,
+) -> None:
     """Rules that make a registration submittable: required fields, minimum value, dates."""
-    _policy_errors(registration, policy, list(registration.products.all())).raise_if_any()
+    _policy_errors(registration, policy, list(registration.products.all()), form).raise_if_any()
 
 
 def _policy_errors(
-    registration: DealRegistration, policy: RulesOfEngagement, products: list
+    registration: DealRegistration,
+    policy: RulesOfEngagement,
+    products: list,
+    form: customfields.Form | None = None,
 ) -> Errors:
+    """`form`: the custom-field form in force when the caller already read it."""
     errors = Errors()
     for name in policy.required_fields or []:
         if name == "products":
@@ -125,6 +146,12 @@ def _policy_errors(
         )
     if registration.expected_close_date and registration.expected_close_date < today():
         errors.add("expected_close_date", "The expected close date cannot be in the past.")
+    # Required custom fields of the partner's tier (a field scoped to product lines only when
+    # the deal includes one of them).
+    fields = (form or customfields.form_current()).for_tier(registration.partner.tier_id)
+    lines = {p.product_line_id for p in products}
+    for name, messages in customfields.required_errors(registration.custom, fields, lines).items():
+        errors[name] = messages
     return errors
 
 
@@ -132,6 +159,17 @@ def _apply(registration: DealRegistration, cleaned: dict) -> list[str]:
     changed = []
     for name, value in cleaned.items():
         if name == "products":
+            continue
+        if name == "custom":
+            before = registration.custom or {}
+            after = customfields.merge_values(before, value)
+            if after != before:
+                registration.custom = after
+                changed += [
+                    f"custom.{key}"
+                    for key in sorted(set(before) | set(after))
+                    if before.get(key) != after.get(key)
+                ]
             continue
         if getattr(registration, name) != value:
             setattr(registration, name, value)

@@ -13,8 +13,10 @@ from django.db.models import (
     Subquery,
 )
 
+from deals import customfields
 from deals.reports.filters import UTC, ProductsThrough, ReportFilters, registrations_for_report
 from deals.reports.summary import _money
+from partners.roles import is_manager, partner_of
 
 # --- CSV export -----------------------------------------------------------------------------------
 
@@ -65,8 +67,29 @@ class _ProductCodes(Aggregate):
         )
 
 
+def csv_custom_fields(user) -> list[customfields.FieldDef]:
+    """The custom fields the export has a column for (after CSV_COLUMNS, `custom.<key>`):
+    managers every field ever defined, partners those of their tier."""
+    manager = is_manager(user)
+    partner = None if manager else partner_of(user)
+    return customfields.filterable_fields(
+        manager=manager, tier_id=partner.tier_id if partner is not None else None
+    )
+
+
+def custom_cells(custom, fields: list[customfields.FieldDef]) -> list:
+    """The custom columns of one row: a multi-choice value as "a; b", the others as stored."""
+    values = custom if isinstance(custom, dict) else {}
+    cells = []
+    for field in fields:
+        value = values.get(field.key)
+        cells.append("; ".join(str(v) for v in value) if isinstance(value, list) else value)
+    return cells
+
+
 def report_csv_rows(user, filters: ReportFilters, *, chunk_size: int = 2000) -> Iterator[tuple]:
-    """Rows of the CSV export, streamed from a server-side cursor (constant memory).
+    """Rows of the CSV export, streamed from a server-side cursor (constant memory): the
+    CSV_COLUMNS values, then the registration's `custom` dict (custom_cells makes the columns).
 
     Only partner-visible registration fields: no comments, no internal notes, nothing about
     the other party of a conflict. Tenant scope comes from registrations_for_report."""
@@ -80,13 +103,13 @@ def report_csv_rows(user, filters: ReportFilters, *, chunk_size: int = 2000) -> 
         registrations_for_report(user, filters)
         .annotate(_products=Subquery(products, output_field=CharField()))
         .order_by("first_submitted_at", "pk")
-        .values_list(*(source for _, source in CSV_COLUMNS))
+        .values_list(*(source for _, source in CSV_COLUMNS), "custom")
     )
     return queryset.iterator(chunk_size=chunk_size)
 
 
-def csv_header() -> list[str]:
-    return [name for name, _ in CSV_COLUMNS]
+def csv_header(custom_fields=()) -> list[str]:
+    return [name for name, _ in CSV_COLUMNS] + [f.name for f in custom_fields]
 
 
 def csv_format(value) -> str:
@@ -128,9 +151,11 @@ def spreadsheet_labels() -> dict[str, dict]:
     }
 
 
-def spreadsheet_header() -> list[str]:
+def spreadsheet_header(custom_fields=()) -> list[str]:
     titles = {"co_sell": "Co-sell", "sla_due_at": "Review due"}
-    return [titles.get(name, name.replace("_", " ").capitalize()) for name, _ in CSV_COLUMNS]
+    return [titles.get(name, name.replace("_", " ").capitalize()) for name, _ in CSV_COLUMNS] + [
+        f.label for f in custom_fields
+    ]
 
 
 def spreadsheet_cell(name: str, value, labels: dict[str, dict]) -> str:

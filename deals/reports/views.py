@@ -392,9 +392,10 @@ class _Echo:
         return value
 
 
-def _spreadsheet_stream(rows):
+def _spreadsheet_stream(rows, custom_fields=()):
     import csv
 
+    from deals.customfields import display_value
     from deals.reports.csv import (
         CSV_COLUMNS,
         UTF8_BOM,
@@ -407,9 +408,12 @@ def _spreadsheet_stream(rows):
     writer = csv.writer(_Echo())
     labels = spreadsheet_labels()
     names = [name for name, _ in CSV_COLUMNS]
-    yield UTF8_BOM + writer.writerow(spreadsheet_header())
+    fields = list(custom_fields)
+    yield UTF8_BOM + writer.writerow(spreadsheet_header(fields))
     for row in rows:
-        cells = (spreadsheet_cell(n, v, labels) for n, v in zip(names, row, strict=True))
+        cells = [spreadsheet_cell(n, v, labels) for n, v in zip(names, row[:-1], strict=True)]
+        custom = row[-1] if isinstance(row[-1], dict) else {}
+        cells += [display_value(f.type, custom.get(f.key)) for f in fields]
         yield writer.writerow([csv_safe(c) for c in cells])
 
 
@@ -419,7 +423,7 @@ def reports_registrations_csv(request):
     """The pages' export: the API CSV's rows for people (deals.reports.csv, spreadsheet)."""
     from django.http import StreamingHttpResponse
 
-    from deals.reports.csv import report_csv_rows
+    from deals.reports.csv import csv_custom_fields, report_csv_rows
     from prm.lib.time import timezone_now
 
     if not (is_manager(request.user) or partner_of(request.user) is not None):
@@ -429,7 +433,8 @@ def reports_registrations_csv(request):
         return render(request, "errors/400.html", status=400)
     rows = report_csv_rows(request.user, filters)
     response = StreamingHttpResponse(
-        _spreadsheet_stream(rows), content_type="text/csv; charset=utf-8"
+        _spreadsheet_stream(rows, csv_custom_fields(request.user)),
+        content_type="text/csv; charset=utf-8",
     )
     stamp = timezone_now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="registrations-{stamp}.csv"'

@@ -260,3 +260,26 @@ def _actor_name(event) -> str:
     if event.actor_label == "system":
         return "Dealbridge"
     return event.actor_label
+
+
+def custom_filter_choices(fields, current) -> list[dict]:
+    """The list filters on custom fields (`custom.<key>`): one select per yes/no and choice
+    field of `fields` (deals.customfields.FieldDef), with the value in `current` selected."""
+    filters = []
+    for field in fields:
+        if field.type == "boolean":
+            options = [("true", "Yes"), ("false", "No")]
+        elif field.type in ("choice", "multi_choice"):
+            options = [(c, c) for c in field.choices]
+        else:
+            continue
+        filters.append(
+            {
+                "name": field.name,
+                "id": f"f-custom-{field.key}",
+                "label": field.label,
+                "options": options,
+                "value": current.get(field.name, ""),
+            }
+        )
+    return filters

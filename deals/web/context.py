@@ -23,11 +23,18 @@ def _program_rules(partner):
     if partner is None:
         return None
     rules = program_rules(partner)
-    labels = RegistrationForm.base_fields
+    labels = {name: str(field.label) for name, field in RegistrationForm.base_fields.items()}
+    labels.update({f.name: f.label for f in rules.custom_fields})
     return {
         "rules": rules,
         "required_labels": [
-            str(labels[name].label) if name in labels else name.replace("_", " ").capitalize()
+            labels.get(name) or name.replace("_", " ").capitalize()
             for name in rules.required_fields
+        ],
+        # Custom fields required only for deals with some product lines.
+        "conditional_required": [
+            {"label": f.label, "product_lines": list(f.product_line_names)}
+            for f in rules.custom_fields
+            if f.required and not f.always_required
         ],
     }

@@ -4,6 +4,8 @@ ValidationFailed.fields are mapped back onto these forms with `apply_errors`."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 import pycountry
 from django import forms
 
@@ -99,9 +101,15 @@ class RegistrationForm(ServiceErrorsMixin, forms.Form):
     DEAL_FIELDS = tuple(f for f in REGISTRATION_DEAL_FIELDS if f != "products")
     DETAIL_FIELDS = REGISTRATION_DETAIL_FIELDS
 
-    def __init__(self, *args, products=(), required_fields=(), **kwargs):
+    def __init__(self, *args, products=(), required_fields=(), custom_fields=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.product_list = list(products)
+        # One input per custom field of the partner's tier, named `custom.<key>` like the
+        # service's errors, so they show inline exactly as the built-in fields' do.
+        self.custom_fields = list(custom_fields)
+        for definition in self.custom_fields:
+            self.fields[definition.name] = custom_form_field(definition)
+        self.describe_help()
         # Mark what the policy in force requires at submission (the service enforces it).
         for name in required_fields:
             if name in self.fields and name != "products":
@@ -110,10 +118,18 @@ class RegistrationForm(ServiceErrorsMixin, forms.Form):
         self.fields["customer_country"].widget.choices = country_choices()
         self.fields["currency"].widget.choices = currency_choices()
 
+    def custom_bound_fields(self) -> list[tuple]:
+        """(bound field, definition) of each custom input, in the form's order."""
+        return [(self[d.name], d) for d in self.custom_fields]
+
     def service_data(self) -> dict:
         """The raw values, named as the API names them, for deals.registrations.services."""
-        data = {}
+        data: dict = {}
+        if self.custom_fields:
+            data["custom"] = {d.key: self._custom_value(d) for d in self.custom_fields}
         for name in self.fields:
+            if name.startswith(CUSTOM_PREFIX):
+                continue
             if name == "products":
                 data[name] = list(self.data.getlist(name)) if hasattr(self.data, "getlist") else []
             else:
@@ -135,6 +151,26 @@ class RegistrationForm(ServiceErrorsMixin, forms.Form):
             )
         return list(groups.items())
 
+    def _custom_value(self, definition):
+        """The typed value of one custom input (the service checks it): numbers and yes/no
+        parsed when they parse, else passed on as typed so the service names the error."""
+        if definition.type == "multi_choice":
+            return list(self.data.getlist(definition.name)) if hasattr(self.data, "getlist") else []
+        raw = self.data.get(definition.name, "")
+        raw = raw.strip() if isinstance(raw, str) else raw
+        if raw in ("", None):
+            return None
+        if definition.type == "boolean":
+            return {"true": True, "false": False}.get(raw, raw)
+        if definition.type == "number":
+            try:
+                number = Decimal(raw)
+            except (InvalidOperation, TypeError):
+                return raw
+            # A Decimal: the service checks the range and stores it as a JSON number.
+            return number if number.is_finite() else raw
+        return raw
+
     @classmethod
     def initial_for(cls, registration) -> dict:
         initial = {
@@ -148,7 +184,53 @@ class RegistrationForm(ServiceErrorsMixin, forms.Form):
             registration.expected_close_date.isoformat() if registration.expected_close_date else ""
         )
         initial["products"] = [p.code for p in registration.products.all()]
+        for key, value in (registration.custom or {}).items():
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            initial[CUSTOM_PREFIX + key] = value if isinstance(value, list) else str(value)
         return initial
+
+
+CUSTOM_PREFIX = "custom."
+
+
+def custom_form_field(definition) -> forms.Field:
+    """The portal input of one custom field (deals.customfields.FieldDef): required ones
+    marked like the built-in fields (the service enforces it at submission)."""
+    attrs: dict = {}
+    if definition.always_required:
+        attrs["required"] = True
+    help_text = definition.help
+    if definition.required and not definition.always_required:
+        lines = ", ".join(definition.product_line_names)
+        help_text = f"{help_text} Required for deals with {lines}.".strip()
+    kind = definition.type
+    if kind == "multi_choice":
+        # A group of checkboxes: the page marks the group (legend) as required, not each box.
+        return forms.MultipleChoiceField(
+            label=definition.label,
+            required=False,
+            help_text=help_text,
+            choices=[(c, c) for c in definition.choices],
+            widget=forms.CheckboxSelectMultiple(),
+        )
+    if kind == "choice":
+        widget: forms.Widget = forms.Select(
+            attrs=attrs, choices=[("", "Choose…")] + [(c, c) for c in definition.choices]
+        )
+    elif kind == "boolean":
+        widget = forms.Select(
+            attrs=attrs, choices=[("", "Choose…"), ("true", "Yes"), ("false", "No")]
+        )
+    elif kind == "number":
+        widget = forms.NumberInput(attrs={**attrs, "step": "any"})
+    elif kind == "date":
+        widget = forms.DateInput(attrs={**attrs, "type": "date"})
+    else:
+        widget = forms.TextInput(attrs={**attrs, "maxlength": 1000, "autocomplete": "off"})
+    return forms.CharField(
+        label=definition.label, required=False, help_text=help_text, widget=widget
+    )
 
 
 # --- Small action forms (bound to request.POST only to render errors) ---------------------------

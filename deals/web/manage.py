@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deals import access, lifecycle
+from deals import access, customfields, lifecycle
 from deals.models import (
     ConflictStatus,
     OpportunityStatus,
@@ -24,6 +24,7 @@ from deals.web import selectors as selectors_portal
 from deals.web.attachments import evidence_context
 from deals.web.common import (
     _page,
+    custom_filter_choices,
     describe_events,
     domain_errors,
     echoed_forms,
@@ -96,13 +97,18 @@ def manage_queue(request):
     if params["partner"] and partner_id is None:
         # Not a 64-bit id (20 digits, "²"...): a bad filter, never a query that overflows.
         return render(request, "errors/400.html", status=400)
-    queryset = selectors.review_queue(
-        partner_id=partner_id,
-        tier=params["tier"] or None,
-        conflict_status=params["conflict_status"] or None,
-        product_line=params["product_line"] or None,
-        view=view,
-    )
+    custom = {name: request.GET.get(name, "") for name in customfields.filter_names(request.GET)}
+    try:
+        queryset = selectors.review_queue(
+            partner_id=partner_id,
+            tier=params["tier"] or None,
+            conflict_status=params["conflict_status"] or None,
+            product_line=params["product_line"] or None,
+            custom=custom,
+            view=view,
+        )
+    except ValidationFailed:
+        return render(request, "errors/400.html", status=400)
     page, query = _page(request, queryset, QUEUE_PAGE_SIZE)
     rows = list(page.object_list)
     counts = selectors_portal.open_conflict_counts([r.pk for r in rows])
@@ -123,11 +129,12 @@ def manage_queue(request):
             "rows": rows,
             "query": query,
             "current": params,
-            "filtered": any(params.values()),
+            "filtered": any(params.values()) or any(custom.values()),
             "partners": list(Partner.objects.order_by("name").values_list("pk", "name")),
             "tiers": list(Tier.objects.order_by("rank", "code").values_list("code", "name")),
             "product_lines": selectors_portal.product_lines_in_use(),
             "conflict_choices": ConflictStatus.choices,
+            "custom_filters": custom_filter_choices(customfields.form_current().fields, custom),
             "overdue_count": sum(1 for r in rows if r.is_overdue),
             "section": "queue",
         },

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deals import access, lifecycle
+from deals import access, customfields, lifecycle
 from deals.catalog import products_active
 from deals.models import (
     ConflictStatus,
@@ -33,6 +33,7 @@ from deals.web.attachments import activity_attachment_choices, evidence_context
 from deals.web.common import (
     PARTNER_ACTIONS,
     _page,
+    custom_filter_choices,
     describe_events,
     domain_errors,
     echoed_forms,
@@ -105,10 +106,16 @@ def registration_list(request):
     queryset = selectors.without_deleted_drafts(queryset)
     page, query = _page(request, queryset)
     keys = ("status", "conflict_status", "search", "owner")
-    filtered = any(request.GET.get(k) for k in keys)
+    custom = {name: request.GET.get(name, "") for name in customfields.filter_names(request.GET)}
+    filtered = any(request.GET.get(k) for k in keys) or any(custom.values())
     partner = partner_of(user)
     # Partner admins reassign from the list (issue 17 §3): the company's active users.
     can_reassign = partner is not None and ownership.can_reassign(user, partner.pk)
+    custom_fields = (
+        customfields.form_current().fields
+        if is_manager(user)
+        else customfields.fields_for_partner(partner)
+    )
     return render(
         request,
         "portal/registration_list.html",
@@ -119,6 +126,7 @@ def registration_list(request):
             "status_choices": RegistrationStatus.choices,
             "conflict_choices": ConflictStatus.choices,
             "current": {k: request.GET.get(k, "") for k in keys},
+            "custom_filters": custom_filter_choices(custom_fields, custom),
             "section": "registrations",
             "show_partner": is_manager(user),
             "can_reassign": can_reassign,
@@ -132,14 +140,18 @@ def registration_list(request):
 def _registration_form(request, *, initial=None):
     products = list(products_active().order_by("product_line__name", "name"))
     required = policy_current().required_fields or []
+    custom = customfields.fields_for_partner(partner_of(request.user))
     if request.method == "POST":
-        form = RegistrationForm(request.POST, products=products, required_fields=required)
+        form = RegistrationForm(
+            request.POST, products=products, required_fields=required, custom_fields=custom
+        )
         form.is_valid()  # binds and strips; the services do the validation
         return form
     return RegistrationForm(
         initial=initial or {"currency": "USD", "stage": "qualification"},
         products=products,
         required_fields=required,
+        custom_fields=custom,
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from conflicts.models import Conflict
+from deals.customfields import field_create
 from deals.models import Notification
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_create
@@ -52,6 +53,9 @@ def sales_rep(db):
 @pytest.fixture
 def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partner_b, sales_rep):
     """Own objects (partner A) and foreign ones (partner B, or manager-only kinds)."""
+    # Partner B is of another tier than A (custom fields apply per tier).
+    partner_b.tier = factories.default_tier("silver")
+    partner_b.save(update_fields=["tier"])
     factories.make_registration(
         alice, customer_name="Globex Corporation", customer_domain="globex.com"
     )
@@ -84,6 +88,22 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
     )  # fmt: skip
     integration, _ = integration_create(
         actor=manager, name="CRM sync", scopes=["registrations:read"]
+    )
+    # Custom fields: one for partner A's tier, one only for partner B's (another tier), with a
+    # value on B's registration that A must never reach.
+    a_field = field_create(
+        actor=manager,
+        data={"key": "a_budget", "label": "Budget", "type": "boolean", "tiers": ["gold"]},
+    )
+    b_field = field_create(
+        actor=manager,
+        data={"key": "b_secret", "label": "B-CANARY field", "type": "text", "tiers": ["silver"]},
+    )
+    b_custom = factories.make_registration(
+        bob,
+        customer_name="Soylent Industries",
+        customer_domain="soylent.com",
+        custom={"b_secret": "B-CANARY value"},
     )
     b_won = factories.make_registration(bob, status="won", manager=manager)
     a_won = factories.make_registration(alice, status="won", manager=manager)
@@ -143,6 +163,8 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "integration": integration.pk,
             "accrual": b_accrual.pk,
             "attachment": b_file.pk,
+            "registration_field": b_field.key,
+            "custom_registration": b_custom.pk,
         },
         "own": {
             "partner": partner_a.pk,
@@ -157,6 +179,7 @@ def world(alice, alice_admin, bob, bob_admin, manager, product, partner_a, partn
             "integration": integration.pk,
             "accrual": a_accrual.pk,
             "attachment": a_file.pk,
+            "registration_field": a_field.key,
         },
     }
 
@@ -341,3 +364,32 @@ def test_lists_never_leak_the_other_tenant(world, alice):
         ).decode()
         assert "B-CANARY" not in text and "Bravo" not in text and "bob@" not in text, url
     assert timezone.now()
+
+
+def test_iso01_custom_values_of_another_partner_are_never_reachable(world, alice, bob):
+    """Partner B's custom field (another tier) and its value on B's registration: A's member
+    finds neither through the field list, the field routes, the registration, the list filter
+    or the CSV export, while B reads and filters by it."""
+    client = client_for(alice)
+    foreign = world["foreign"]
+    fields = client.get("/api/v1/registration-fields/")
+    assert fields.status_code == 200
+    assert "b_secret" not in {f["key"] for f in fields.json()}
+    assert "a_budget" in {f["key"] for f in fields.json()}
+    detail = client.get(f"/api/v1/registrations/{foreign['custom_registration']}/")
+    assert detail.status_code == 404 and b"B-CANARY" not in detail.content
+    probe = client.get("/api/v1/registrations/?custom.b_secret=B-CANARY%20value")
+    assert probe.status_code == 400
+    assert probe.json()["fields"] == {"custom.b_secret": ["Unknown field."]}
+    assert b"B-CANARY" not in probe.content
+    listed = client.get("/api/v1/registrations/?page_size=200")
+    assert b"B-CANARY" not in listed.content
+    export = client.get("/api/v1/reports/registrations.csv")
+    assert export.status_code == 200
+    body = b"".join(export.streaming_content)
+    assert b"B-CANARY" not in body and b"custom.b_secret" not in body
+    assert b"custom.a_budget" in body
+    own = client_for(bob).get("/api/v1/registrations/?custom.b_secret=B-CANARY%20value")
+    assert own.status_code == 200
+    assert [r["id"] for r in own.json()["results"]] == [foreign["custom_registration"]]
+    assert own.json()["results"][0]["custom"] == {"b_secret": "B-CANARY value"}

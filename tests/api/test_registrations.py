@@ -26,6 +26,8 @@ PARTNER_KEYS_SNAPSHOT = {
     "benefit", "win_verified_at",
     # issue 17 §3: the partner-side owner
     "owner",
+    # issue 17 §1: the custom field values (API.md "Custom fields and attachments")
+    "custom",
 }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from conflicts.models import Conflict, IdentityEntry, IgnoredPair, KeyFrequency
+from deals.customfields import field_create
 from deals.models import (
     ConflictCheckLog,
     DealRegistration,
@@ -111,6 +112,11 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
     ReportingCurrency.objects.create(code="USD", changed_by=superuser)
     ExchangeRate.objects.create(
         reporting_currency="USD", currency="EUR", month="2026-10-01", rate="1.1"
+    )
+    # A custom registration field and its form version (issue 17 §1).
+    field_create(
+        actor=manager,
+        data={"key": "budget", "label": "Budget confirmed", "type": "boolean"},
     )
     assert conflict and IgnoredPair.objects.exists() and KeyFrequency.objects.exists()
     return approved

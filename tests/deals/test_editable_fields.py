@@ -29,10 +29,11 @@ def test_api_input_and_representation_take_the_list():
 
 
 def test_portal_form_shows_exactly_the_list():
+    # `custom` is one input per custom field of the partner's tier (`custom.<key>`), none here.
     form = RegistrationForm()
-    assert set(form.fields) == set(PARTNER_EDITABLE_FIELDS)
+    assert set(form.fields) | {"custom"} == set(PARTNER_EDITABLE_FIELDS)
     grouped = form.CUSTOMER_FIELDS + form.CONTACT_FIELDS + form.DEAL_FIELDS + form.DETAIL_FIELDS
-    assert set(grouped) | {"products"} == set(PARTNER_EDITABLE_FIELDS)
+    assert set(grouped) | {"products", "custom"} == set(PARTNER_EDITABLE_FIELDS)
 
 
 @pytest.mark.django_db
