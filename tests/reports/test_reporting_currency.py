@@ -139,3 +139,23 @@ def test_the_admin_imports_a_csv_of_rates(client):
     page = admin_client.post(url, {"file": bad})
     assert page.status_code == 200 and "Line 1: the month is YYYY-MM." in page.content.decode()
     assert ExchangeRate.objects.count() == 1
+
+
+def test_the_converted_totals_run_a_constant_number_of_queries(alice, manager, product):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ReportingCurrency.objects.create(code="USD")
+    ExchangeRate.objects.create(
+        reporting_currency="USD", currency="EUR", month=dt.date(2026, 10, 1), rate="1.1"
+    )
+    _submitted(alice, "EUR", "10000.00", dt.date(2026, 10, 1))
+    converted_totals(manager, ALL_TIME)  # warm the shared cache (the manager's role)
+    with CaptureQueriesContext(connection) as few:
+        converted_totals(manager, ALL_TIME)
+    for month in (dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 9, 1)):
+        for _ in range(3):
+            _submitted(alice, "EUR", "10000.00", month)
+    with CaptureQueriesContext(connection) as many:
+        converted_totals(manager, ALL_TIME)
+    assert len(few) == len(many) <= 4
