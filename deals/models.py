@@ -68,7 +68,8 @@ def default_required_fields():
 
 
 # The registration fields a policy may make required: the partner-editable fields
-# (deals.registrations.validation.PARTNER_EDITABLE_FIELDS; a test keeps the two equal).
+# (deals.registrations.validation.PARTNER_EDITABLE_FIELDS; a test keeps the two equal) except
+# `custom`, whose fields carry their own "required" flag (deals.customfields).
 REQUIRABLE_REGISTRATION_FIELDS = (
     "customer_name",
     "customer_domain",
