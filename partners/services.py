@@ -267,12 +267,15 @@ def user_time_zone_set(*, user: User, time_zone: object) -> User:
     """A user's own time zone for pages (IANA name, or "" for UTC). Unknown → 400."""
     from prm.lib.time import valid_time_zone
 
-    name = time_zone.strip() if isinstance(time_zone, str) else time_zone
-    if name not in ("", None) and valid_time_zone(name) is None:
+    if time_zone is None:
+        time_zone = ""
+    if not isinstance(time_zone, str) or (
+        time_zone.strip() and valid_time_zone(time_zone.strip()) is None
+    ):
         raise ValidationFailed(
             "Unknown time zone.", fields={"time_zone": ["Choose a time zone from the list."]}
         )
-    user.time_zone = name or ""
+    user.time_zone = time_zone.strip()
     user.save(update_fields=["time_zone"])
     return user
 
