@@ -11,6 +11,7 @@ from django import forms
 
 from deals.models import REQUIRABLE_REGISTRATION_FIELDS, RulesOfEngagement
 from deals.policy import POLICY_FIELDS
+from prm.lib.forms import LineListField
 from prm.lib.validation import CURRENCY_CODES, Errors, check_money
 
 REQUIRED_FIELD_LABELS = {
@@ -58,19 +59,14 @@ class DayListField(forms.CharField):
         return sorted(days, reverse=True)
 
 
-class DateListField(forms.CharField):
+class DateListField(LineListField):
     """One date per line as YYYY-MM-DD → a sorted list of ISO date strings."""
 
     widget = forms.Textarea(attrs={"rows": 6, "cols": 20})
 
-    def prepare_value(self, value):
-        if isinstance(value, list):
-            return "\n".join(str(v) for v in value)
-        return value
-
     def to_python(self, value):
         days = set()
-        for line in _lines(super().to_python(value)):
+        for line in super().to_python(value):
             try:
                 if len(line) != 10:
                     raise ValueError(line)
