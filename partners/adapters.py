@@ -23,3 +23,32 @@ class AccountAdapter(DefaultAccountAdapter):
             if errors:
                 raise forms.ValidationError(errors)
         return email
+
+    def pre_login(self, request, user, **kwargs):
+        """A user whose company (or the vendor) requires single sign-on cannot sign in with a
+        password: back to the sign-in page with the reason (partners.sso)."""
+        from partners.sso import password_sign_in_refusal
+
+        if (kwargs.get("signal_kwargs") or {}).get("sociallogin") is None:
+            refusal = password_sign_in_refusal(user)
+            if refusal:
+                from django.contrib import messages
+                from django.shortcuts import redirect
+
+                from prm.security_log import log_event
+
+                log_event("sso_password_refused", request=request, user=user, outcome="denied")
+                messages.error(request, refusal)
+                return redirect("account_login")
+        return super().pre_login(request, user, **kwargs)
+
+    def post_login(self, request, user, **kwargs):
+        from partners.sso import note_sign_in
+
+        note_sign_in(request, kwargs.get("signal_kwargs"))
+        return super().post_login(request, user, **kwargs)
+
+    def get_login_stages(self):
+        from partners.sso import login_stages
+
+        return login_stages(super().get_login_stages())

@@ -16,6 +16,7 @@ from django.db.models import Count
 from partners import services
 from partners.models import (
     ApiToken,
+    IdentityProvider,
     IntegrationAccount,
     Invitation,
     Membership,
@@ -542,3 +543,83 @@ class UserSessionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Single sign-on ---------------------------------------------------------------------------
+
+
+class IdentityProviderForm(forms.ModelForm):
+    server_url = forms.URLField(
+        label="Issuer URL",
+        required=False,
+        max_length=300,
+        assume_scheme="https",
+        help_text="OpenID Connect issuer (its /.well-known/openid-configuration is read).",
+    )
+    client_secret = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: leave empty to keep the stored secret.",
+    )
+
+    class Meta:
+        model = IdentityProvider
+        fields = (
+            "name",
+            "slug",
+            "protocol",
+            "partner",
+            "server_url",
+            "client_id",
+            "client_secret",
+            "provider_settings",
+            "required",
+            "create_users",
+            "active",
+        )
+
+    def clean_client_secret(self):
+        value = self.cleaned_data.get("client_secret") or ""
+        return value or (self.instance.client_secret if self.instance.pk else "")
+
+    def clean(self):
+        cleaned = super().clean()
+        protocol = cleaned.get("protocol")
+        if protocol == IdentityProvider.Protocol.OIDC:
+            for field in ("server_url", "client_id"):
+                if not cleaned.get(field):
+                    self.add_error(field, "Required for OpenID Connect.")
+        if cleaned.get("create_users") and not cleaned.get("partner"):
+            self.add_error("create_users", "Only a partner's identity provider can create users.")
+        return cleaned
+
+
+@admin.register(IdentityProvider)
+class IdentityProviderAdmin(admin.ModelAdmin):
+    form = IdentityProviderForm
+    list_display = ("name", "slug", "protocol", "partner", "required", "active", "callback_url")
+    list_filter = ("protocol", "required", "active")
+    search_fields = ("name", "slug", "partner__name")
+    autocomplete_fields = ("partner",)
+    prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(description="Redirect (callback) URL to register at the provider")
+    def callback_url(self, obj):
+        from django.conf import settings
+
+        prefix = "oidc" if obj.protocol == IdentityProvider.Protocol.OIDC else "saml"
+        base = settings.SITE_URL.rstrip("/")
+        suffix = "login/callback/" if prefix == "oidc" else "acs/"
+        return f"{base}/accounts/{prefix}/{obj.slug}/{suffix}"
+
+
+# allauth's own app table would be a second place to configure providers: IdentityProvider
+# rows are the one place (partners.sso builds allauth's apps from them). Linked identities
+# (SocialAccount) stay visible under "System".
+for _model_name in ("SocialApp", "SocialToken"):
+    from django.apps import apps as _apps
+
+    _model = _apps.get_model("socialaccount", _model_name)
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

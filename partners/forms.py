@@ -76,3 +76,11 @@ class SalesRepForm(InviteForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["role"]
+
+
+class SsoStartForm(forms.Form):
+    email = forms.EmailField(
+        label="Work e-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )

@@ -182,6 +182,10 @@ class ManagerMfaMiddleware:
             user.is_staff or user.is_superuser or getattr(user, "is_sales_rep", False)
         ):
             return False
+        session = getattr(request, "session", None)
+        if session is not None and session.get("prm_idp_mfa"):
+            # Signed in through an identity provider that asserted a second factor (partners.sso).
+            return False
         from allauth.mfa.models import Authenticator
 
         return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()

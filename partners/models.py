@@ -319,3 +319,75 @@ class PartnerEmailException(models.Model):
 
     def __str__(self) -> str:
         return f"{self.value} for {self.partner}"
+
+
+class IdentityProvider(models.Model):
+    """A single sign-on identity provider (OpenID Connect, or SAML through allauth's SAML
+    support): the vendor's own (no partner: vendor staff sign in through it) or one partner
+    company's. partners.sso turns each active row into an allauth app and decides, on every
+    sign-in through it, which account it may open (docs/sso.md)."""
+
+    class Protocol(models.TextChoices):
+        OIDC = "openid_connect", "OpenID Connect"
+        SAML = "saml", "SAML 2.0"
+
+    name = models.CharField(max_length=100, help_text='Shown on the button: "Sign in with …".')
+    slug = models.SlugField(
+        max_length=50,
+        unique=True,
+        help_text="Part of the callback URL: /accounts/oidc/<slug>/login/callback/.",
+    )
+    protocol = models.CharField(max_length=20, choices=Protocol.choices, default=Protocol.OIDC)
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="identity_providers",
+        help_text="Empty: the vendor's identity provider, for managers and sales reps.",
+    )
+    server_url = models.URLField(
+        "issuer URL",
+        max_length=300,
+        blank=True,
+        help_text="OpenID Connect issuer (its /.well-known/openid-configuration is read).",
+    )
+    client_id = models.CharField(max_length=200, blank=True)
+    client_secret = models.CharField(max_length=500, blank=True)
+    provider_settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Extra allauth provider settings (SAML: idp/sp/attribute_mapping).",
+    )
+    required = models.BooleanField(
+        default=False,
+        help_text="Users it covers may sign in only through it (no password sign-in, no API "
+        "token from a password). Superusers keep their password.",
+    )
+    create_users = models.BooleanField(
+        "create users on first sign-in",
+        default=False,
+        help_text="Partner providers only: a verified address at the partner's domains without "
+        "an account becomes a member of that partner on first sign-in.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+    updated_at = UpdatedAtField()
+
+    class Meta:
+        ordering = ["partner__name", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(protocol__in=["openid_connect", "saml"]),
+                name="identity_provider_protocol_valid",
+                violation_error_message="Choose OpenID Connect or SAML.",
+            ),
+            models.CheckConstraint(
+                condition=Q(create_users=False) | Q(partner__isnull=False),
+                name="identity_provider_creates_partner_users_only",
+                violation_error_message="Only a partner's identity provider can create users.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -3,6 +3,8 @@ from django.urls import path
 from partners import views
 
 urlpatterns = [
+    # Under /accounts/ (allauth's prefix, which has no such route) so the sign-in pages share it.
+    path("accounts/sso/", views.sso_start, name="sso_start"),
     path("company/users/", views.company_users, name="company_users"),
     path(
         "company/users/<id:pk>/deactivate/",

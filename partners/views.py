@@ -197,3 +197,42 @@ def token_revoke(request, pk):
     services.token_revoke(token=token)
     messages.success(request, f"Token {token.prefix}… revoked.")
     return redirect("token_list")
+
+
+@require_http_methods(["GET", "POST"])
+def sso_start(request):
+    """ "Sign in with single sign-on": the work address picks the identity provider (the
+    vendor's for staff, the partner's whose domains cover it), then allauth sends the browser
+    there. The answer names no partner."""
+    from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+
+    from partners.forms import SsoStartForm
+    from partners.sso import provider_for_email, with_form_action_to_providers
+
+    form = SsoStartForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        provider = provider_for_email(form.cleaned_data["email"])
+        if provider is None:
+            form.add_error(
+                "email",
+                "Single sign-on is not set up for this address. Sign in with your e-mail "
+                "address and password.",
+            )
+        else:
+            social = get_social_adapter().get_provider(request, provider.slug)
+            return social.redirect(request, process="login", next_url=_safe_next(request))
+    response = render(
+        request, "account/sso_start.html", {"form": form, "next": _safe_next(request)}
+    )
+    return with_form_action_to_providers(response)
+
+
+def _safe_next(request) -> str | None:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return None

@@ -14,6 +14,7 @@ SYSTEM_NAMES = {
     "auth": "System: groups and permissions",
     "account": "System: sign-in e-mail addresses",
     "mfa": "System: two-factor authenticators",
+    "socialaccount": "System: single sign-on identities",
     "prm": "System: platform",
 }
 

@@ -8,6 +8,7 @@ Every variable is listed in .env.example and in the README's Configuration secti
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "django_htmx",
     "django_celery_beat",
     "partners",
@@ -199,6 +202,15 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
 }
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
+# Single sign-on (partners.sso, docs/sso.md): identity providers are IdentityProvider rows in
+# the admin, turned into allauth apps by the adapter; no open sign-up, tokens not stored.
+SOCIALACCOUNT_ADAPTER = "partners.sso.SocialAccountAdapter"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env.int("SOCIALACCOUNT_REQUESTS_TIMEOUT", default=10)
+if importlib.util.find_spec("onelogin") is not None:  # django-allauth[saml] installed
+    INSTALLED_APPS.append("allauth.socialaccount.providers.saml")
 # Managers must enrol TOTP before manager pages/API (forced in production settings; off by
 # default for the local demo so its printed logins work at once; tests turn it on).
 MFA_REQUIRED_FOR_MANAGERS = env.bool("MFA_REQUIRED_FOR_MANAGERS", default=False)

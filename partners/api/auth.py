@@ -84,6 +84,12 @@ def token_obtain(*, email: str, password: str, request) -> tuple[ApiToken, str]:
 
     from allauth.mfa.utils import is_mfa_enabled
 
+    from partners.sso import password_sign_in_refusal
+
+    refusal = password_sign_in_refusal(user)
+    if refusal:
+        # Single sign-on required: a password opens nothing, neither the portal nor a token.
+        raise PermissionDeniedError(refusal, code="sso_required")
     if is_mfa_enabled(user):
         raise PermissionDeniedError(MFA_REQUIRED, code="mfa_required")
     return token_create(user=user, name="API token (e-mail + password)")
