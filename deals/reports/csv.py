@@ -51,6 +51,8 @@ CSV_COLUMNS = (
     ("close_date", "close_date"),
     ("lost_reason", "lost_reason"),
     ("created_at", "created_at"),
+    # The partner-side owner (issue 17 §3): who at the partner answers for the deal.
+    ("owner_email", "owner__email"),
 )
 
 
@@ -152,7 +154,7 @@ def spreadsheet_labels() -> dict[str, dict]:
 
 
 def spreadsheet_header(custom_fields=()) -> list[str]:
-    titles = {"co_sell": "Co-sell", "sla_due_at": "Review due"}
+    titles = {"co_sell": "Co-sell", "sla_due_at": "Review due", "owner_email": "Owner"}
     return [titles.get(name, name.replace("_", " ").capitalize()) for name, _ in CSV_COLUMNS] + [
         f.label for f in custom_fields
     ]

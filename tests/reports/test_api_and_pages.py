@@ -11,6 +11,7 @@ from django.http import StreamingHttpResponse
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
+from deals.models import DealRegistration
 from tests import factories
 from tests.reports.test_figures import ReportDataset
 
@@ -124,6 +125,9 @@ class ReportApiTests(ReportDataset):
         self.assertNotIn("Draft Only Ltd", by_name)
         self.assertNotIn("INTERNAL-CANARY", str(rows))  # the export never carries comments
         self.assertIn("Bravo CANARY-B Solutions", {r["partner"] for r in rows})
+        # The owner column names the partner-side owner (the submitter unless reassigned).
+        velvet = DealRegistration.objects.get(customer_name="Velvet Robotics")
+        self.assertEqual(by_name["Velvet Robotics"]["owner_email"], velvet.owner.email)
 
     def test_partner_csv_contains_only_their_rows(self):
         self.client.force_login(self.alice)
