@@ -190,3 +190,16 @@ def test_the_manager_sees_the_reps_proposal_on_the_review_page(world, rep, rep_c
     client.force_login(manager)
     page = client.get(reverse("manage_registration", args=[world["own"].pk]))
     assert f"Co-sell proposed by {rep.email}".encode() in page.content
+
+
+def test_rep_reads_the_registrations_custom_field_values(world, rep_client, manager):
+    from deals import customfields
+
+    customfields.field_create(
+        actor=manager, data={"key": "seats", "label": "Seats", "type": "number"}
+    )
+    world["own"].custom = {"seats": 250}
+    world["own"].save(update_fields=["custom"])
+    page = rep_client.get(reverse("rep_registration", args=[world["own"].pk]))
+    html = page.content.decode()
+    assert 'data-testid="custom-value"><dt>Seats</dt><dd>250</dd>' in html
