@@ -197,6 +197,11 @@ def application_approve(
     errors.raise_if_any()
     assert tier_obj is not None and manager_obj is not None
     with transaction.atomic():
+        # Two managers approving at once: the second waits here, then finds it decided (409)
+        # instead of racing the first to create the same partner (SQLite: the write lock).
+        locked = PartnerApplication.objects.select_for_update().filter(pk=application.pk).first()
+        if locked is None or locked.status != PartnerApplication.Status.SUBMITTED:
+            raise StateConflict("This application has already been decided.")
         try:
             partner = partner_create(
                 actor=actor,

@@ -173,3 +173,12 @@ def test_terms_in_force_is_cached_and_forgotten_on_publish(alice, django_assert_
         assert program_terms.terms_pending_version(alice) is None
     publish(2)
     assert program_terms.terms_pending_version(alice) == 2
+
+
+def test_terms_page_shows_when_the_user_accepted(client, alice):
+    publish(3)
+    program_terms.terms_accept(user=alice, version=3)
+    client.force_login(alice)
+    body = client.get(reverse("program_terms")).content.decode()
+    assert "You accepted version 3 on" in body
+    assert 'data-testid="terms-form"' not in body
