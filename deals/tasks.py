@@ -20,10 +20,17 @@ __all__ = ["notification_deliver"]
 @shared_task(name="deals.tasks.notifications_drain", acks_late=True)
 def notifications_drain() -> dict:
     """Periodic: deliver pending notifications and re-drive ones stuck in "sending".
-    Idempotent and safe to overlap with itself (compare-and-set claims)."""
+    Idempotent and safe to overlap with itself (compare-and-set claims). Also re-drives the
+    decline e-mails of partner applications (their applicants have no account, so they are
+    claimed and marked on the application: partners.applications)."""
     from deals.notifications.delivery import notifications_drain as drain
+    from partners.applications import application_notices_drain
 
-    return drain()
+    counts = drain()
+    applications = application_notices_drain()
+    if applications:
+        counts["application_notices"] = applications
+    return counts
 
 
 @shared_task(name="deals.tasks.registrations_expire", acks_late=True)

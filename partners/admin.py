@@ -21,7 +21,10 @@ from partners.models import (
     Invitation,
     Membership,
     Partner,
+    PartnerApplication,
     PartnerEmailException,
+    ProgramTerms,
+    TermsAcceptance,
     Tier,
     User,
     UserSession,
@@ -623,3 +626,107 @@ for _model_name in ("SocialApp", "SocialToken"):
     _model = _apps.get_model("socialaccount", _model_name)
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
+
+
+# --- Becoming a partner ---------------------------------------------------------------------------
+
+
+@admin.register(PartnerApplication)
+class PartnerApplicationAdmin(admin.ModelAdmin):
+    """Applications are decided in the manager workspace (approve creates the partner and the
+    first admin's invitation, decline e-mails the applicant): read-only here."""
+
+    list_display = (
+        "company_name",
+        "domain",
+        "country",
+        "contact_email",
+        "status",
+        "submitted_at",
+        "decided_by",
+        "partner",
+    )
+    list_filter = ("status", "country")
+    search_fields = ("company_name", "legal_name", "domain", "contact_email", "contact_name")
+    date_hierarchy = "submitted_at"
+    list_select_related = ("decided_by", "partner")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in PartnerApplication._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class ProgramTermsForm(forms.ModelForm):
+    class Meta:
+        model = ProgramTerms
+        fields = ("version", "title", "text", "published_at")
+
+
+@admin.register(ProgramTerms)
+class ProgramTermsAdmin(admin.ModelAdmin):
+    """Versioned terms: a new version starts as a draft (no publication date); once published
+    it is read-only (change the terms by adding the next version). The latest published
+    version is in force: partner users accept it before registering deals."""
+
+    form = ProgramTermsForm
+    list_display = ("version", "title", "published_at", "acceptance_count")
+    ordering = ("-version",)
+    actions = ("publish_now",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_acceptances=Count("acceptances"))
+
+    @admin.display(description="Acceptances", ordering="_acceptances")
+    def acceptance_count(self, obj):
+        return obj._acceptances
+
+    def get_changeform_initial_data(self, request):
+        from django.db.models import Max
+
+        latest = ProgramTerms.objects.aggregate(v=Max("version"))["v"] or 0
+        return {"version": latest + 1}
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.published_at is not None:
+            return ("version", "title", "text", "published_at", "created_at")
+        return ("created_at",)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.published_at is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Publish the selected drafts now")
+    def publish_now(self, request, queryset):
+        from prm.lib.time import timezone_now
+
+        drafts = list(queryset.filter(published_at__isnull=True))
+        for terms in drafts:
+            terms.published_at = timezone_now()
+            terms.save(update_fields=["published_at"])
+        messages.success(request, f"{len(drafts)} version(s) published.")
+
+
+@admin.register(TermsAcceptance)
+class TermsAcceptanceAdmin(admin.ModelAdmin):
+    """The record of who accepted which version, when: read-only."""
+
+    list_display = ("user", "partner", "terms", "accepted_at")
+    list_filter = ("terms", "partner")
+    search_fields = ("user__email", "partner__name")
+    date_hierarchy = "accepted_at"
+    list_select_related = ("user", "partner", "terms")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "partner", "terms", "accepted_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

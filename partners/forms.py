@@ -84,3 +84,93 @@ class SsoStartForm(forms.Form):
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
+
+
+def _country_choices() -> list[tuple[str, str]]:
+    import pycountry
+
+    countries = sorted(pycountry.countries, key=lambda c: getattr(c, "common_name", c.name))
+    return [("", "Choose a country")] + [
+        (c.alpha_2, getattr(c, "common_name", c.name)) for c in countries
+    ]
+
+
+def _text(label, limit, *, help_text="", required=True, autocomplete="off", **attrs):
+    widget_attrs = {"maxlength": limit, "autocomplete": autocomplete, **attrs}
+    if required:
+        widget_attrs["required"] = True
+    return forms.CharField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        widget=forms.TextInput(attrs=widget_attrs),
+    )
+
+
+class ApplicationForm(InviteForm):
+    """The public application (partners.applications.application_submit validates).
+    `homepage` is the honeypot: hidden from people (and from screen readers), filled by bots."""
+
+    HONEYPOT = "homepage"
+
+    company_name = _text("Company name", 200, autocomplete="organization")
+    legal_name = _text(
+        "Legal name",
+        200,
+        help_text="As registered, e.g. “Acme Resellers GmbH”.",
+        autocomplete="off",
+    )
+    domain = _text(
+        "Website domain",
+        253,
+        help_text="Your company's website, e.g. acme-resellers.example.",
+        autocomplete="url",
+    )
+    country = forms.CharField(label="Country", required=False, widget=forms.Select())
+    contact_name = _text("Your name", 150, autocomplete="name")
+    contact_email = forms.CharField(
+        label="Your work e-mail address",
+        required=False,
+        help_text="At your company's website domain; it becomes your sign-in address.",
+        widget=forms.EmailInput(
+            attrs={"required": True, "autocomplete": "email", "maxlength": 254}
+        ),
+    )
+    expected_focus = forms.CharField(
+        label="Expected focus",
+        required=False,
+        help_text="What you expect to sell, to which customers, in which regions.",
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 2000, "required": True}),
+    )
+    homepage = forms.CharField(
+        label="Leave this field empty",
+        required=False,
+        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("email", "name", "role"):
+            del self.fields[name]
+        self.fields["country"].widget.choices = _country_choices()
+        self.fields["country"].widget.attrs["required"] = True
+
+    def is_bot(self) -> bool:
+        return bool((self.data.get(self.HONEYPOT) or "").strip())
+
+
+class TermsAcceptForm(forms.Form):
+    version = forms.CharField(widget=forms.HiddenInput())
+    accept = forms.BooleanField(
+        label="I have read and accept these terms on behalf of my company",
+        required=False,
+    )
+
+
+class BulkInviteForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Columns email, name, role (member or admin); the first line names them. "
+        "At most 500 rows.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )

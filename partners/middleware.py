@@ -200,3 +200,53 @@ def _token_user(request):
     from partners.authentication import live_token_user, token_for_key
 
     return live_token_user(token_for_key(parts[1], request))
+
+
+# --- Program terms -----------------------------------------------------------------------------
+
+# Pages a partner user with terms pending may still open: the terms page itself, sign-in/out
+# and account pages, the application page, static files, health checks and the admin. The API
+# is not redirected: its registration create and submit answer 403 `terms_not_accepted`
+# (deals.registrations.services), the rest of it keeps working.
+TERMS_EXEMPT_PREFIXES = (
+    "/terms/",
+    "/accounts/",
+    "/static/",
+    "/healthz",
+    "/apply/",
+    "/admin/",
+    "/api/",
+)
+
+
+class ProgramTermsMiddleware:
+    """A partner user who has not accepted the partner program terms in force is sent to the
+    terms page (then back) before any other portal page: the first admin accepts them on their
+    first sign-in, everyone accepts each later version before registering deals. Nothing is
+    asked while no version is published (partners.terms)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if getattr(user, "is_authenticated", False) and not request.path.startswith(
+            TERMS_EXEMPT_PREFIXES
+        ):
+            from partners.terms import terms_pending_version
+
+            if terms_pending_version(user) is not None:
+                from django.urls import reverse
+                from django.utils.http import urlencode
+
+                target = reverse("program_terms")
+                if request.method == "GET":
+                    target += "?" + urlencode({"next": request.get_full_path()})
+                if getattr(request, "htmx", False):
+                    from django.http import HttpResponse
+
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = target
+                    return response
+                return redirect(target)
+        return self.get_response(request)

@@ -391,3 +391,108 @@ class IdentityProvider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Becoming a partner -----------------------------------------------------------------------
+
+
+class PartnerApplication(models.Model):
+    """A company's application to join the partner program, sent from the public page
+    (/apply/) and decided by a channel manager (partners.applications)."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    company_name = models.CharField(max_length=200)
+    legal_name = models.CharField(max_length=200)
+    domain = models.CharField(
+        "website domain", max_length=253, help_text="The registrable domain (acme.example)."
+    )
+    country = models.CharField(max_length=2)
+    contact_name = models.CharField(max_length=150)
+    contact_email = models.EmailField(max_length=254)
+    expected_focus = models.TextField(
+        help_text="What the applicant expects to sell, to whom, where (their words)."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
+    submitted_at = models.DateTimeField(default=timezone_now, editable=False)
+    submitter_ip_hash = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="Keyed hash of the sender's address."
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.TextField(blank=True)
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="applications",
+        help_text="The partner created by the approval.",
+    )
+    # The decline e-mail to the applicant (who has no account, so not a deals Notification):
+    # claimed, sent, then marked (partners.applications.application_notice_deliver).
+    notice_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    notice_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    notice_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "submitted_at"], name="application_status_submitted"),
+            models.Index(fields=["domain"], name="application_domain"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["submitted", "approved", "declined"]),
+                name="application_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company_name} ({self.domain})"
+
+
+class ProgramTerms(models.Model):
+    """One version of the partner program's terms. Published versions are never edited (a
+    change is a new version); the latest published version is the one in force."""
+
+    version = models.PositiveIntegerField(unique=True)
+    title = models.CharField(max_length=200, default="Partner program terms")
+    text = models.TextField()
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: a draft. Published versions are read-only."
+    )
+    created_at = models.DateTimeField(default=timezone_now, editable=False)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = "program terms version"
+        verbose_name_plural = "program terms"
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.version}"
+
+
+class TermsAcceptance(models.Model):
+    """A partner user accepted a version of the program terms (who, for which partner, when)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="terms_acceptances"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    terms = models.ForeignKey(ProgramTerms, on_delete=models.PROTECT, related_name="acceptances")
+    accepted_at = models.DateTimeField(default=timezone_now, editable=False)
+
+    class Meta:
+        ordering = ["-accepted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "terms"], name="terms_acceptance_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} accepted v{self.terms_id}"

@@ -15,3 +15,36 @@ def partner_members(partner: Partner) -> QuerySet[Membership]:
 def sales_reps() -> QuerySet[User]:
     """Every sales rep account (active or not), by e-mail; never a partner user."""
     return User.objects.filter(is_sales_rep=True, membership__isnull=True).order_by("email")
+
+
+def channel_managers() -> list[User]:
+    """Active users who can be a partner's channel manager (partners.roles.is_manager: staff
+    with the review permission, or superusers), by name."""
+    from django.db.models import Q
+
+    from partners.roles import REVIEW_PERMISSION
+
+    app_label, codename = REVIEW_PERMISSION.split(".")
+    has_perm = Q(
+        user_permissions__codename=codename,
+        user_permissions__content_type__app_label=app_label,
+    ) | Q(
+        groups__permissions__codename=codename,
+        groups__permissions__content_type__app_label=app_label,
+    )
+    return list(
+        User.objects.filter(is_active=True, is_integration=False, membership__isnull=True)
+        .filter(Q(is_superuser=True) | (Q(is_staff=True) & has_perm))
+        .distinct()
+        .order_by("name", "email")
+    )
+
+
+def applications_for_review(status: str | None):
+    """Partner applications, newest first, optionally of one status."""
+    from partners.models import PartnerApplication
+
+    queryset = PartnerApplication.objects.select_related("decided_by", "partner")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-submitted_at", "-id")

@@ -394,3 +394,49 @@ def integration_revoke(*, actor: User, account) -> None:
         )
         User.objects.filter(pk=account.user_id).update(is_active=False)
         user_revoke_access(user=account.user)
+
+
+# --- Invitations: resend, reactivate ------------------------------------------------------------
+
+RESEND_PAUSE_SECONDS = 60
+
+
+def invitation_resend(*, actor: User, partner: Partner, user: User) -> Invitation:
+    """Send a fresh invitation e-mail to a user of `partner` who has not set a password yet
+    (a new Invitation row: its e-mail carries a new set-password link). At most one a minute
+    per user (409 otherwise); a deactivated user or one who already signed up → 409."""
+    _require_partner_admin_or_manager(actor, partner)
+    if not Membership.objects.filter(user=user, partner=partner).exists():
+        raise PermissionDeniedError("Only your company's users can be invited again.")
+    if not user.is_active:
+        raise StateConflict("This user is deactivated; reactivate them first.")
+    if user.has_usable_password():
+        raise StateConflict("This user has already set a password; they can sign in.")
+    from prm.lib import hotcache
+
+    if not hotcache.once(f"prm:invitation-resend:{user.pk}", RESEND_PAUSE_SECONDS):
+        raise StateConflict("An invitation was sent less than a minute ago; wait a moment.")
+    with transaction.atomic():
+        invitation = Invitation.objects.create(user=user, partner=partner, invited_by=actor)
+        invitation_created.send(sender=Invitation, invitation=invitation)
+    return invitation
+
+
+def partner_user_reactivate(*, actor: User, partner: Partner, user: User) -> User:
+    """Let a deactivated user of `partner` sign in again. Their address must still be allowed
+    for the partner (its domains or a manager's exception: partner_user_email_errors) and the
+    partner must be active; their old sessions and tokens stay ended (new ones are needed)."""
+    _require_partner_admin_or_manager(actor, partner)
+    if not Membership.objects.filter(user=user, partner=partner).exists():
+        raise PermissionDeniedError("Only your company's users can be reactivated.")
+    if user.is_active:
+        raise StateConflict("This user is already active.")
+    if not partner.is_active:
+        raise StateConflict("The partner company is suspended.")
+    problems = partner_user_email_errors(partner, user.email)
+    if problems:
+        raise ValidationFailed("This user cannot be reactivated.", fields={"email": problems})
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    user.is_active = True
+    tokens_forget(users=[user])
+    return user

@@ -73,6 +73,12 @@ def on_token_deleted(sender, instance, **kwargs) -> None:
     tokens_forget(tokens=[instance])
 
 
+def on_terms_changed(sender, instance, **kwargs) -> None:
+    from partners.terms import terms_forget
+
+    terms_forget()
+
+
 def connect() -> None:
     from allauth.account import signals as account_signals
     from django.contrib.auth import get_user_model
@@ -90,3 +96,7 @@ def connect() -> None:
         signal.connect(on_membership_changed, sender=Membership, dispatch_uid="partners_tokens_m")
     post_save.connect(on_partner_saved, sender=Partner, dispatch_uid="partners_tokens_partner")
     post_delete.connect(on_token_deleted, sender=ApiToken, dispatch_uid="partners_tokens_del")
+    from partners.models import ProgramTerms
+
+    for signal in (post_save, post_delete):
+        signal.connect(on_terms_changed, sender=ProgramTerms, dispatch_uid="partners_terms_forget")

@@ -199,6 +199,10 @@ def token_revoke(request, pk):
     return redirect("token_list")
 
 
+def _sso_next(request) -> str | None:
+    return _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+
+
 @require_http_methods(["GET", "POST"])
 def sso_start(request):
     """ "Sign in with single sign-on": the work address picks the identity provider (the
@@ -220,19 +224,203 @@ def sso_start(request):
             )
         else:
             social = get_social_adapter().get_provider(request, provider.slug)
-            return social.redirect(request, process="login", next_url=_safe_next(request))
+            return social.redirect(request, process="login", next_url=_sso_next(request))
     response = render(
-        request, "account/sso_start.html", {"form": form, "next": _safe_next(request)}
+        request, "account/sso_start.html", {"form": form, "next": _sso_next(request)}
     )
     return with_form_action_to_providers(response)
 
 
-def _safe_next(request) -> str | None:
+# --- Becoming a partner (public) ------------------------------------------------------------------
+
+
+def _render_apply(request, form, *, status=200, error=None):
+    return render(
+        request,
+        "partners/apply.html",
+        {"form": form, "error": error, "section": "apply"},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def apply(request):
+    """The public application page (no sign-in). Bots: a honeypot field (a filled one gets the
+    thank-you page and nothing is stored) and a per-address limit (429)."""
+    from partners.api.auth import client_ip
+    from partners.applications import application_rate_check, application_submit
+    from partners.forms import ApplicationForm
+    from prm.ratelimit import RateLimited
+
+    if request.method == "GET":
+        return _render_apply(request, ApplicationForm())
+    form = ApplicationForm(request.POST)
+    form.is_valid()
+    ip = client_ip(request)
+    try:
+        application_rate_check(ip)
+    except RateLimited as exc:
+        response = _render_apply(request, form, status=429, error=exc.detail)
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if form.is_bot():
+        from prm.security_log import log_event
+
+        log_event("application_honeypot", request=request, outcome="blocked")
+        return redirect("apply_thanks")
+    try:
+        application_submit(data=request.POST, ip=ip)
+    except ValidationFailed as exc:
+        form.apply_errors(exc)
+        return _render_apply(
+            request, form, status=400, error="Please correct the fields marked below."
+        )
+    return redirect("apply_thanks")
+
+
+@require_http_methods(["GET"])
+def apply_thanks(request):
+    return render(request, "partners/apply_thanks.html", {"section": "apply"})
+
+
+# --- Program terms ---------------------------------------------------------------------------------
+
+
+def _safe_next(request, value: str | None) -> str | None:
     from django.utils.http import url_has_allowed_host_and_scheme
 
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if value and url_has_allowed_host_and_scheme(
+        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return candidate
+        return value
     return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def terms_page(request):
+    """The program terms in force; a partner user who has not accepted them accepts here."""
+    from partners.forms import TermsAcceptForm
+    from partners.models import TermsAcceptance
+    from partners.roles import is_partner_user
+    from partners.terms import terms_accept, terms_in_force, terms_pending_for
+
+    terms = terms_in_force()
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    if request.method == "POST":
+        form = TermsAcceptForm(request.POST)
+        form.is_valid()
+        if not form.cleaned_data.get("accept"):
+            form.add_error("accept", "Tick the box to accept the terms.")
+            form.fields["accept"].widget.attrs["aria-invalid"] = "true"
+        else:
+            try:
+                terms_accept(user=request.user, version=form.cleaned_data.get("version"))
+            except StateConflict as exc:
+                messages.error(request, exc.detail)
+                return redirect(request.get_full_path())
+            except PermissionDeniedError as exc:
+                raise PermissionDenied(exc.detail) from None
+            messages.success(request, "Thank you: the partner program terms are accepted.")
+            return redirect(next_url or "home")
+        status = 400
+    else:
+        form = TermsAcceptForm(initial={"version": terms.version if terms else ""})
+        status = 200
+    pending = terms_pending_for(request.user) if terms else None
+    accepted = (
+        TermsAcceptance.objects.filter(user=request.user, terms=terms).first() if terms else None
+    )
+    return render(
+        request,
+        "partners/terms.html",
+        {
+            "terms": terms,
+            "pending": pending,
+            "accepted": accepted,
+            "can_accept": is_partner_user(request.user),
+            "form": form,
+            "next": next_url or "",
+            "section": "terms",
+        },
+        status=status,
+    )
+
+
+# --- Bulk invitations, resend, reactivate (partner admins) -----------------------------------------
+
+
+def _row_report(rows: dict) -> list[dict]:
+    report = []
+    for key, fields in sorted(rows.items(), key=lambda item: int(item[0])):
+        errors = [
+            (name, str(message))
+            for name, msgs in (fields or {}).items()
+            for message in (msgs if isinstance(msgs, list) else [msgs])
+        ]
+        report.append({"row": key, "line": int(key) + 2, "errors": errors})
+    return report
+
+
+@partner_admin_required
+@require_http_methods(["GET", "POST"])
+def company_users_import(request):
+    """Invite colleagues from a CSV file (email, name, role), all or nothing."""
+    from partners.bulk_invites import partner_users_invite_csv
+    from partners.forms import BulkInviteForm
+
+    partner = partner_of(request.user)
+    context = {"partner": partner, "section": "company"}
+    if request.method == "GET":
+        context["form"] = BulkInviteForm()
+        return render(request, "partners/users_import.html", context)
+    form = BulkInviteForm(request.POST, request.FILES)
+    context["form"] = form
+    if not form.is_valid():
+        return render(request, "partners/users_import.html", context, status=400)
+    upload = form.cleaned_data["file"]
+    from partners.bulk_invites import MAX_BYTES
+
+    data = upload.read(MAX_BYTES + 1)
+    try:
+        result = partner_users_invite_csv(actor=request.user, partner=partner, data=data)
+    except ValidationFailed as exc:
+        rows = exc.extra.get("rows") or {}
+        context["row_errors"] = _row_report(rows)
+        context["error"] = exc.detail
+        return render(request, "partners/users_import.html", context, status=400)
+    noun = "invitation" if result.invited == 1 else "invitations"
+    messages.success(request, f"{result.invited} {noun} sent.")
+    return redirect("company_users")
+
+
+@partner_admin_required
+@require_POST
+def company_user_resend(request, pk):
+    membership = _company_member(partner_of(request.user), pk)
+    try:
+        services.invitation_resend(
+            actor=request.user, partner=membership.partner, user=membership.user
+        )
+    except StateConflict as exc:
+        messages.error(request, exc.detail)
+        return redirect("company_users")
+    messages.success(request, f"Invitation sent again to {membership.user.email}.")
+    return redirect("company_users")
+
+
+@partner_admin_required
+@require_POST
+def company_user_reactivate(request, pk):
+    membership = _company_member(partner_of(request.user), pk)
+    try:
+        services.partner_user_reactivate(
+            actor=request.user, partner=membership.partner, user=membership.user
+        )
+    except (StateConflict, ValidationFailed) as exc:
+        problems = sum((list(v) for v in (getattr(exc, "fields", None) or {}).values()), [])
+        messages.error(request, " ".join([exc.detail, *problems]))
+        return redirect("company_users")
+    messages.success(request, f"{membership.user.email} can sign in again.")
+    return redirect("company_users")

@@ -73,6 +73,10 @@ class ErrorResponseSerializer(serializers.Serializer):
         required=False,
         help_text="409 `unresolved_conflict`: the open conflicts that block the approval.",
     )
+    terms_version = serializers.IntegerField(
+        required=False,
+        help_text="403 `terms_not_accepted`: the partner program terms version to accept first.",
+    )
 
     class Meta:
         ref_name = "ErrorResponse"
@@ -81,7 +85,8 @@ class ErrorResponseSerializer(serializers.Serializer):
 ERROR_DESCRIPTIONS = {
     400: "Validation failed (`fields` says which) or the request could not be parsed.",
     401: "No credentials, or invalid/expired credentials.",
-    403: "Authenticated, but your role may not do this (or MFA enrolment is required).",
+    403: "Authenticated, but your role may not do this (or MFA enrolment is required, or "
+    "the partner program terms in force are not accepted yet: `terms_not_accepted`).",
     404: "Not found, or outside your tenant (the same answer either way).",
     409: "State conflict: illegal transition (`invalid_transition`), duplicate, already decided, "
     "or an approval blocked by an open conflict (`unresolved_conflict`).",

@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "partners.middleware.ManagerMfaMiddleware",
+    "partners.middleware.ProgramTermsMiddleware",
     "prm.middleware.DatabaseBusyMiddleware",
     "prm.dbrouting.PrimaryPinMiddleware",
 ]
@@ -506,3 +507,5 @@ VENDOR_STAFF_DOMAINS = [
 # partner to its managers (once per period) and in the partner list.
 CONFLICT_WITHDRAWAL_ALERT_RATE = env.str("CONFLICT_WITHDRAWAL_ALERT_RATE", default="5/d")
 TOKEN_LOGIN_RATE = env.str("TOKEN_LOGIN_RATE", default="5/300s")
+# Applications from the public /apply/ page per sender address (partners.applications).
+PARTNER_APPLICATION_RATE = env.str("PARTNER_APPLICATION_RATE", default="5/h")

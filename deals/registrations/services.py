@@ -56,6 +56,7 @@ from deals.registrations.validation import (
 )
 from partners.models import Partner
 from partners.roles import is_manager
+from partners.terms import terms_require_accepted
 from prm import ratelimit
 from prm.exceptions import (
     DuplicateRegistration,
@@ -183,6 +184,7 @@ def registration_create(*, actor, data: dict, submit: bool = True) -> DealRegist
 
     A failed validation or a duplicate leaves nothing behind (one transaction)."""
     partner = _require_partner_user(actor)
+    terms_require_accepted(actor)
     form = customfields.form_current()
     cleaned, errors = _clean_registration_fields(
         data, partial=False, custom_fields=form.for_tier(partner.tier_id)
@@ -272,6 +274,7 @@ def registration_submit(*, registration: DealRegistration, actor) -> DealRegistr
     """Submit a draft, or resubmit after an information request: validation, conflict check
     under the first-come-first-served lock, conflicts recorded, index updated, one event."""
     partner = _require_partner_user(actor, registration.partner)
+    terms_require_accepted(actor)
     resubmit = registration.status == lifecycle.INFO_REQUESTED
     _check_budget_spend(
         actor, partner, registration_identity(registration), "resubmit" if resubmit else "submit"

@@ -401,3 +401,29 @@ class OpportunityImportForm(forms.Form):
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+
+class ApplicationApproveForm(ServiceErrorsMixin, forms.Form):
+    """Approve a partner application (partners.applications.application_approve validates)."""
+
+    tier = forms.CharField(label="Tier", required=False, widget=forms.Select())
+    channel_manager = forms.CharField(
+        label="Channel manager", required=False, widget=forms.Select()
+    )
+
+    def __init__(self, *args, tiers=(), managers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].widget.choices = [("", "Choose a tier")] + [
+            (t.code, t.name) for t in tiers
+        ]
+        self.fields["channel_manager"].widget.choices = [("", "Choose a channel manager")] + [
+            (str(m.pk), m.get_full_name()) for m in managers
+        ]
+
+
+class ApplicationDeclineForm(ServiceErrorsMixin, forms.Form):
+    reason = forms.CharField(
+        label="Reason (sent to the applicant)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
+    )

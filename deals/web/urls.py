@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.web import attachments, audit, manage, ownership, portal, preferences, rep
+from deals.web import applications, attachments, audit, manage, ownership, portal, preferences, rep
 
 urlpatterns = [
     # Audit evidence (managers)
@@ -113,6 +113,26 @@ urlpatterns = [
         "manage/extensions/<id:pk>/decide/",
         manage.manage_extension_decide,
         name="manage_extension_decide",
+    ),
+    path(
+        "manage/applications/",
+        applications.manage_application_list,
+        name="manage_application_list",
+    ),
+    path(
+        "manage/applications/<id:pk>/",
+        applications.manage_application,
+        name="manage_application",
+    ),
+    path(
+        "manage/applications/<id:pk>/approve/",
+        applications.manage_application_approve,
+        name="manage_application_approve",
+    ),
+    path(
+        "manage/applications/<id:pk>/decline/",
+        applications.manage_application_decline,
+        name="manage_application_decline",
     ),
     path("manage/partners/", manage.manage_partner_list, name="manage_partner_list"),
     path("manage/partners/<id:pk>/", manage.manage_partner_detail, name="manage_partner_detail"),

@@ -40,7 +40,27 @@ def world(partner_a, partner_b, product):
     factories.make_registration(bob, customer_name="Globex Corp", customer_domain="globex.com")
     factories.make_registration(alice, status="approved", manager=manager)
     conflict = Conflict.objects.filter(status="open").first()
-    return {"alice": alice, "manager": manager, "mine": mine, "conflict": conflict}
+    from partners.applications import application_submit
+
+    application = application_submit(
+        data={
+            "company_name": "Northwind Channel",
+            "legal_name": "Northwind Channel GmbH",
+            "domain": "northwind-channel.de",
+            "country": "DE",
+            "contact_name": "Nora North",
+            "contact_email": "nora@northwind-channel.de",
+            "expected_focus": "CRM Pro in DACH.",
+        },
+        ip="192.0.2.1",
+    )
+    return {
+        "alice": alice,
+        "manager": manager,
+        "mine": mine,
+        "conflict": conflict,
+        "application": application,
+    }
 
 
 def test_partner_pages_have_no_serious_accessibility_violations(open_session, world):
@@ -77,11 +97,52 @@ def test_manager_pages_have_no_serious_accessibility_violations(open_session, wo
         "/manage/opportunities/",
         "/manage/reports/",
         "/manage/rewards/",
+        "/manage/applications/",
+        f"/manage/applications/{world['application'].pk}/",
     ):
         response = session.page.goto(path)
         assert response.status == 200 and session.page.url.endswith(path), session.page.url
         found = _violations(session.page)
         if found:
+            problems[path] = found
+    assert problems == {}
+
+
+def test_apply_terms_and_company_user_pages_have_no_serious_accessibility_violations(
+    open_session, world, partner_a
+):
+    """Issue 18 §1: the public application page (empty and with errors), the thank-you page,
+    the program terms to accept, and the partner admin's bulk invitation page."""
+    from partners.models import ProgramTerms
+    from partners.terms import terms_accept
+    from prm.lib.time import timezone_now
+
+    problems = {}
+    public = open_session(bypass_csp=True)
+    for path in ("/apply/", "/apply/thanks/"):
+        response = public.page.goto(path)
+        assert response.status == 200
+        if found := _violations(public.page):
+            problems[path] = found
+    public.page.goto("/apply/")
+    public.page.get_by_role("button", name="Send application").click()
+    public.page.get_by_test_id("apply-error").wait_for()
+    if found := _violations(public.page):
+        problems["/apply/ (errors)"] = found
+
+    ProgramTerms.objects.create(version=1, text="Be fair.", published_at=timezone_now())
+    admin = factories.partner_user(partner_a, role="admin", email="ada@acme-resellers.example")
+    session = open_session(bypass_csp=True)
+    session.sign_in_as(admin)
+    response = session.page.goto("/terms/")
+    assert response.status == 200
+    if found := _violations(session.page):
+        problems["/terms/"] = found
+    terms_accept(user=admin, version=1)
+    for path in ("/company/users/", "/company/users/import/"):
+        response = session.page.goto(path)
+        assert response.status == 200 and session.page.url.endswith(path), session.page.url
+        if found := _violations(session.page):
             problems[path] = found
     assert problems == {}
 

@@ -118,6 +118,37 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
         actor=manager,
         data={"key": "budget", "label": "Budget confirmed", "type": "boolean"},
     )
+    # A partner application and an accepted version of the program terms (issue 18 §1).
+    from partners.applications import application_submit
+    from partners.models import ProgramTerms
+    from partners.terms import terms_accept
+    from prm.lib.time import timezone_now
+
+    application_submit(
+        data={
+            "company_name": "Everything Channel",
+            "legal_name": "Everything Channel Ltd",
+            "domain": "everything-channel.com",
+            "country": "GB",
+            "contact_name": "Eve",
+            "contact_email": "eve@everything-channel.com",
+            "expected_focus": "Everything.",
+        },
+        ip="192.0.2.1",
+    )
+    ProgramTerms.objects.create(version=1, text="Be fair.", published_at=timezone_now())
+    terms_accept(user=alice, version=1)
+    # A partner's single sign-on provider (issue 18 §2).
+    from partners.models import IdentityProvider
+
+    IdentityProvider.objects.create(
+        name="Acme SSO",
+        slug="acme",
+        partner=alice.membership.partner,
+        server_url="https://login.acme.example/",
+        client_id="dealbridge",
+        client_secret="s3cret",
+    )
     assert conflict and IgnoredPair.objects.exists() and KeyFrequency.objects.exists()
     return approved
 
