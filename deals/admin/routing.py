@@ -3,9 +3,82 @@ approval teams, the second approval step, and delegations."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
+from deals.admin.forms import MoneyByCurrencyField
 from deals.models import ApprovalTeam, Delegation, RoutingRule, SecondStepRule
+from prm.lib.forms import LineListField
+
+
+class CountryListField(LineListField):
+    """Country codes typed "DE, AT, CH" (commas or lines) → ["DE", "AT", "CH"]."""
+
+    widget = forms.TextInput(attrs={"size": 40})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value):
+        import pycountry
+
+        codes = []
+        for item in super().to_python(value):
+            code = item.upper()
+            if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+                raise forms.ValidationError(
+                    f"“{item[:10]}” is not a two-letter country code.", code="invalid"
+                )
+            if code not in codes:
+                codes.append(code)
+        return codes
+
+
+class RoutingRuleForm(forms.ModelForm):
+    countries = CountryListField(
+        required=False,
+        help_text="The customer's country, or a region as a list: “DE, AT, CH”. Empty: any.",
+    )
+
+    class Meta:
+        model = RoutingRule
+        fields = (
+            "order",
+            "name",
+            "active",
+            "channel_manager",
+            "countries",
+            "product_lines",
+            "currency",
+            "min_value",
+            "max_value",
+            "assign_manager",
+            "assign_team",
+        )
+
+
+class SecondStepRuleForm(forms.ModelForm):
+    thresholds = MoneyByCurrencyField(
+        required=False,
+        label="Value thresholds",
+        help_text="One currency and amount per line, e.g. “USD 250000.00”: a deal at or above "
+        "it needs the second step. A currency not listed never does by value.",
+    )
+
+    class Meta:
+        model = SecondStepRule
+        fields = (
+            "order",
+            "name",
+            "active",
+            "thresholds",
+            "product_lines",
+            "approver_manager",
+            "approver_team",
+            "sla_business_days",
+        )
 
 
 @admin.register(ApprovalTeam)
@@ -27,6 +100,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     """Ordered: the first active rule (lowest order) whose conditions all hold assigns a new
     registration; empty conditions match anything; no match leaves it unassigned."""
 
+    form = RoutingRuleForm
     list_display = (
         "order",
         "name",
@@ -75,6 +149,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 @admin.register(SecondStepRule)
 class SecondStepRuleAdmin(admin.ModelAdmin):
+    form = SecondStepRuleForm
     list_display = (
         "order",
         "name",

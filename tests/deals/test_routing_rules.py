@@ -250,3 +250,74 @@ def test_partners_never_see_the_assignment(alice, product, emea):
         "assigned_team_id": None,
     }
     assert not registration.events.visible_to_partner().filter(action="assigned").exists()
+
+
+# --- The admin ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(factories.manager_user(email="root@vendor.example", superuser=True))
+    return client
+
+
+def test_the_admin_takes_rules_as_text_and_checks_them(admin_client, emea, product):
+    from django.urls import reverse
+
+    response = admin_client.post(
+        reverse("admin:deals_routingrule_add"),
+        {
+            "order": "5",
+            "name": "DACH",
+            "active": "on",
+            "countries": "de, AT\nch",
+            "currency": "EUR",
+            "min_value": "1000",
+            "max_value": "",
+            "assign_manager": emea.pk,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    created = RoutingRule.objects.get(name="DACH")
+    assert created.countries == ["DE", "AT", "CH"]
+    # Both assignees, an unknown country, a range without its currency: refused.
+    team = ApprovalTeam.objects.create(name="T")
+    response = admin_client.post(
+        reverse("admin:deals_routingrule_add"),
+        {
+            "order": "6",
+            "name": "Bad",
+            "countries": "XX",
+            "min_value": "5",
+            "assign_manager": emea.pk,
+            "assign_team": team.pk,
+        },
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "is not a two-letter country code" in html
+    assert "needs its currency" in html
+    assert "exactly one" in html
+
+
+def test_the_admin_takes_second_step_thresholds_per_currency(admin_client, emea):
+    from django.urls import reverse
+
+    from deals.models import SecondStepRule
+
+    response = admin_client.post(
+        reverse("admin:deals_secondsteprule_add"),
+        {
+            "order": "1",
+            "name": "Director",
+            "active": "on",
+            "thresholds": "USD 250000\nEUR 200,000.00",
+            "approver_manager": emea.pk,
+            "sla_business_days": "3",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert SecondStepRule.objects.get(name="Director").thresholds == {
+        "USD": "250000.00",
+        "EUR": "200000.00",
+    }

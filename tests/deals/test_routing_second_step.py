@@ -203,6 +203,8 @@ def test_managers_see_step_2_of_2_and_partners_in_review(
     client.force_login(director)
     page = client.get(reverse("manage_registration", args=[registration.pk])).content.decode()
     assert "Step 2 of 2" in page
+    # The managers' timeline says who approved step 1 and who approves next.
+    assert "Step 1 of 2 approved; next approver: " in page
     client.force_login(alice)
     page = client.get(reverse("registration_detail", args=[registration.pk])).content.decode()
     assert "In review" in page
