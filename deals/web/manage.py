@@ -125,6 +125,12 @@ def manage_queue(request):
         row.approvable_now = (
             lifecycle.can("approve", row.status)
             and row.manager_conflict_status == ConflictStatus.CLEAR
+            # A later approval step is its approver's (or their team's, or a delegate's).
+            and (
+                row.approval_step <= 1
+                or row.assigned_manager_id in scope[0]
+                or (row.assigned_manager_id is None and row.assigned_team_id in scope[1])
+            )
         )
         # Claim: nobody has it personally, and (for a team's item) the user is on the team.
         row.claimable = row.assigned_manager_id is None and (

@@ -212,3 +212,38 @@ def test_managers_see_step_2_of_2_and_partners_in_review(
     assert director.email not in page
     listing = client.get(reverse("registration_list")).content.decode()
     assert "In review" in listing
+
+
+def test_the_approved_webhook_fires_only_at_the_final_approval(
+    alice, product, manager, director, second_step
+):
+    from integrations.models import WebhookDelivery, WebhookEndpoint
+
+    WebhookEndpoint.objects.create(
+        url="https://hooks.example.com/in", events=["registration.approved"], secret="whsec_x"
+    )
+    registration = submit(alice, estimated_value="300000.00")
+    registration_approve(registration=registration, actor=manager)
+    assert not WebhookDelivery.objects.filter(event="registration.approved").exists()
+    registration_approve(registration=registration, actor=director)
+    assert WebhookDelivery.objects.filter(event="registration.approved").count() == 1
+
+
+def test_bulk_approve_does_step_one_and_offers_step_two_only_to_its_approver(
+    client, alice, product, manager, director, second_step
+):
+    from django.urls import reverse
+
+    registration = submit(alice, estimated_value="300000.00")
+    client.force_login(manager)
+    response = client.post(reverse("manage_bulk_approve"), {"ids": [registration.pk]}, follow=True)
+    assert "First approval step done for 1" in response.content.decode()
+    registration.refresh_from_db()
+    assert (registration.status, registration.approval_step) == ("submitted", 2)
+    rows = client.get(reverse("manage_queue")).context["rows"]
+    assert [r.approvable_now for r in rows if r.pk == registration.pk] == [False]
+    client.force_login(director)
+    rows = client.get(reverse("manage_queue")).context["rows"]
+    assert [r.approvable_now for r in rows if r.pk == registration.pk] == [True]
+    client.post(reverse("manage_bulk_approve"), {"ids": [registration.pk]})
+    assert DealRegistration.objects.get(pk=registration.pk).status == "approved"
