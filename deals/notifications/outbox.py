@@ -156,7 +156,9 @@ def _reviewers(registration: DealRegistration):
         ).values_list("delegate_id", flat=True)
     )
     people = User.objects.filter(pk__in=ids, is_active=True).defer("password").order_by("pk")
-    return [u for u in people if is_manager(u)]
+    reviewers = [u for u in people if is_manager(u)]
+    # An assignee who lost the role, or an empty team: the notice must still reach someone.
+    return reviewers or _partner_managers(registration)
 
 
 def _channel_manager(registration: DealRegistration):

@@ -321,3 +321,21 @@ def test_the_admin_takes_second_step_thresholds_per_currency(admin_client, emea)
         "USD": "250000.00",
         "EUR": "200000.00",
     }
+
+
+def test_an_assignee_who_lost_the_role_does_not_swallow_the_notice(
+    partner_a, alice, product, emea, amer
+):
+    partner_a.channel_manager = amer
+    partner_a.save()
+    rule(10, assign_manager=emea)
+    emea.user_permissions.clear()
+    emea.is_staff = False
+    emea.save()
+    registration = submit(alice)
+    to = set(
+        Notification.objects.filter(registration=registration, kind="submission_received")
+        .exclude(recipient=alice)
+        .values_list("recipient_id", flat=True)
+    )
+    assert to == {amer.pk}
