@@ -53,6 +53,7 @@ def test_a_registration_above_the_threshold_goes_through_two_approvers(
     row = page.get_by_test_id("queue-row").filter(has_text="Colossal Dynamics")
     expect(row).to_contain_text("Enterprise desk")
     expect(row.get_by_test_id("queue-step")).to_have_text("Step 1 of 2")
+    rita.screenshot("17-queue-my-team")
     row.get_by_test_id("queue-claim").click()
     expect(page.locator("body")).to_contain_text("is yours to review")
     expect(page.get_by_test_id("assigned-tab-mine")).to_contain_text("1")
