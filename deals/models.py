@@ -439,6 +439,36 @@ class DealRegistration(models.Model):
         null=True, blank=True, help_text="Custom-field form version of the last save or submission."
     )
 
+    # Approval routing (issue 17 §4, deals.registrations.routing): who reviews it (a manager,
+    # a team, or nobody yet: the "unassigned" queue), and which approval step it waits for.
+    # Internal: never in a partner's representation. Only the last step's approval starts the
+    # protection; an earlier one is a STEP_APPROVED event and moves `approval_step` on.
+    assigned_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_registrations",
+        limit_choices_to={"is_staff": True},
+    )
+    assigned_team = models.ForeignKey(
+        "ApprovalTeam",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_registrations",
+    )
+    approval_step = models.PositiveSmallIntegerField(default=1)
+    approval_steps = models.PositiveSmallIntegerField(default=1)
+    second_step_rule = models.ForeignKey(
+        "SecondStepRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The second-step rule that matched at submission (none: one step).",
+    )
+
     created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
     updated_at = UpdatedAtField()
 
@@ -471,6 +501,10 @@ class DealRegistration(models.Model):
                 name="registration_approved_has_window",
             ),
             models.CheckConstraint(
+                condition=Q(approval_step__gte=1, approval_step__lte=models.F("approval_steps")),
+                name="registration_approval_step_in_range",
+            ),
+            models.CheckConstraint(
                 condition=Q(decided_at__isnull=True, decision_hours__isnull=True)
                 | Q(decided_at__isnull=False, decision_hours__isnull=False, decision_hours__gte=0),
                 name="registration_decision_hours_with_decision",
@@ -482,6 +516,7 @@ class DealRegistration(models.Model):
             models.Index(fields=["-created_at", "-id"], name="registration_newest"),
             models.Index(fields=["partner", "status"], name="registration_partner_status"),
             models.Index(fields=["status", "sla_due_at"], name="registration_queue"),
+            models.Index(fields=["assigned_manager", "status"], name="registration_assignee"),
             models.Index(fields=["status", "expires_at"], name="registration_expiry"),
             models.Index(fields=["submitted_at"], name="registration_submitted"),
             # Reports select a cohort by first submission, overall or for one partner.
@@ -577,6 +612,19 @@ class DealRegistration(models.Model):
         return f"{value:,.2f} {self.benefit_currency} incentive"
 
     @property
+    def partner_status_label(self) -> str:
+        """The status as partners read it: a registration past its first approval step is
+        "In review" (managers see "step 2 of 2"; partners never see the steps or who
+        approves)."""
+        if self.status == RegistrationStatus.SUBMITTED and self.approval_step > 1:
+            return "In review"
+        return self.get_status_display()
+
+    @property
+    def is_last_step(self) -> bool:
+        return self.approval_step >= self.approval_steps
+
+    @property
     def is_overdue(self) -> bool:
         """Past the review SLA while a manager must act. An information request pauses the
         clock (the partner must act; resubmitting sets a new due time): never overdue."""
@@ -643,6 +691,9 @@ class EventAction(models.TextChoices):
     REASSIGNED = "reassigned", "Owner changed"
     ATTACHMENT_ADDED = "attachment_added", "Evidence attached"
     ATTACHMENT_DELETED = "attachment_deleted", "Evidence removed"
+    # Issue 17 §4: approval routing (internal events: partners never see them).
+    ASSIGNED = "assigned", "Review assigned"
+    STEP_APPROVED = "step_approved", "Approval step completed"
 
 
 class RegistrationEvent(models.Model):
@@ -839,6 +890,224 @@ class RegistrationWatcher(models.Model):
         return f"{self.user_id} watches {self.registration_id}"
 
 
+# --- Approval routing (issue 17 §4) --------------------------------------------------------------
+
+
+class ApprovalTeam(models.Model):
+    """A group of channel managers a registration can be routed to: any member may claim it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="approval_teams",
+        blank=True,
+        limit_choices_to={"is_staff": True},
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _routing_value_errors(rule) -> dict[str, list[str]]:
+    """Shared checks of a value range in a currency (routing and second-step rules)."""
+    errors: dict[str, list[str]] = {}
+    if getattr(rule, "currency", "") and rule.currency not in CURRENCY_CODES:
+        errors["currency"] = ["Not an ISO 4217 currency code."]
+    return errors
+
+
+class RoutingRule(models.Model):
+    """One routing rule: the first active rule (by `order`) whose every set condition matches
+    a newly submitted registration assigns it to a manager or a team. An empty condition
+    matches everything; a registration no rule matches lands unassigned."""
+
+    order = models.PositiveIntegerField(default=100, help_text="Lower runs first.")
+    name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    channel_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"is_staff": True},
+        help_text="Matches partners whose channel manager is this person.",
+    )
+    countries = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Customer countries (ISO codes) of a region, e.g. DE, AT, CH; empty: any.",
+    )
+    product_lines = models.ManyToManyField(
+        ProductLine,
+        blank=True,
+        related_name="+",
+        help_text="Matches when the deal has a product of one of these lines; none: any.",
+    )
+    currency = models.CharField(
+        max_length=3, blank=True, help_text="The deal-size range's currency (required with it)."
+    )
+    min_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    max_value = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Inclusive."
+    )
+    assign_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"is_staff": True},
+    )
+    assign_team = models.ForeignKey(
+        ApprovalTeam, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(assign_manager__isnull=False, assign_team__isnull=True)
+                | Q(assign_manager__isnull=True, assign_team__isnull=False),
+                name="routing_rule_one_assignee",
+                violation_error_message="Assign to a manager or to a team (exactly one).",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_value__isnull=True)
+                | Q(max_value__isnull=True)
+                | Q(min_value__lte=models.F("max_value")),
+                name="routing_rule_range_ordered",
+                violation_error_message="The minimum value must not exceed the maximum.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.name}"
+
+    def clean(self) -> None:
+        errors = _routing_value_errors(self)
+        if (self.min_value is not None or self.max_value is not None) and not self.currency:
+            errors.setdefault("currency", []).append("A deal-size range needs its currency.")
+        codes = self.countries if isinstance(self.countries, list) else None
+        if codes is None or any(
+            not isinstance(c, str) or len(c) != 2 or not c.isupper() for c in codes
+        ):
+            errors["countries"] = ["A list of two-letter country codes, e.g. DE, AT."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class SecondStepRule(models.Model):
+    """When a registration needs a second approval (e.g. a sales director): its value at or
+    above the threshold of its currency, or a product of one of the chosen lines. The first
+    active rule by `order` that matches applies; its approver and SLA are the second step's."""
+
+    order = models.PositiveIntegerField(default=100)
+    name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    thresholds = models.JSONField(
+        default=dict, blank=True, help_text='Per currency, e.g. {"USD": "250000.00"}.'
+    )
+    product_lines = models.ManyToManyField(
+        ProductLine,
+        blank=True,
+        related_name="+",
+        help_text="Deals with a product of these lines need the second step whatever the value.",
+    )
+    approver_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"is_staff": True},
+    )
+    approver_team = models.ForeignKey(
+        ApprovalTeam, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    sla_business_days = models.PositiveSmallIntegerField(
+        "second step SLA (business days)", default=2, validators=[MinValueValidator(1)]
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = "second approval step"
+        verbose_name_plural = "second approval steps"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(approver_manager__isnull=False, approver_team__isnull=True)
+                | Q(approver_manager__isnull=True, approver_team__isnull=False),
+                name="second_step_one_approver",
+                violation_error_message="The second step is approved by a manager or a team.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def threshold(self, currency: str) -> Decimal | None:
+        value = (self.thresholds or {}).get(currency)
+        return Decimal(str(value)) if value not in (None, "") else None
+
+    def clean(self) -> None:
+        errors = Errors()
+        if not isinstance(self.thresholds, dict):
+            errors.add("thresholds", 'An object of currency: amount, e.g. {"USD": "250000.00"}.')
+        else:
+            for code, amount in self.thresholds.items():
+                if code not in CURRENCY_CODES:
+                    errors.add("thresholds", f"{code}: not an ISO 4217 currency code.")
+                check_money(errors, "thresholds", amount)
+        if errors:
+            raise ValidationError(dict(errors))
+
+
+class Delegation(models.Model):
+    """A manager away routes their review queue to a colleague for a period: during
+    [starts_at, ends_at) the delegate sees the manager's assignments as their own ("mine"),
+    may act on them as the manager could, and hears what the manager would hear."""
+
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="delegations_given",
+        limit_choices_to={"is_staff": True},
+    )
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="delegations_received",
+        limit_choices_to={"is_staff": True},
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone_now, editable=False, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="delegation_ends_after_start",
+                violation_error_message="A delegation ends after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(manager=models.F("delegate")),
+                name="delegation_not_to_self",
+                violation_error_message="Delegate to a colleague, not to yourself.",
+            ),
+        ]
+        indexes = [models.Index(fields=["delegate", "ends_at"], name="delegation_delegate")]
+
+    def __str__(self) -> str:
+        return f"{self.manager_id} → {self.delegate_id}"
+
+
 def attachments_storage():
     """The storage that holds attachments' bytes: STORAGES["attachments"] (local files under
     var/ by default, S3-compatible in production; README "Attachments")."""
@@ -1004,6 +1273,7 @@ class NotificationKind(models.TextChoices):
     WIN_VERIFIED = "win_verified", "Win verified"
     INVITATION_WITHHELD = "invitation_withheld", "Invitation to an existing account"
     REASSIGNED = "registration_reassigned", "Registration assigned to you"
+    APPROVAL_NEEDED = "approval_needed", "Review assigned to you"
 
 
 class Channel(models.TextChoices):

@@ -225,9 +225,7 @@ def sso_start(request):
         else:
             social = get_social_adapter().get_provider(request, provider.slug)
             return social.redirect(request, process="login", next_url=_sso_next(request))
-    response = render(
-        request, "account/sso_start.html", {"form": form, "next": _sso_next(request)}
-    )
+    response = render(request, "account/sso_start.html", {"form": form, "next": _sso_next(request)})
     return with_form_action_to_providers(response)
 
 

@@ -9,4 +9,5 @@ from deals.admin import (  # noqa: F401
     policy,
     registrations,
     reporting,
+    routing,
 )

@@ -136,6 +136,7 @@ MANAGER_REGISTRATION_FIELDS = (
     "co_sell",
     "decided_by",
     "win_late",
+    "approval",
 )
 
 
@@ -173,6 +174,25 @@ def owner_representation(user) -> dict | None:
     if user is None:
         return None
     return {"id": user.id, "email": _text(user.email), "name": _text(user.name or "")}
+
+
+class ApprovalSerializer(serializers.Serializer):
+    """Approval routing (managers only): the step awaited (1 of 1, 1 of 2, 2 of 2) and who
+    reviews it (a manager's id, a team's id, or both null: unassigned)."""
+
+    step = serializers.IntegerField()
+    steps = serializers.IntegerField()
+    assigned_manager_id = serializers.IntegerField(allow_null=True)
+    assigned_team_id = serializers.IntegerField(allow_null=True)
+
+
+def approval_representation(registration) -> dict:
+    return {
+        "step": registration.approval_step,
+        "steps": registration.approval_steps,
+        "assigned_manager_id": registration.assigned_manager_id,
+        "assigned_team_id": registration.assigned_team_id,
+    }
 
 
 class RegistrationSerializer(OptionalKeysSerializer):
@@ -244,6 +264,9 @@ class RegistrationSerializer(OptionalKeysSerializer):
     win_late = serializers.BooleanField(
         required=False, help_text="Reported won after the protection lapsed (for review)."
     )
+    approval = serializers.SerializerMethodField(
+        required=False, help_text="Approval step and assignee (issue 17 §4)."
+    )
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_products(self, obj) -> list[str]:
@@ -265,6 +288,10 @@ class RegistrationSerializer(OptionalKeysSerializer):
     @extend_schema_field(serializers.BooleanField())
     def get_overdue(self, obj) -> bool:
         return obj.is_overdue
+
+    @extend_schema_field(ApprovalSerializer())
+    def get_approval(self, obj):
+        return approval_representation(obj)
 
     @extend_schema_field(serializers.EmailField(allow_null=True))
     def get_decided_by(self, obj):
@@ -407,6 +434,7 @@ def registration_representation(
         data["co_sell"] = r.co_sell
         data["decided_by"] = r.decided_by.email if r.decided_by_id and r.decided_by else None
         data["win_late"] = r.win_late
+        data["approval"] = approval_representation(r)
     return data
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals.api import attachments, fields, ownership, program, tiers, views
+from deals.api import attachments, fields, ownership, program, routing, tiers, views
 
 urlpatterns = [
     path("tiers/", tiers.TierListView.as_view(), name="api-tiers"),
@@ -81,6 +81,16 @@ urlpatterns = [
         "registrations/<id:pk>/reassign/",
         ownership.ReassignView.as_view(),
         name="api-registration-reassign",
+    ),
+    path(
+        "registrations/<id:pk>/claim/",
+        routing.ClaimView.as_view(),
+        name="api-registration-claim",
+    ),
+    path(
+        "registrations/<id:pk>/assign/",
+        routing.AssignView.as_view(),
+        name="api-registration-assign",
     ),
     path(
         "registrations/<id:pk>/watch/",

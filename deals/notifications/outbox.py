@@ -26,8 +26,10 @@ from django.db.models import Q
 
 from deals.models import (
     PARTNER_REASON_LABELS,
+    ApprovalTeam,
     Channel,
     DealRegistration,
+    Delegation,
     DeliveryStatus,
     DirectOpportunity,
     EventAction,
@@ -77,6 +79,9 @@ KIND_FOR_ACTION = {
     EventAction.WIN_VERIFIED: NotificationKind.WIN_VERIFIED,
     # Issue 17 §3: the new owner hears that a registration is now theirs.
     EventAction.REASSIGNED: NotificationKind.REASSIGNED,
+    # Issue 17 §4: a review assigned (claimed, reassigned) or handed to the next approval step.
+    EventAction.ASSIGNED: NotificationKind.APPROVAL_NEEDED,
+    EventAction.STEP_APPROVED: NotificationKind.APPROVAL_NEEDED,
 }
 # Resolutions a direct rep hears about (their opportunity's conflict decided).
 REP_RESOLUTIONS = {"partner_wins", "direct_wins", "co_sell", "first_registration_wins"}
@@ -125,6 +130,35 @@ def _partner_managers(registration: DealRegistration):
     if channel_manager is not None and is_manager(channel_manager):
         return [channel_manager]
     return _managers()
+
+
+def _reviewers(registration: DealRegistration):
+    """Who must act on a registration awaiting a decision (issue 17 §4): its assigned manager,
+    else its assigned team's members, each with whoever covers them now (Delegation); a
+    registration no one is assigned goes to the partner's managers as before."""
+    from partners.models import User
+
+    if registration.assigned_manager_id is not None:
+        ids = [registration.assigned_manager_id]
+    elif registration.assigned_team_id is not None:
+        ids = list(
+            ApprovalTeam.objects.filter(pk=registration.assigned_team_id).values_list(
+                "members", flat=True
+            )
+        )
+        ids = [pk for pk in ids if pk is not None]
+    else:
+        return _partner_managers(registration)
+    now = timezone_now()
+    ids += list(
+        Delegation.objects.filter(
+            manager_id__in=ids, starts_at__lte=now, ends_at__gt=now
+        ).values_list("delegate_id", flat=True)
+    )
+    people = User.objects.filter(pk__in=ids, is_active=True).defer("password").order_by("pk")
+    reviewers = [u for u in people if is_manager(u)]
+    # An assignee who lost the role, or an empty team: the notice must still reach someone.
+    return reviewers or _partner_managers(registration)
 
 
 def _channel_manager(registration: DealRegistration):
@@ -225,9 +259,17 @@ def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistrat
         return [(p, PARTNER) for p in _partner_side(registration)]
 
     if kind == NotificationKind.SUBMISSION_RECEIVED:
-        return partner_side() + [(m, MANAGER) for m in _partner_managers(registration)]
-    if kind in (NotificationKind.RESUBMITTED, NotificationKind.EXTENSION_REQUESTED):
+        return partner_side() + [(m, MANAGER) for m in _reviewers(registration)]
+    if kind == NotificationKind.RESUBMITTED:
+        return [(m, MANAGER) for m in _reviewers(registration)]
+    if kind == NotificationKind.EXTENSION_REQUESTED:
         return [(m, MANAGER) for m in _partner_managers(registration)]
+    if kind == NotificationKind.APPROVAL_NEEDED:
+        # Routing at submission is announced by the SUBMITTED event's notice; claiming
+        # something yourself needs no notice either.
+        if (event.details or {}).get("how") in ("routed", "claimed"):
+            return []
+        return [(m, MANAGER) for m in _reviewers(registration) if m.pk != actor_id]
     if kind == NotificationKind.CONFLICT_RESOLVED:
         details = event.details or {}
         resolution = details.get("resolution")
@@ -279,8 +321,11 @@ def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistrat
     if kind == NotificationKind.CLOSED:
         return [(m, MANAGER) for m in _partner_managers(registration) if m.pk != actor_id]
     if kind == NotificationKind.SLA_OVERDUE:
-        # An escalation goes wider than the channel manager: every manager.
-        return [(m, MANAGER) for m in _managers()]
+        # An escalation goes wider than the channel manager: every manager, and the step's
+        # reviewers (an assignee, a team, a delegate) first.
+        return [(m, MANAGER) for m in _reviewers(registration)] + [
+            (m, MANAGER) for m in _managers()
+        ]
     return []
 
 
@@ -323,6 +368,23 @@ def _content(kind: str, event, registration: DealRegistration, audience: str) ->
                 f"{partner_name} registered {customer} "
                 f"({registration.estimated_value:,.2f} {registration.currency}). "
                 f"The review is due by {_date(registration.sla_due_at)}."
+            )
+    elif kind == NotificationKind.APPROVAL_NEEDED:
+        step, steps = registration.approval_step, registration.approval_steps
+        stage = f" (step {step} of {steps})" if steps > 1 else ""
+        if event.action == EventAction.STEP_APPROVED:
+            title = f"Approval needed: {ref}{stage}"
+            body = (
+                f"{possessive(partner_name)} registration for {customer} "
+                f"({registration.estimated_value:,.2f} {registration.currency}) passed step "
+                f"{details.get('step')} and needs your approval by "
+                f"{_date(registration.sla_due_at)}."
+            )
+        else:
+            title = f"Review assigned: {ref}{stage}"
+            body = (
+                f"{possessive(partner_name)} registration for {customer} is assigned to you "
+                f"for review. The review is due by {_date(registration.sla_due_at)}."
             )
     elif kind == NotificationKind.RESUBMITTED:
         title = f"{partner_name} resubmitted {ref}"
@@ -457,7 +519,9 @@ def _content(kind: str, event, registration: DealRegistration, audience: str) ->
             "Earnings page."
         )
     elif kind == NotificationKind.SLA_OVERDUE:
-        title = f"Review overdue: {ref}"
+        steps = details.get("steps") or 1
+        stage = f" (step {details.get('step')} of {steps})" if steps > 1 else ""
+        title = f"Review overdue: {ref}{stage}"
         body = (
             f"{possessive(partner_name)} registration for {customer} was due for a decision on "
             f"{_date(details.get('sla_due_at'))}."

@@ -16,9 +16,11 @@ from conflicts.models import Conflict, RecordKind, touching, touching_any
 from deals import customfields
 from deals.models import (
     ActivityEntry,
+    ApprovalTeam,
     Attachment,
     Comment,
     DealRegistration,
+    Delegation,
     DirectOpportunity,
     ExtensionRequest,
     Product,
@@ -212,6 +214,47 @@ QUEUE_VIEWS = {
 }
 
 
+# Issue 17 §4: the queue by assignee. "mine" includes what is assigned to a manager the user
+# covers (Delegation); "team" what is routed to one of the user's teams (or a covered
+# manager's) without a personal assignee yet; "unassigned" neither a manager nor a team.
+ASSIGNMENT_FILTERS = ("mine", "team", "unassigned", "all")
+
+
+def assignment_scope(user) -> tuple[list[int], list[int]]:
+    """(the managers `user` acts for now: themselves and their delegators, the teams of all of
+    them): two queries whatever the queue's size."""
+    now = timezone_now()
+    people = [
+        user.pk,
+        *Delegation.objects.filter(
+            delegate_id=user.pk, starts_at__lte=now, ends_at__gt=now
+        ).values_list("manager_id", flat=True),
+    ]
+    teams = sorted(
+        set(ApprovalTeam.objects.filter(members__in=people).values_list("pk", flat=True))
+    )
+    return sorted(set(people)), teams
+
+
+def assignment_q(assignment: str, scope: tuple[list[int], list[int]]) -> Q:
+    people, teams = scope
+    if assignment == "mine":
+        return Q(assigned_manager_id__in=people)
+    if assignment == "team":
+        return Q(assigned_team_id__in=teams, assigned_manager__isnull=True)
+    if assignment == "unassigned":
+        return Q(assigned_manager__isnull=True, assigned_team__isnull=True)
+    return Q()
+
+
+def assignment_counts(view: str, scope: tuple[list[int], list[int]]) -> dict[str, int]:
+    """How many registrations of a queue view each assignment filter holds: one query."""
+    base = DealRegistration.objects.filter(status__in=QUEUE_VIEWS[view]).order_by()
+    return base.aggregate(
+        **{name: Count("id", filter=assignment_q(name, scope)) for name in ASSIGNMENT_FILTERS}
+    )
+
+
 def review_queue(
     *,
     partner_id=None,
@@ -220,14 +263,21 @@ def review_queue(
     product_line=None,
     custom: dict | None = None,
     view="decide",
+    assignment: str = "all",
+    scope: tuple[list[int], list[int]] | None = None,
 ) -> QuerySet[DealRegistration]:
     """Registrations of one queue view (QUEUE_VIEWS: awaiting a decision, or awaiting the
     partner), the most urgent SLA first, each with its `manager_conflict_status` (open
     conflicts on either side). `custom`: {"custom.<key>": value} filters (any field ever
-    defined)."""
+    defined). `assignment` (ASSIGNMENT_FILTERS) narrows by assignee, with `scope` from
+    assignment_scope(user)."""
     queryset = with_manager_conflict_status(
-        _registration_base().filter(status__in=QUEUE_VIEWS[view])
+        _registration_base()
+        .select_related("assigned_manager", "assigned_team")
+        .filter(status__in=QUEUE_VIEWS[view])
     )
+    if assignment != "all":
+        queryset = queryset.filter(assignment_q(assignment, scope or ([], [])))
     if custom and customfields.filter_names(custom):
         queryset = customfields.filter_registrations(
             queryset, custom, customfields.filterable_fields(manager=True, tier_id=None)

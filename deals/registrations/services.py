@@ -44,7 +44,7 @@ from deals.policy import (
     policy_current,
     protection_days_for,
 )
-from deals.registrations import budget, selectors
+from deals.registrations import budget, routing, selectors
 from deals.registrations.co_sell import co_sell_proposals
 from deals.registrations.indexing import _index_registration
 from deals.registrations.validation import (
@@ -342,15 +342,22 @@ def _submit_locked(
         )
     now = timezone_now()
     message = conflict_message(outcome, policy)
+    # Approval routing (issue 17 §4): a first submission lands assigned by the first matching
+    # rule and learns whether it needs a second step; a resubmission keeps both, and its SLA
+    # is the current step's.
+    route = routing.route_on_submit(registration) if action == "submit" else {}
+    rule = route.pop("_routing_rule", None)
+    sla_days = routing.step_sla_days(registration, policy.sla_business_days)
     from_status, to_status = _transition(
         registration,
         action,
         updates={
+            **route,
             "conflict_status": outcome.status,
             "conflict_message": message,
             "submitted_at": now,
             "first_submitted_at": registration.first_submitted_at or now,
-            "sla_due_at": add_business_days(now, policy.sla_business_days, _holidays(policy)),
+            "sla_due_at": add_business_days(now, sla_days, _holidays(policy)),
             "policy_version": policy.version,
             # The custom-field form it was submitted with (its values were checked against it).
             "form_version": form.version or None,
@@ -372,6 +379,19 @@ def _submit_locked(
         details={"conflict_status": outcome.status},
         policy_version=policy.version,
     )
+    if route and (rule is not None or registration.approval_steps > 1):
+        # Internal (partners never see who reviews); the SUBMITTED event above already told
+        # the assignee, so this one notifies nobody (deals.notifications.outbox).
+        _registration_event(
+            registration,
+            None,
+            EventAction.ASSIGNED,
+            from_status=to_status,
+            to_status=to_status,
+            internal=True,
+            policy_version=policy.version,
+            details=routing.routed_event_details(registration, rule),
+        )
     if outcome.matches:
         _registration_event(
             registration,
@@ -418,7 +438,9 @@ def _maybe_auto_approve(registration, policy, outcome, form: customfields.Form) 
     conflict)."""
     ceiling = registration.partner.tier.auto_approve_ceiling
     if (
-        policy.auto_approve_enabled
+        # A registration that needs a second approver is never approved by no one.
+        registration.approval_steps <= 1
+        and policy.auto_approve_enabled
         and ceiling is not None
         and outcome.status == "clear"
         and registration.estimated_value <= ceiling
@@ -511,6 +533,7 @@ def registration_approve(
                 conflict_ids=[c.pk for c in blocking],
             )
         policy = policy_current()
+        routing.require_step_approver(actor, registration)
         if blocking:
             _registration_event(
                 registration,
@@ -525,6 +548,8 @@ def registration_approve(
                     "conflicts": [c.pk for c in blocking],
                 },
             )
+        if not registration.is_last_step:
+            return _step_approve_locked(registration, actor, policy=policy, note=note)
         return _approve_locked(
             registration,
             actor,
@@ -532,6 +557,42 @@ def registration_approve(
             note=note,
             protection_days=protection_days,
         )
+
+
+def _step_approve_locked(registration, actor, *, policy, note=""):
+    """Approve a step before the last: the next step's approver and SLA take over, one
+    internal STEP_APPROVED event (its notification tells the next approver); the status stays
+    `submitted` and no protection starts."""
+    now = timezone_now()
+    step = registration.approval_step
+    updates = routing.step_advance_updates(registration, now=now)
+    changed = DealRegistration.objects.filter(
+        pk=registration.pk, status=lifecycle.SUBMITTED, approval_step=step
+    ).update(**updates, updated_at=now)
+    if changed != 1:
+        raise InvalidTransition("The registration was changed by someone else; reload it.")
+    for name, value in updates.items():
+        setattr(registration, name, value)
+    _registration_event(
+        registration,
+        actor,
+        EventAction.STEP_APPROVED,
+        from_status=registration.status,
+        to_status=registration.status,
+        internal=True,
+        policy_version=policy.version,
+        details={
+            "step": step,
+            "steps": registration.approval_steps,
+            "note": note,
+            "sla_due_at": registration.sla_due_at.isoformat(),
+            "to": {
+                "manager": registration.assigned_manager_id,
+                "team": registration.assigned_team_id,
+            },
+        },
+    )
+    return registration
 
 
 def _approve_locked(registration, actor, *, policy, note="", protection_days=None, auto=False):

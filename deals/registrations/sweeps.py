@@ -120,17 +120,19 @@ def sla_escalate_due(*, now=None) -> int:
     hence a new breach key."""
     now = now or timezone_now()
     overdue = cast(
-        "Iterable[tuple[int, datetime]]",  # sla_due_at is filtered on, so never None here
+        "Iterable[tuple[int, datetime, int, int]]",  # sla_due_at is filtered on: never None
         DealRegistration.objects.filter(
             status="submitted", sla_due_at__isnull=False, sla_due_at__lte=now
         )
         .order_by("pk")
-        .values_list("pk", "sla_due_at"),
+        .values_list("pk", "sla_due_at", "approval_step", "approval_steps"),
     )
     escalated = 0
-    for pk, sla_due_at in overdue:
+    for pk, sla_due_at, step, steps in overdue:
+        # Each approval step has its own due time (deals.registrations.routing), hence its
+        # own breach key: step 2 breaching after step 1 did is escalated again.
         key = f"sla:{pk}:{sla_due_at.isoformat()}"
-        details = {"sla_due_at": sla_due_at.isoformat()}
+        details = {"sla_due_at": sla_due_at.isoformat(), "step": step, "steps": steps}
         if _record_once(pk, EventAction.SLA_BREACHED, key, details, internal=True):
             escalated += 1
     return escalated

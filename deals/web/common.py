@@ -167,11 +167,48 @@ CONFLICT_LABELS = {
 }
 
 
+def _assignee_names(events):
+    """A function naming the assignee in an ASSIGNED or STEP_APPROVED event's details: two
+    queries at most for the whole timeline (none without such events)."""
+    from deals.models import ApprovalTeam
+    from partners.models import User
+
+    targets = [
+        (e.details or {}).get("to") or {}
+        for e in events
+        if e.action in ("assigned", "step_approved")
+    ]
+    user_ids = {t.get("manager") for t in targets if t.get("manager")}
+    team_ids = {t.get("team") for t in targets if t.get("team")}
+    users = (
+        {u.pk: u.get_full_name() or u.email for u in User.objects.filter(pk__in=user_ids)}
+        if user_ids
+        else {}
+    )
+    teams = (
+        dict(ApprovalTeam.objects.filter(pk__in=team_ids).values_list("pk", "name"))
+        if team_ids
+        else {}
+    )
+
+    def name(details) -> str:
+        target = details.get("to") or {}
+        if target.get("manager"):
+            who = users.get(target["manager"], "a former manager")
+            return f"{who} ({teams[target['team']]})" if target.get("team") in teams else who
+        if target.get("team"):
+            return f"the team {teams.get(target['team'], '(removed)')}"
+        return "nobody (unassigned)"
+
+    return name
+
+
 def describe_events(events, *, partner: bool = False) -> list:
     """Attach a readable `summary` and status labels to timeline events (what the template
     shows). `partner`: reasons in the partner's words (a conflict reason never says who the
     other party is, ISO-04)."""
     reason_labels = {**REJECTION_LABELS, **PARTNER_REASON_LABELS} if partner else REJECTION_LABELS
+    assignee = _assignee_names(events)
     for event in events:
         details = event.details or {}
         event.from_label = STATUS_LABELS.get(event.from_status, "")
@@ -189,6 +226,19 @@ def describe_events(events, *, partner: bool = False) -> list:
             summary = f"Approved over {len(details.get('conflicts') or [])} open conflict(s)"
             if details.get("override_reason"):
                 summary += f": “{details['override_reason']}”"
+        elif action == "assigned":
+            how = {"routed": "Routed", "claimed": "Claimed", "reassigned": "Reassigned"}
+            summary = f"{how.get(details.get('how', ''), 'Assigned')} to {assignee(details)}"
+            if details.get("rule_name"):
+                summary += f" by the rule “{details['rule_name']}”"
+            summary += "."
+        elif action == "step_approved":
+            summary = (
+                f"Step {details.get('step')} of {details.get('steps')} approved; next approver: "
+                f"{assignee(details)}."
+            )
+            if details.get("note"):
+                summary += f" “{details['note']}”"
         elif action == "conflict_closed":
             summary = "Open conflicts closed: a registration left the active states."
         elif action in ("rejected", "revoked"):

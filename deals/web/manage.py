@@ -17,7 +17,7 @@ from deals.models import (
 )
 from deals.opportunities.selectors import opportunities_visible_to
 from deals.policy import policy_current
-from deals.registrations import ownership, selectors, services
+from deals.registrations import ownership, routing, selectors, services
 from deals.registrations.collaboration import comment_create
 from deals.registrations.extensions import extension_request_decide
 from deals.web import selectors as selectors_portal
@@ -93,6 +93,10 @@ def manage_queue(request):
     params = {
         k: request.GET.get(k, "") for k in ("partner", "tier", "conflict_status", "product_line")
     }
+    assignment = request.GET.get("assigned") or "all"
+    if assignment not in selectors.ASSIGNMENT_FILTERS:
+        return render(request, "errors/400.html", status=400)
+    scope = selectors.assignment_scope(request.user)
     partner_id = parse_id(params["partner"])
     if params["partner"] and partner_id is None:
         # Not a 64-bit id (20 digits, "²"...): a bad filter, never a query that overflows.
@@ -106,6 +110,8 @@ def manage_queue(request):
             product_line=params["product_line"] or None,
             custom=custom,
             view=view,
+            assignment=assignment,
+            scope=scope,
         )
     except ValidationFailed:
         return render(request, "errors/400.html", status=400)
@@ -119,7 +125,27 @@ def manage_queue(request):
         row.approvable_now = (
             lifecycle.can("approve", row.status)
             and row.manager_conflict_status == ConflictStatus.CLEAR
+            # A later approval step is its approver's (or their team's, or a delegate's).
+            and (
+                row.approval_step <= 1
+                or row.assigned_manager_id in scope[0]
+                or (row.assigned_manager_id is None and row.assigned_team_id in scope[1])
+            )
         )
+        # Claim: nobody has it personally, and (for a team's item) the user is on the team.
+        row.claimable = row.assigned_manager_id is None and (
+            row.assigned_team_id is None or row.assigned_team_id in scope[1]
+        )
+    counts = selectors.assignment_counts(view, scope)
+    assignment_tabs = [
+        {"key": key, "label": label, "count": counts[key]}
+        for key, label in (
+            ("mine", "Mine"),
+            ("team", "My team"),
+            ("unassigned", "Unassigned"),
+            ("all", "All"),
+        )
+    ]
     return render(
         request,
         "manage/queue.html",
@@ -136,6 +162,8 @@ def manage_queue(request):
             "conflict_choices": ConflictStatus.choices,
             "custom_filters": custom_filter_choices(customfields.form_current().fields, custom),
             "overdue_count": sum(1 for r in rows if r.is_overdue),
+            "assignment": assignment,
+            "assignment_tabs": assignment_tabs,
             "section": "queue",
         },
     )
@@ -206,7 +234,7 @@ def manage_conflicts(request):
 @require_POST
 def manage_bulk_approve(request):
     """Approve each selected registration that is clear, one service call each; report."""
-    approved, skipped = [], []
+    approved, skipped, stepped = [], [], []
     for raw_id in request.POST.getlist("ids"):
         try:
             registration = access.access_registration_for_user(
@@ -223,16 +251,25 @@ def manage_bulk_approve(request):
             skipped.append(f"{registration.reference}: awaiting the partner, not a decision")
             continue
         try:
-            services.registration_approve(registration=registration, actor=request.user)
+            result = services.registration_approve(registration=registration, actor=request.user)
         except DomainError as exc:
             skipped.append(f"{registration.reference}: {error_text(exc)}")
             continue
-        approved.append(registration.reference)
+        if result.status == RegistrationStatus.APPROVED:
+            approved.append(registration.reference)
+        else:
+            stepped.append(registration.reference)
     if approved:
         messages.success(request, f"Approved {len(approved)}: {', '.join(approved)}.")
+    if stepped:
+        messages.success(
+            request,
+            f"First approval step done for {len(stepped)} (a second approver decides): "
+            f"{', '.join(stepped)}.",
+        )
     if skipped:
         messages.warning(request, f"Not approved {len(skipped)}: {'; '.join(skipped)}.")
-    if not approved and not skipped:
+    if not approved and not skipped and not stepped:
         messages.info(request, "Select the clear registrations to approve first.")
     return redirect(
         reverse("manage_queue") + ("?" + request.POST["query"] if request.POST.get("query") else "")
@@ -252,7 +289,11 @@ def _approvable_now(registration) -> bool:
 def manage_registration(request, pk):
     user = request.user
     registration = access.access_registration_for_user(
-        user, pk, shape=selectors.with_manager_conflict_status
+        user,
+        pk,
+        shape=lambda qs: selectors.with_manager_conflict_status(
+            qs.select_related("assigned_manager", "assigned_team")
+        ),
     )
     # Managers see open conflicts on either side (display only; the partner's verdict stays).
     registration.conflict_status = registration.manager_conflict_status
@@ -302,9 +343,65 @@ def manage_registration(request, pk):
             "resolve_form": ResolveForm(),
             "can_reassign": True,
             "owner_candidates": list(ownership.owner_candidates(registration.partner_id)),
+            **_routing_context(registration, user),
             "section": "queue",
         },
     )
+
+
+def _routing_context(registration, user) -> dict:
+    """The review page's assignment panel (issue 17 §4): who reviews, the approval step,
+    claim and reassign, and whether the user may approve the current step."""
+    managers, teams = routing.assignee_choices()
+    awaiting = registration.status in routing.AWAITING
+    assigned_manager = registration.assigned_manager
+    assigned_team = registration.assigned_team
+    return {
+        "assigned_manager": assigned_manager,
+        "assigned_team": assigned_team,
+        "assignee_managers": managers,
+        "assignee_teams": teams,
+        "can_claim": awaiting
+        and registration.assigned_manager_id is None
+        and (
+            registration.assigned_team_id is None
+            or user.is_superuser
+            or registration.assigned_team_id in selectors.assignment_scope(user)[1]
+        ),
+        "can_assign": awaiting,
+        "can_approve_step": routing.can_approve_step(user, registration),
+    }
+
+
+@manager_required
+@domain_errors(back="manage_registration")
+@require_POST
+def manage_claim(request, pk):
+    registration = access.access_registration_for_user(request.user, pk)
+    routing.registration_claim(registration=registration, actor=request.user)
+    messages.success(request, f"{registration.reference} is yours to review.")
+    if request.POST.get("back") == "queue":
+        return redirect(reverse("manage_queue") + "?assigned=mine")
+    return redirect("manage_registration", pk=pk)
+
+
+@manager_required
+@domain_errors(back="manage_registration")
+@require_POST
+def manage_assign(request, pk):
+    registration = access.access_registration_for_user(request.user, pk)
+    manager, team = routing.parse_assignee(request.POST.get("assignee", ""))
+    routing.registration_assign(
+        registration=registration, actor=request.user, manager=manager, team=team
+    )
+    who = (manager.get_full_name() or manager.email) if manager else (team.name if team else "")
+    messages.success(
+        request,
+        f"{registration.reference} assigned to {who}."
+        if who
+        else f"{registration.reference} is unassigned.",
+    )
+    return redirect("manage_registration", pk=pk)
 
 
 @manager_required
@@ -325,6 +422,13 @@ def manage_approve(request, pk):
         protection_days=int(raw_days) if raw_days else None,
         override_reason=request.POST.get("override_reason", ""),
     )
+    if registration.status != RegistrationStatus.APPROVED:
+        messages.success(
+            request,
+            f"Step {registration.approval_step - 1} of {registration.approval_steps} approved: "
+            f"{registration.reference} now waits for its next approver.",
+        )
+        return redirect("manage_registration", pk=pk)
     messages.success(
         request,
         f"{registration.reference} approved; protected until {registration.expires_at:%d %b %Y}.",
@@ -604,3 +708,87 @@ def _row_report(rows: dict) -> list[dict]:
         line = int(key) + 2 if str(key).isdigit() else key
         report.append({"row": key, "line": line, "errors": errors})
     return report
+
+
+# --- Delegation (issue 17 §4) -------------------------------------------------------------------
+
+
+def _delegation_bounds(start_raw: str, end_raw: str):
+    """[start of the first day, start of the day after the last) in the user's time zone."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    errors = {}
+    days = {}
+    for name, raw in (("starts_on", start_raw), ("ends_on", end_raw)):
+        try:
+            days[name] = dt.date.fromisoformat((raw or "").strip())
+        except ValueError:
+            errors[name] = ["Enter a date (YYYY-MM-DD)."]
+    if errors:
+        raise ValidationFailed("The delegation is not valid.", fields=errors)
+    tz = timezone.get_current_timezone()
+    starts_at = dt.datetime.combine(days["starts_on"], dt.time.min, tzinfo=tz)
+    ends_at = dt.datetime.combine(days["ends_on"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    return starts_at, ends_at
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def manage_delegation(request):
+    """A manager away routes their queue to a colleague for a period (and sees who covers
+    whom): the delegate sees the manager's assignments under "Mine" during the period."""
+    user = request.user
+    errors: dict = {}
+    if request.method == "POST":
+        from partners.models import User
+
+        delegate = None
+        raw = parse_id(request.POST.get("delegate") or "")
+        if raw is not None:
+            delegate = User.objects.filter(pk=raw, is_active=True).first()
+        try:
+            starts_at, ends_at = _delegation_bounds(
+                request.POST.get("starts_on", ""), request.POST.get("ends_on", "")
+            )
+            routing.delegation_create(
+                actor=user,
+                manager=user,
+                delegate=delegate,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                note=request.POST.get("note", ""),
+            )
+        except ValidationFailed as exc:
+            errors = exc.fields or {"delegate": [error_text(exc)]}
+        else:
+            messages.success(request, "Delegation saved: your colleague covers your queue.")
+            return redirect("manage_delegation")
+    managers, _teams = routing.assignee_choices()
+    return render(
+        request,
+        "manage/delegation.html",
+        {
+            "delegations": list(routing.delegations_of(user)),
+            "colleagues": [m for m in managers if m.pk != user.pk],
+            "errors": errors,
+            "values": request.POST if request.method == "POST" else {},
+            "section": "queue",
+        },
+        status=400 if errors else 200,
+    )
+
+
+@manager_required
+@domain_errors()
+@require_POST
+def manage_delegation_end(request, pk):
+    from deals.models import Delegation
+
+    delegation = Delegation.objects.filter(pk=pk, manager_id=request.user.pk).first()
+    if delegation is None:
+        raise Http404
+    routing.delegation_end(actor=request.user, delegation=delegation)
+    messages.success(request, "Delegation ended.")
+    return redirect("manage_delegation")

@@ -96,6 +96,14 @@ urlpatterns = [
     path("manage/registrations/<id:pk>/", manage.manage_registration, name="manage_registration"),
     path("manage/registrations/<id:pk>/approve/", manage.manage_approve, name="manage_approve"),
     path("manage/registrations/<id:pk>/reject/", manage.manage_reject, name="manage_reject"),
+    path("manage/registrations/<id:pk>/claim/", manage.manage_claim, name="manage_claim"),
+    path("manage/registrations/<id:pk>/assign/", manage.manage_assign, name="manage_assign"),
+    path("manage/delegation/", manage.manage_delegation, name="manage_delegation"),
+    path(
+        "manage/delegation/<id:pk>/end/",
+        manage.manage_delegation_end,
+        name="manage_delegation_end",
+    ),
     path("manage/registrations/<id:pk>/revoke/", manage.manage_revoke, name="manage_revoke"),
     path(
         "manage/registrations/<id:pk>/request-info/",

@@ -26,6 +26,8 @@ OBJECT_ROUTES: dict[str, dict[str, str]] = {
     "api-registration-withdraw": {"pk": "registration"},
     "api-registration-close": {"pk": "registration"},
     "api-registration-reassign": {"pk": "registration"},
+    "api-registration-claim": {"pk": "registration"},
+    "api-registration-assign": {"pk": "registration"},
     "api-registration-watch": {"pk": "registration"},
     "api-registration-verify-win": {"pk": "registration"},
     "api-accrual-approve": {"pk": "accrual"},
@@ -93,6 +95,9 @@ ROLE_MATRIX: dict[tuple[str, str], str] = {
     ("api-registration-close", "POST"): "any",
     # Ownership (issue 17 §3): partner admins and managers reassign; partner users follow.
     ("api-registration-reassign", "POST"): "admin",
+    # Approval routing (issue 17 §4): managers claim and assign reviews.
+    ("api-registration-claim", "POST"): "manager",
+    ("api-registration-assign", "POST"): "manager",
     ("api-registration-watch", "POST"): "partner",
     ("api-registration-watch", "DELETE"): "partner",
     # Rewards (issue 19): managers verify wins and move accruals; partners read their own.
@@ -214,6 +219,7 @@ def body_for(name: str, method: str) -> dict:
         "api-registration-request-info": {"message": "x"},
         "api-registration-close": {"outcome": "won", "close_date": today()},
         "api-registration-reassign": {"owner_id": 1},
+        "api-registration-assign": {"manager_id": 1},
         "api-accrual-mark-paid": {"reference": "PAY-EVIL-1"},
         "api-registration-extension-requests": {"reason": "x"},
         "api-registration-comments": {"body": "x"},

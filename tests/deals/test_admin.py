@@ -4,11 +4,14 @@ what-if preview, opportunities go through the opportunity services."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from conflicts.models import Conflict, IdentityEntry, IgnoredPair, KeyFrequency
 from deals.customfields import field_create
@@ -148,6 +151,21 @@ def everything(alice, alice_admin, bob, manager, product, superuser):
         server_url="https://login.acme.example/",
         client_id="dealbridge",
         client_secret="s3cret",
+    )
+    # Approval routing (issue 17 §4): a team, a rule, a second step, a delegation.
+    from deals.models import ApprovalTeam, Delegation, RoutingRule, SecondStepRule
+
+    team = ApprovalTeam.objects.create(name="Directors")
+    team.members.add(manager)
+    RoutingRule.objects.create(order=1, name="DACH", countries=["DE"], assign_team=team)
+    SecondStepRule.objects.create(
+        name="Above 250k", thresholds={"USD": "250000.00"}, approver_manager=manager
+    )
+    Delegation.objects.create(
+        manager=manager,
+        delegate=superuser,
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + dt.timedelta(days=3),
     )
     assert conflict and IgnoredPair.objects.exists() and KeyFrequency.objects.exists()
     return approved

@@ -105,6 +105,13 @@ def test_seed_demo_creates_the_demo_set(seeded, db):
     assert User.objects.filter(is_superuser=True).count() == 1
     assert Tier.objects.get(code="platinum").auto_approve_ceiling is not None
     assert counts["policies"] == 2
+    # Approval routing (issue 17 §4): each manager reviews their partners' registrations.
+    from deals.models import RoutingRule, SecondStepRule
+
+    assert RoutingRule.objects.count() == 2 and SecondStepRule.objects.count() == 1
+    waiting = DealRegistration.objects.filter(status="submitted")
+    assert waiting.exists()
+    assert not waiting.filter(assigned_manager__isnull=True).exists()
 
 
 def test_seed_demo_goes_through_the_services(seeded, db):

@@ -31,11 +31,14 @@ from faker import Faker
 from conflicts.models import Conflict
 from conflicts.normalize import normalize_name
 from deals.models import (
+    ApprovalTeam,
     DealRegistration,
     DirectOpportunity,
     Product,
     ProductLine,
+    RoutingRule,
     RulesOfEngagement,
+    SecondStepRule,
 )
 from deals.opportunities.services import opportunity_upsert
 from deals.policy import policy_current, policy_forget, policy_publish
@@ -277,6 +280,7 @@ class Command(BaseCommand):
         self._catalog()
         self._staff()
         self._partners()
+        self._routing()
         names = self._customer_names()
         opp_count = self._opportunities(names)
         seeded = DealRegistration.objects.filter(
@@ -290,6 +294,7 @@ class Command(BaseCommand):
             self._registrations(names)
             self._policy_change()
         self._play()
+        self._second_step()
         self._summary(opp_count)
 
     # --- reference data ---------------------------------------------------------------------
@@ -347,6 +352,35 @@ class Command(BaseCommand):
                 User.objects.create_user(
                     email=email, password=self.password, name=name, is_sales_rep=True
                 )
+
+    def _routing(self):
+        """Approval routing (issue 17 §4): each channel manager reviews their partners'
+        registrations; a "Sales directors" team (the administrator) exists for the second
+        step, which _second_step switches on once the history is played."""
+        for order, manager in enumerate(self.managers, start=1):
+            RoutingRule.objects.get_or_create(
+                name=f"Partners of {manager.name}",
+                defaults={
+                    "order": order * 10,
+                    "channel_manager": manager,
+                    "assign_manager": manager,
+                },
+            )
+        self.directors, created = ApprovalTeam.objects.get_or_create(name="Sales directors")
+        if created:
+            self.directors.members.add(self.admin)
+
+    def _second_step(self):
+        """Registrations from now on above 500,000 (USD; 450,000 EUR, 400,000 GBP) need a
+        sales director's second approval; the played history stays one-step."""
+        SecondStepRule.objects.get_or_create(
+            name="Sales director above 500k",
+            defaults={
+                "thresholds": {"USD": "500000.00", "EUR": "450000.00", "GBP": "400000.00"},
+                "approver_team": self.directors,
+                "sla_business_days": 2,
+            },
+        )
 
     def _partners(self):
         self.partners: dict[str, Partner] = {}
