@@ -12,6 +12,7 @@ urlpatterns = [
         name="company_user_deactivate",
     ),
     path("company/users/<id:pk>/role/", views.company_user_role, name="company_user_role"),
+    path("settings/language/", views.language_switch, name="language_switch"),
     path("settings/tokens/", views.token_list, name="token_list"),
     path("settings/tokens/<id:pk>/revoke/", views.token_revoke, name="token_revoke"),
 ]

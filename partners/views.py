@@ -236,3 +236,40 @@ def _safe_next(request) -> str | None:
     ):
         return candidate
     return None
+
+
+# --- Language switcher ------------------------------------------------------------------------
+
+
+@require_POST
+def language_switch(request):
+    """The language switcher in every page's footer (works without JavaScript): saves the
+    choice on a signed-in user's account (pages and e-mails follow it) and in Django's language
+    cookie for everyone, then goes back to `next` when it is a page of this site (else home).
+    An unknown language changes nothing."""
+    from django.conf import settings
+    from django.utils.http import url_has_allowed_host_and_scheme
+    from django.utils.translation import check_for_language
+
+    code = request.POST.get("language", "")
+    target = request.POST.get("next") or request.headers.get("referer") or "/"
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    response = redirect(target)
+    if code not in dict(settings.LANGUAGES) or not check_for_language(code):
+        return response
+    if request.user.is_authenticated:
+        services.user_language_set(user=request.user, language=code)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response
