@@ -610,40 +610,40 @@ class EventQuerySet(models.QuerySet):
 
 
 class EventAction(models.TextChoices):
-    CREATED = "created", "Created"
-    EDITED = "edited", "Edited"
-    SUBMITTED = "submitted", "Submitted"
-    RESUBMITTED = "resubmitted", "Resubmitted"
-    CONFLICT_DETECTED = "conflict_detected", "Conflict detected"
-    APPROVED = "approved", "Approved"
-    AUTO_APPROVED = "auto_approved", "Auto-approved"
-    REJECTED = "rejected", "Rejected"
-    INFO_REQUESTED = "info_requested", "Info requested"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    CLOSED_WON = "closed_won", "Closed won"
-    CLOSED_LOST = "closed_lost", "Closed lost"
-    EXPIRED = "expired", "Expired"
-    EXTENSION_REQUESTED = "extension_requested", "Extension requested"
-    EXTENSION_APPROVED = "extension_approved", "Extension approved"
-    EXTENSION_REJECTED = "extension_rejected", "Extension rejected"
-    COMMENTED = "commented", "Commented"
-    INTERNAL_NOTE = "internal_note", "Internal note"
-    ACTIVITY_LOGGED = "activity_logged", "Activity logged"
-    CONFLICT_RESOLVED = "conflict_resolved", "Conflict resolved"
-    REMINDER_DUE = "reminder_due", "Expiry reminder"
-    SLA_BREACHED = "sla_breached", "SLA breached"
-    OPPORTUNITY_DELETED = "opportunity_deleted", "Direct opportunity deleted"
-    REVOKED = "revoked", "Revoked"
-    APPROVAL_OVERRIDE = "approval_override", "Approved over an open conflict"
-    CONFLICT_CLOSED = "conflict_closed", "Conflict closed"
-    CO_SELL_PROPOSED = "co_sell_proposed", "Co-sell proposed by the sales rep"
-    CO_SELL_ACCEPTED = "co_sell_accepted", "Co-sell accepted by the sales rep"
-    WIN_VERIFIED = "win_verified", "Win verified"
-    ACCRUAL_APPROVED = "accrual_approved", "Incentive approved"
-    ACCRUAL_PAID = "accrual_paid", "Incentive paid"
-    REASSIGNED = "reassigned", "Owner changed"
-    ATTACHMENT_ADDED = "attachment_added", "Evidence attached"
-    ATTACHMENT_DELETED = "attachment_deleted", "Evidence removed"
+    CREATED = "created", _("Created")
+    EDITED = "edited", _("Edited")
+    SUBMITTED = "submitted", _("Submitted")
+    RESUBMITTED = "resubmitted", _("Resubmitted")
+    CONFLICT_DETECTED = "conflict_detected", _("Conflict detected")
+    APPROVED = "approved", _("Approved")
+    AUTO_APPROVED = "auto_approved", _("Auto-approved")
+    REJECTED = "rejected", _("Rejected")
+    INFO_REQUESTED = "info_requested", _("Info requested")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    CLOSED_WON = "closed_won", _("Closed won")
+    CLOSED_LOST = "closed_lost", _("Closed lost")
+    EXPIRED = "expired", _("Expired")
+    EXTENSION_REQUESTED = "extension_requested", _("Extension requested")
+    EXTENSION_APPROVED = "extension_approved", _("Extension approved")
+    EXTENSION_REJECTED = "extension_rejected", _("Extension rejected")
+    COMMENTED = "commented", _("Commented")
+    INTERNAL_NOTE = "internal_note", _("Internal note")
+    ACTIVITY_LOGGED = "activity_logged", _("Activity logged")
+    CONFLICT_RESOLVED = "conflict_resolved", _("Conflict resolved")
+    REMINDER_DUE = "reminder_due", _("Expiry reminder")
+    SLA_BREACHED = "sla_breached", _("SLA breached")
+    OPPORTUNITY_DELETED = "opportunity_deleted", _("Direct opportunity deleted")
+    REVOKED = "revoked", _("Revoked")
+    APPROVAL_OVERRIDE = "approval_override", _("Approved over an open conflict")
+    CONFLICT_CLOSED = "conflict_closed", _("Conflict closed")
+    CO_SELL_PROPOSED = "co_sell_proposed", _("Co-sell proposed by the sales rep")
+    CO_SELL_ACCEPTED = "co_sell_accepted", _("Co-sell accepted by the sales rep")
+    WIN_VERIFIED = "win_verified", _("Win verified")
+    ACCRUAL_APPROVED = "accrual_approved", _("Incentive approved")
+    ACCRUAL_PAID = "accrual_paid", _("Incentive paid")
+    REASSIGNED = "reassigned", _("Owner changed")
+    ATTACHMENT_ADDED = "attachment_added", _("Evidence attached")
+    ATTACHMENT_DELETED = "attachment_deleted", _("Evidence removed")
 
 
 class RegistrationEvent(models.Model):

@@ -56,7 +56,10 @@ class RegistrationForm(ServiceErrorsMixin, forms.Form):
 
     customer_name = _text(_("Customer name"), required=True, max_length=200)
     customer_domain = _text(
-        "Website domain", max_length=253, help_text=_("e.g. globex.com"), placeholder="globex.com"
+        _("Website domain"),
+        max_length=253,
+        help_text=_("e.g. globex.com"),
+        placeholder="globex.com",
     )
     customer_country = forms.CharField(
         label=_("Country"),
