@@ -113,6 +113,27 @@ def test_every_message_is_translated_with_the_same_placeholders(lang):
     assert problems == []
 
 
+_CALL = re.compile(r"\b(n?p?gettext)\(((?:u'(?:[^'\\]|\\.)*'(?:, )?)+)")
+_STRING = re.compile(r"u'(?:[^'\\]|\\.)*'")
+
+
+def test_every_marked_template_string_is_in_the_catalogues():
+    """A string marked in a partner template but never extracted (`make messages`) fails here:
+    marking alone would leave it English in every language."""
+    from django.utils.translation.template import templatize
+
+    catalogue = {msgid for _flags, msgid, _plural, _strs in _entries("de")}
+    missing = []
+    for path in partner_templates():
+        code = templatize(path.read_text(encoding="utf-8"), origin=str(path))
+        for function, arguments in _CALL.findall(code):
+            strings = [ast.literal_eval(literal) for literal in _STRING.findall(arguments)]
+            msgid = strings[1] if function.startswith(("pgettext", "npgettext")) else strings[0]
+            if msgid not in catalogue:
+                missing.append(f"{path.name}: {msgid!r}")
+    assert missing == [], "run `make messages` and translate"
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_catalogue_is_compiled_and_used(lang):
     with translation.override(lang):
