@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate seed worker beat lint format check-compose test-pg bench-matching bench-conflicts bench-api bench-reports bench-custom-fields clean
+.PHONY: run test install messages migrate seed worker beat lint format check-compose test-pg bench-matching bench-conflicts bench-api bench-reports bench-custom-fields clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,26 @@ $(STAMP): pyproject.toml
 	fi
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Translations (README "Languages"): the .po files are the source, the .mo files are built
+# (not committed): with GNU gettext's msgfmt through compilemessages when it is installed,
+# else with the pure-Python prm/lib/msgfmt.py, so a machine with only Python can build them.
+MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 
-migrate: $(STAMP)
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po $(STAMP)
+	@if command -v msgfmt >/dev/null 2>&1; then \
+	  $(PY) manage.py compilemessages -l $* --ignore=.venv --ignore=var -v 0; \
+	else \
+	  $(PY) -m prm.lib.msgfmt $< >/dev/null; \
+	fi
+
+install: $(STAMP) $(MO)
+
+## messages: re-extract the strings into locale/{de,fr,es} (then translate every new msgstr)
+messages: $(STAMP)
+	@$(PY) manage.py makemessages -l de -l fr -l es --no-obsolete --add-location=file \
+	  --ignore='.venv/*' --ignore='var/*' --ignore='tests/*' --ignore='bench/*' --ignore='build/*'
+
+migrate: $(STAMP) $(MO)
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py setup_schedules
 
@@ -42,7 +59,7 @@ run: seed
 	  $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole default suite on SQLite (set DATABASE_URL for PostgreSQL)
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	@$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from partners.models import Partner
 from prm.lib.fields import UpdatedAtField
@@ -269,44 +270,44 @@ class IncentiveRule(models.Model):
 
 
 class RegistrationStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    SUBMITTED = "submitted", "Submitted"
-    INFO_REQUESTED = "info_requested", "Info requested"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    WON = "won", "Won"
-    LOST = "lost", "Lost"
-    EXPIRED = "expired", "Expired"
-    REVOKED = "revoked", "Revoked"
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    INFO_REQUESTED = "info_requested", _("Info requested")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
 
 
 class ConflictStatus(models.TextChoices):
-    CLEAR = "clear", "Clear"
-    POTENTIAL_CONFLICT = "potential_conflict", "Potential conflict"
-    CONFLICT = "conflict", "Conflict"
+    CLEAR = "clear", _("Clear")
+    POTENTIAL_CONFLICT = "potential_conflict", _("Potential conflict")
+    CONFLICT = "conflict", _("Conflict")
 
 
 class Stage(models.TextChoices):
-    QUALIFICATION = "qualification", "Qualification"
-    PROPOSAL = "proposal", "Proposal"
-    NEGOTIATION = "negotiation", "Negotiation"
+    QUALIFICATION = "qualification", _("Qualification")
+    PROPOSAL = "proposal", _("Proposal")
+    NEGOTIATION = "negotiation", _("Negotiation")
 
 
 class RejectionReason(models.TextChoices):
-    DUPLICATE = "duplicate", "Duplicate"
-    DIRECT_OPPORTUNITY = "direct_opportunity", "Existing direct opportunity"
-    PARTNER_REGISTRATION = "partner_registration", "Existing partner registration"
-    INSUFFICIENT_INFORMATION = "insufficient_information", "Insufficient information"
-    NOT_QUALIFIED = "not_qualified", "Not qualified"
-    OUTSIDE_TERRITORY = "outside_territory", "Outside territory"
-    BELOW_MINIMUM = "below_minimum", "Below minimum deal size"
-    OTHER = "other", "Other"
+    DUPLICATE = "duplicate", _("Duplicate")
+    DIRECT_OPPORTUNITY = "direct_opportunity", _("Existing direct opportunity")
+    PARTNER_REGISTRATION = "partner_registration", _("Existing partner registration")
+    INSUFFICIENT_INFORMATION = "insufficient_information", _("Insufficient information")
+    NOT_QUALIFIED = "not_qualified", _("Not qualified")
+    OUTSIDE_TERRITORY = "outside_territory", _("Outside territory")
+    BELOW_MINIMUM = "below_minimum", _("Below minimum deal size")
+    OTHER = "other", _("Other")
 
 
 # What a partner reads for a reason (pages, e-mails): a conflict decided against them says
 # the customer is engaged, never with whom (ISO-04). The API keeps the precise code.
-ALREADY_ENGAGED = "The customer is already engaged"
+ALREADY_ENGAGED = _("The customer is already engaged")
 PARTNER_REASON_LABELS = {
     RejectionReason.DIRECT_OPPORTUNITY: ALREADY_ENGAGED,
     RejectionReason.PARTNER_REGISTRATION: ALREADY_ENGAGED,
@@ -314,14 +315,14 @@ PARTNER_REASON_LABELS = {
 
 
 class Outcome(models.TextChoices):
-    WON = "won", "Won"
-    LOST = "lost", "Lost"
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
 
 
 class BenefitKind(models.TextChoices):
-    DISCOUNT_PERCENT = "discount_percent", "Discount (%)"
-    FIXED = "fixed", "Fixed incentive"
-    PERCENT_OF_WON = "percent_of_won", "Percentage of the won value"
+    DISCOUNT_PERCENT = "discount_percent", _("Discount (%)")
+    FIXED = "fixed", _("Fixed incentive")
+    PERCENT_OF_WON = "percent_of_won", _("Percentage of the won value")
 
 
 class RegistrationQuerySet(models.QuerySet):
@@ -617,7 +618,7 @@ class DealRegistration(models.Model):
         "In review" (managers see "step 2 of 2"; partners never see the steps or who
         approves)."""
         if self.status == RegistrationStatus.SUBMITTED and self.approval_step > 1:
-            return "In review"
+            return _("In review")
         return self.get_status_display()
 
     @property
@@ -657,43 +658,43 @@ class EventQuerySet(models.QuerySet):
 
 
 class EventAction(models.TextChoices):
-    CREATED = "created", "Created"
-    EDITED = "edited", "Edited"
-    SUBMITTED = "submitted", "Submitted"
-    RESUBMITTED = "resubmitted", "Resubmitted"
-    CONFLICT_DETECTED = "conflict_detected", "Conflict detected"
-    APPROVED = "approved", "Approved"
-    AUTO_APPROVED = "auto_approved", "Auto-approved"
-    REJECTED = "rejected", "Rejected"
-    INFO_REQUESTED = "info_requested", "Info requested"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    CLOSED_WON = "closed_won", "Closed won"
-    CLOSED_LOST = "closed_lost", "Closed lost"
-    EXPIRED = "expired", "Expired"
-    EXTENSION_REQUESTED = "extension_requested", "Extension requested"
-    EXTENSION_APPROVED = "extension_approved", "Extension approved"
-    EXTENSION_REJECTED = "extension_rejected", "Extension rejected"
-    COMMENTED = "commented", "Commented"
-    INTERNAL_NOTE = "internal_note", "Internal note"
-    ACTIVITY_LOGGED = "activity_logged", "Activity logged"
-    CONFLICT_RESOLVED = "conflict_resolved", "Conflict resolved"
-    REMINDER_DUE = "reminder_due", "Expiry reminder"
-    SLA_BREACHED = "sla_breached", "SLA breached"
-    OPPORTUNITY_DELETED = "opportunity_deleted", "Direct opportunity deleted"
-    REVOKED = "revoked", "Revoked"
-    APPROVAL_OVERRIDE = "approval_override", "Approved over an open conflict"
-    CONFLICT_CLOSED = "conflict_closed", "Conflict closed"
-    CO_SELL_PROPOSED = "co_sell_proposed", "Co-sell proposed by the sales rep"
-    CO_SELL_ACCEPTED = "co_sell_accepted", "Co-sell accepted by the sales rep"
-    WIN_VERIFIED = "win_verified", "Win verified"
-    ACCRUAL_APPROVED = "accrual_approved", "Incentive approved"
-    ACCRUAL_PAID = "accrual_paid", "Incentive paid"
-    REASSIGNED = "reassigned", "Owner changed"
-    ATTACHMENT_ADDED = "attachment_added", "Evidence attached"
-    ATTACHMENT_DELETED = "attachment_deleted", "Evidence removed"
+    CREATED = "created", _("Created")
+    EDITED = "edited", _("Edited")
+    SUBMITTED = "submitted", _("Submitted")
+    RESUBMITTED = "resubmitted", _("Resubmitted")
+    CONFLICT_DETECTED = "conflict_detected", _("Conflict detected")
+    APPROVED = "approved", _("Approved")
+    AUTO_APPROVED = "auto_approved", _("Auto-approved")
+    REJECTED = "rejected", _("Rejected")
+    INFO_REQUESTED = "info_requested", _("Info requested")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    CLOSED_WON = "closed_won", _("Closed won")
+    CLOSED_LOST = "closed_lost", _("Closed lost")
+    EXPIRED = "expired", _("Expired")
+    EXTENSION_REQUESTED = "extension_requested", _("Extension requested")
+    EXTENSION_APPROVED = "extension_approved", _("Extension approved")
+    EXTENSION_REJECTED = "extension_rejected", _("Extension rejected")
+    COMMENTED = "commented", _("Commented")
+    INTERNAL_NOTE = "internal_note", _("Internal note")
+    ACTIVITY_LOGGED = "activity_logged", _("Activity logged")
+    CONFLICT_RESOLVED = "conflict_resolved", _("Conflict resolved")
+    REMINDER_DUE = "reminder_due", _("Expiry reminder")
+    SLA_BREACHED = "sla_breached", _("SLA breached")
+    OPPORTUNITY_DELETED = "opportunity_deleted", _("Direct opportunity deleted")
+    REVOKED = "revoked", _("Revoked")
+    APPROVAL_OVERRIDE = "approval_override", _("Approved over an open conflict")
+    CONFLICT_CLOSED = "conflict_closed", _("Conflict closed")
+    CO_SELL_PROPOSED = "co_sell_proposed", _("Co-sell proposed by the sales rep")
+    CO_SELL_ACCEPTED = "co_sell_accepted", _("Co-sell accepted by the sales rep")
+    WIN_VERIFIED = "win_verified", _("Win verified")
+    ACCRUAL_APPROVED = "accrual_approved", _("Incentive approved")
+    ACCRUAL_PAID = "accrual_paid", _("Incentive paid")
+    REASSIGNED = "reassigned", _("Owner changed")
+    ATTACHMENT_ADDED = "attachment_added", _("Evidence attached")
+    ATTACHMENT_DELETED = "attachment_deleted", _("Evidence removed")
     # Issue 17 §4: approval routing (internal events: partners never see them).
-    ASSIGNED = "assigned", "Review assigned"
-    STEP_APPROVED = "step_approved", "Approval step completed"
+    ASSIGNED = "assigned", _("Review assigned")
+    STEP_APPROVED = "step_approved", _("Approval step completed")
 
 
 class RegistrationEvent(models.Model):
@@ -787,9 +788,9 @@ class Comment(models.Model):
 
 
 class ExtensionStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
 
 
 class ExtensionRequest(models.Model):
@@ -835,11 +836,11 @@ class ExtensionRequest(models.Model):
 
 
 class ActivityKind(models.TextChoices):
-    MEETING = "meeting", "Meeting"
-    DEMO = "demo", "Demo"
-    PROPOSAL = "proposal", "Proposal"
-    CALL = "call", "Call"
-    OTHER = "other", "Other"
+    MEETING = "meeting", _("Meeting")
+    DEMO = "demo", _("Demo")
+    PROPOSAL = "proposal", _("Proposal")
+    CALL = "call", _("Call")
+    OTHER = "other", _("Other")
 
 
 class ActivityEntry(models.Model):
@@ -1250,30 +1251,30 @@ class CoSellAgreement(models.Model):
 
 
 class NotificationKind(models.TextChoices):
-    SUBMISSION_RECEIVED = "submission_received", "Submission received"
-    APPROVED = "approved", "Registration approved"
-    REJECTED = "rejected", "Registration rejected"
-    INFO_REQUESTED = "info_requested", "Information requested"
-    RESUBMITTED = "resubmitted", "Partner resubmitted"
-    COMMENT = "comment", "New comment"
-    CONFLICT_DETECTED = "conflict_detected", "Conflict detected"
-    EXTENSION_REQUESTED = "extension_requested", "Extension requested"
-    EXTENSION_DECIDED = "extension_decided", "Extension decided"
-    EXPIRY_REMINDER = "expiry_reminder", "Expiry reminder"
-    EXPIRED = "expired", "Registration expired"
-    SLA_OVERDUE = "sla_overdue", "Review overdue"
-    USER_INVITED = "user_invited", "Invitation"
-    WITHDRAWALS_FLAGGED = "withdrawals_flagged", "Unusual withdrawals after conflicts"
-    REVOKED = "revoked", "Registration revoked"
-    CONFLICT_RESOLVED = "conflict_resolved", "Conflict resolved"
-    CO_SELL_PROPOSED = "co_sell_proposed", "Co-sell proposed by a sales rep"
-    CO_SELL_ACCEPTED = "co_sell_accepted", "Co-sell accepted by a sales rep"
-    WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
-    CLOSED = "registration_closed", "Registration closed"
-    WIN_VERIFIED = "win_verified", "Win verified"
-    INVITATION_WITHHELD = "invitation_withheld", "Invitation to an existing account"
-    REASSIGNED = "registration_reassigned", "Registration assigned to you"
-    APPROVAL_NEEDED = "approval_needed", "Review assigned to you"
+    SUBMISSION_RECEIVED = "submission_received", _("Submission received")
+    APPROVED = "approved", _("Registration approved")
+    REJECTED = "rejected", _("Registration rejected")
+    INFO_REQUESTED = "info_requested", _("Information requested")
+    RESUBMITTED = "resubmitted", _("Partner resubmitted")
+    COMMENT = "comment", _("New comment")
+    CONFLICT_DETECTED = "conflict_detected", _("Conflict detected")
+    EXTENSION_REQUESTED = "extension_requested", _("Extension requested")
+    EXTENSION_DECIDED = "extension_decided", _("Extension decided")
+    EXPIRY_REMINDER = "expiry_reminder", _("Expiry reminder")
+    EXPIRED = "expired", _("Registration expired")
+    SLA_OVERDUE = "sla_overdue", _("Review overdue")
+    USER_INVITED = "user_invited", _("Invitation")
+    WITHDRAWALS_FLAGGED = "withdrawals_flagged", _("Unusual withdrawals after conflicts")
+    REVOKED = "revoked", _("Registration revoked")
+    CONFLICT_RESOLVED = "conflict_resolved", _("Conflict resolved")
+    CO_SELL_PROPOSED = "co_sell_proposed", _("Co-sell proposed by a sales rep")
+    CO_SELL_ACCEPTED = "co_sell_accepted", _("Co-sell accepted by a sales rep")
+    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook endpoint disabled")
+    CLOSED = "registration_closed", _("Registration closed")
+    WIN_VERIFIED = "win_verified", _("Win verified")
+    INVITATION_WITHHELD = "invitation_withheld", _("Invitation to an existing account")
+    REASSIGNED = "registration_reassigned", _("Registration assigned to you")
+    APPROVAL_NEEDED = "approval_needed", _("Review assigned to you")
 
 
 class Channel(models.TextChoices):

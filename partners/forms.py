@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from partners.models import Membership
 
 
 class InviteForm(forms.Form):
     email = forms.CharField(
-        label="E-mail address",
+        label=_("E-mail address"),
         required=False,
         widget=forms.EmailInput(attrs={"required": True, "autocomplete": "off", "maxlength": 254}),
     )
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": 150}),
     )
     role = forms.CharField(
-        label="Role",
+        label=_("Role"),
         required=False,
         widget=forms.Select(choices=Membership.Role.choices),
         initial=Membership.Role.MEMBER,
@@ -41,10 +42,10 @@ class InviteForm(forms.Form):
 
 class TokenForm(forms.Form):
     name = forms.CharField(
-        label="Token name",
+        label=_("Token name"),
         required=False,
         max_length=100,
-        help_text="Where the token is used, e.g. “CRM sync”.",
+        help_text=_("Where the token is used, e.g. “CRM sync”."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": 100, "required": True}),
     )
 
@@ -57,7 +58,7 @@ class TokenForm(forms.Form):
         if errors:
             raise forms.ValidationError(errors["name"])
         if not (value or "").strip():
-            raise forms.ValidationError("Enter a name, so you can tell your tokens apart.")
+            raise forms.ValidationError(_("Enter a name, so you can tell your tokens apart."))
         return value.strip()
 
 
@@ -65,11 +66,12 @@ class SalesRepForm(InviteForm):
     """A manager adds a direct sales rep (partners.services.sales_rep_create)."""
 
     password = forms.CharField(
-        label="Password (optional)",
+        label=_("Password (optional)"),
         required=False,
         strip=False,
-        help_text="Leave empty: the rep sets one through “Forgot your password?” on the "
-        "sign-in page.",
+        help_text=_(
+            "Leave empty: the rep sets one through “Forgot your password?” on the sign-in page."
+        ),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
@@ -80,7 +82,7 @@ class SalesRepForm(InviteForm):
 
 class SsoStartForm(forms.Form):
     email = forms.EmailField(
-        label="Work e-mail address",
+        label=_("Work e-mail address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
@@ -90,7 +92,7 @@ def _country_choices() -> list[tuple[str, str]]:
     import pycountry
 
     countries = sorted(pycountry.countries, key=lambda c: getattr(c, "common_name", c.name))
-    return [("", "Choose a country")] + [
+    return [("", str(_("Choose a country")))] + [
         (c.alpha_2, getattr(c, "common_name", c.name)) for c in countries
     ]
 
@@ -113,37 +115,37 @@ class ApplicationForm(InviteForm):
 
     HONEYPOT = "homepage"
 
-    company_name = _text("Company name", 200, autocomplete="organization")
+    company_name = _text(_("Company name"), 200, autocomplete="organization")
     legal_name = _text(
-        "Legal name",
+        _("Legal name"),
         200,
-        help_text="As registered, e.g. “Acme Resellers GmbH”.",
+        help_text=_("As registered, e.g. “Acme Resellers GmbH”."),
         autocomplete="off",
     )
     domain = _text(
-        "Website domain",
+        _("Website domain"),
         253,
-        help_text="Your company's website, e.g. acme-resellers.example.",
+        help_text=_("Your company's website, e.g. acme-resellers.example."),
         autocomplete="url",
     )
-    country = forms.CharField(label="Country", required=False, widget=forms.Select())
-    contact_name = _text("Your name", 150, autocomplete="name")
+    country = forms.CharField(label=_("Country"), required=False, widget=forms.Select())
+    contact_name = _text(_("Your name"), 150, autocomplete="name")
     contact_email = forms.CharField(
-        label="Your work e-mail address",
+        label=_("Your work e-mail address"),
         required=False,
-        help_text="At your company's website domain; it becomes your sign-in address.",
+        help_text=_("At your company's website domain; it becomes your sign-in address."),
         widget=forms.EmailInput(
             attrs={"required": True, "autocomplete": "email", "maxlength": 254}
         ),
     )
     expected_focus = forms.CharField(
-        label="Expected focus",
+        label=_("Expected focus"),
         required=False,
-        help_text="What you expect to sell, to which customers, in which regions.",
+        help_text=_("What you expect to sell, to which customers, in which regions."),
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": 2000, "required": True}),
     )
     homepage = forms.CharField(
-        label="Leave this field empty",
+        label=_("Leave this field empty"),
         required=False,
         widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
     )
@@ -162,15 +164,17 @@ class ApplicationForm(InviteForm):
 class TermsAcceptForm(forms.Form):
     version = forms.CharField(widget=forms.HiddenInput())
     accept = forms.BooleanField(
-        label="I have read and accept these terms on behalf of my company",
+        label=_("I have read and accept these terms on behalf of my company"),
         required=False,
     )
 
 
 class BulkInviteForm(forms.Form):
     file = forms.FileField(
-        label="CSV file",
-        help_text="Columns email, name, role (member or admin); the first line names them. "
-        "At most 500 rows.",
+        label=_("CSV file"),
+        help_text=_(
+            "Columns email, name, role (member or admin); the first line names them. "
+            "At most 500 rows."
+        ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )

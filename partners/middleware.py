@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import JsonResponse
 from django.shortcuts import redirect
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from prm.lib.time import valid_time_zone
 from prm.middleware import path_is_api
@@ -131,6 +131,25 @@ class UserTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class UserLanguageMiddleware:
+    """Pages speak the signed-in user's saved language (User.language, set on the preferences
+    page or with the language switcher). Runs after LocaleMiddleware, which has already chosen
+    from the language cookie or Accept-Language; a saved choice overrides both (LocaleMiddleware
+    then sends it as Content-Language). Token-authenticated API calls are signed in only inside
+    the view, so they keep the cookie/Accept-Language choice."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        code = getattr(user, "language", "") if getattr(user, "is_authenticated", False) else ""
+        if code and code in dict(settings.LANGUAGES):
+            translation.activate(code)
+            request.LANGUAGE_CODE = code
+        return self.get_response(request)
 
 
 # --- MFA enrolment ----------------------------------------------------------------------------

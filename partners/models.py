@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from prm.lib.fields import UpdatedAtField
 from prm.lib.time import timezone_now
@@ -67,6 +68,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         max_length=64,
         blank=True,
         help_text="IANA time zone the pages show times in (e.g. Europe/Berlin); empty: UTC.",
+    )
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        help_text="Language of the portal and e-mails (en, de, fr, es); empty: the browser's.",
     )
 
     objects = UserManager()
@@ -174,8 +180,8 @@ class Membership(models.Model):
     """A user's place in one partner company. A user belongs to at most one partner."""
 
     class Role(models.TextChoices):
-        MEMBER = "member", "Member"
-        ADMIN = "admin", "Partner admin"
+        MEMBER = "member", _("Member")
+        ADMIN = "admin", _("Partner admin")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"

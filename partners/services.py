@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 
 from partners.authentication import tokens_forget
 from partners.dispatch import invitation_created, invitation_withheld, user_deactivating
@@ -273,10 +274,27 @@ def user_time_zone_set(*, user: User, time_zone: object) -> User:
         time_zone.strip() and valid_time_zone(time_zone.strip()) is None
     ):
         raise ValidationFailed(
-            "Unknown time zone.", fields={"time_zone": ["Choose a time zone from the list."]}
+            gettext("Unknown time zone."),
+            fields={"time_zone": [gettext("Choose a time zone from the list.")]},
         )
     user.time_zone = time_zone.strip()
     user.save(update_fields=["time_zone"])
+    return user
+
+
+def user_language_set(*, user: User, language: object) -> User:
+    """A user's own language for pages and e-mails (a code of settings.LANGUAGES, or "" for
+    the browser's choice). Unknown → 400."""
+    if language is None:
+        language = ""
+    codes = {code for code, _name in settings.LANGUAGES}
+    if not isinstance(language, str) or (language.strip() and language.strip() not in codes):
+        raise ValidationFailed(
+            gettext("Unknown language."),
+            fields={"language": [gettext("Choose a language from the list.")]},
+        )
+    user.language = language.strip()
+    user.save(update_fields=["language"])
     return user
 
 

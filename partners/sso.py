@@ -27,6 +27,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from partners.models import IdentityProvider, Membership, Partner, User
 from partners.roles import partner_of
@@ -39,15 +40,15 @@ SECOND_FACTOR_AMR = frozenset(
 )
 # Session key: this session was opened through a provider that asserted MFA.
 SESSION_IDP_MFA = "prm_idp_mfa"
-REFUSED = (
+REFUSED = _(
     "This identity provider cannot sign you in to Dealbridge. Sign in with your e-mail and "
     "password, or ask your company's partner admin (vendor staff: an administrator) for access."
 )
-UNVERIFIED = (
+UNVERIFIED = _(
     "Your identity provider did not confirm your e-mail address, so Dealbridge cannot match it "
     "to an account. Ask your IT team to mark the address as verified."
 )
-PASSWORD_REFUSED = (
+PASSWORD_REFUSED = _(
     "Your company signs in to Dealbridge through single sign-on: use “Sign in with single "
     "sign-on” and your work e-mail address."
 )
@@ -185,7 +186,9 @@ def refused_response(request: HttpRequest, refusal: SsoRefused, provider=None):
         reason=refusal.reason,
         provider=getattr(provider, "slug", ""),
     )
-    return render(request, "account/sso_refused.html", {"message": refusal.message}, status=403)
+    return render(
+        request, "account/sso_refused.html", {"message": str(refusal.message)}, status=403
+    )
 
 
 # --- allauth adapters -------------------------------------------------------------------------
@@ -353,4 +356,4 @@ def with_form_action_to_providers(response):
 
 def password_sign_in_refusal(user: User) -> str | None:
     """Why `user` may not sign in with a password (None when they may)."""
-    return PASSWORD_REFUSED if required_provider(user) is not None else None
+    return str(PASSWORD_REFUSED) if required_provider(user) is not None else None

@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("company/users/<id:pk>/resend/", views.company_user_resend, name="company_user_resend"),
     path("company/users/<id:pk>/role/", views.company_user_role, name="company_user_role"),
+    path("settings/language/", views.language_switch, name="language_switch"),
     path("settings/tokens/", views.token_list, name="token_list"),
     path("settings/tokens/<id:pk>/revoke/", views.token_revoke, name="token_revoke"),
 ]

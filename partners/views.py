@@ -14,6 +14,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from partners import services
@@ -82,7 +84,7 @@ def company_users(request):
     except ValidationFailed as exc:
         form.apply_errors(exc)
         return _render_users(request, form, status=400)
-    messages.success(request, f"Invitation sent to {user.email}.")
+    messages.success(request, _("Invitation sent to %(email)s.") % {"email": user.email})
     return redirect("company_users")
 
 
@@ -95,7 +97,7 @@ def company_user_deactivate(request, pk):
     raw_owner = (request.POST.get("new_owner") or "").strip()
     new_owner_id = parse_id(raw_owner) if raw_owner else None
     if raw_owner and new_owner_id is None:
-        messages.error(request, "Choose who takes over their open registrations.")
+        messages.error(request, _("Choose who takes over their open registrations."))
         return redirect("company_users")
     try:
         services.partner_user_deactivate(
@@ -107,14 +109,16 @@ def company_user_deactivate(request, pk):
     except (StateConflict, ValidationFailed) as exc:
         messages.error(request, exc.detail)
         return redirect("company_users")
-    text = f"{membership.user.email} can no longer sign in."
+    text = _("%(email)s can no longer sign in.") % {"email": membership.user.email}
     new_owner = (
         partner_members(membership.partner).filter(user_id=new_owner_id).first()
         if new_owner_id
         else None
     )
     if new_owner is not None:
-        text += f" Their open registrations now belong to {new_owner.user.get_full_name()}."
+        text += " " + _("Their open registrations now belong to %(name)s.") % {
+            "name": new_owner.user.get_full_name()
+        }
     messages.success(request, text)
     return redirect("company_users")
 
@@ -125,7 +129,7 @@ def company_user_role(request, pk):
     membership = _company_member(partner_of(request.user), pk)
     role = request.POST.get("role", "")
     if membership.user_id == request.user.pk and role != Membership.Role.ADMIN:
-        messages.error(request, "You cannot remove your own admin role.")
+        messages.error(request, _("You cannot remove your own admin role."))
         return redirect("company_users")
     try:
         services.partner_user_set_role(
@@ -135,7 +139,12 @@ def company_user_role(request, pk):
         messages.error(request, " ".join(sum((list(v) for v in (exc.fields or {}).values()), [])))
         return redirect("company_users")
     messages.success(
-        request, f"{membership.user.email} is now {dict(Membership.Role.choices)[role].lower()}."
+        request,
+        _("%(email)s is now %(role)s.")
+        % {
+            "email": membership.user.email,
+            "role": str(dict(Membership.Role.choices)[role]).lower(),
+        },
     )
     return redirect("company_users")
 
@@ -195,7 +204,7 @@ def token_revoke(request, pk):
     if token is None:
         raise Http404
     services.token_revoke(token=token)
-    messages.success(request, f"Token {token.prefix}… revoked.")
+    messages.success(request, _("Token %(prefix)s… revoked.") % {"prefix": token.prefix})
     return redirect("token_list")
 
 
@@ -219,8 +228,10 @@ def sso_start(request):
         if provider is None:
             form.add_error(
                 "email",
-                "Single sign-on is not set up for this address. Sign in with your e-mail "
-                "address and password.",
+                _(
+                    "Single sign-on is not set up for this address. Sign in with your e-mail "
+                    "address and password."
+                ),
             )
         else:
             social = get_social_adapter().get_provider(request, provider.slug)
@@ -310,7 +321,7 @@ def terms_page(request):
         form = TermsAcceptForm(request.POST)
         form.is_valid()
         if not form.cleaned_data.get("accept"):
-            form.add_error("accept", "Tick the box to accept the terms.")
+            form.add_error("accept", _("Tick the box to accept the terms."))
             form.fields["accept"].widget.attrs["aria-invalid"] = "true"
         else:
             try:
@@ -320,7 +331,7 @@ def terms_page(request):
                 return redirect(request.get_full_path())
             except PermissionDeniedError as exc:
                 raise PermissionDenied(exc.detail) from None
-            messages.success(request, "Thank you: the partner program terms are accepted.")
+            messages.success(request, _("Thank you: the partner program terms are accepted."))
             return redirect(next_url or "home")
         status = 400
     else:
@@ -388,8 +399,11 @@ def company_users_import(request):
         context["row_errors"] = _row_report(rows)
         context["error"] = exc.detail
         return render(request, "partners/users_import.html", context, status=400)
-    noun = "invitation" if result.invited == 1 else "invitations"
-    messages.success(request, f"{result.invited} {noun} sent.")
+    messages.success(
+        request,
+        ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", result.invited)
+        % {"count": result.invited},
+    )
     return redirect("company_users")
 
 
@@ -404,7 +418,9 @@ def company_user_resend(request, pk):
     except StateConflict as exc:
         messages.error(request, exc.detail)
         return redirect("company_users")
-    messages.success(request, f"Invitation sent again to {membership.user.email}.")
+    messages.success(
+        request, _("Invitation sent again to %(email)s.") % {"email": membership.user.email}
+    )
     return redirect("company_users")
 
 
@@ -420,5 +436,42 @@ def company_user_reactivate(request, pk):
         problems = sum((list(v) for v in (getattr(exc, "fields", None) or {}).values()), [])
         messages.error(request, " ".join([exc.detail, *problems]))
         return redirect("company_users")
-    messages.success(request, f"{membership.user.email} can sign in again.")
+    messages.success(request, _("%(email)s can sign in again.") % {"email": membership.user.email})
     return redirect("company_users")
+
+
+# --- Language switcher ------------------------------------------------------------------------
+
+
+@require_POST
+def language_switch(request):
+    """The language switcher in every page's footer (works without JavaScript): saves the
+    choice on a signed-in user's account (pages and e-mails follow it) and in Django's language
+    cookie for everyone, then goes back to `next` when it is a page of this site (else home).
+    An unknown language changes nothing."""
+    from django.conf import settings
+    from django.utils.http import url_has_allowed_host_and_scheme
+    from django.utils.translation import check_for_language
+
+    code = request.POST.get("language", "")
+    target = request.POST.get("next") or request.headers.get("referer") or "/"
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    response = redirect(target)
+    if code not in dict(settings.LANGUAGES) or not check_for_language(code):
+        return response
+    if request.user.is_authenticated:
+        services.user_language_set(user=request.user, language=code)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response

@@ -76,11 +76,15 @@ MIDDLEWARE = [
     "prm.middleware.RejectUnstorableQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "partners.middleware.SessionLifetimeMiddleware",
+    # After sessions, before CommonMiddleware (Django's documented place): cookie, then
+    # Accept-Language. No i18n_patterns, so URLs carry no language prefix.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "partners.middleware.ActiveAccountMiddleware",
     "partners.middleware.UserTimezoneMiddleware",
+    "partners.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -388,10 +392,29 @@ EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="dealbridge
 
 # --- I18N / time ------------------------------------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# The portal, e-mails and validation messages speak these languages (README "Languages"):
+# a signed-in user's saved choice (User.language, activated by
+# partners.middleware.UserLanguageMiddleware) wins over the language cookie, which wins over
+# the browser's Accept-Language; English otherwise. Manager-only pages stay English.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Numbers and dates follow the active language's formats (Django localizes in templates:
+# "5000,5" and "3. Dezember 2026" in German). Amounts group thousands through
+# floatformat:"2g" (the locale's separator). USE_THOUSAND_SEPARATOR stays off on purpose: it
+# would also group every bare integer a template prints, turning ids in value="{{ r.pk }}"
+# and data attributes into "1,234". Form widgets, CSV and the API never localize.
+USE_THOUSAND_SEPARATOR = False
 
 # --- Static files -----------------------------------------------------------------------------
 

@@ -10,21 +10,22 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from prm.lib.time import timezone_now
 
 
 class AccrualStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    PAID = "paid", "Paid"
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    PAID = "paid", _("Paid")
 
 
 class AccrualKind(models.TextChoices):
-    DISCOUNT_PERCENT = "discount_percent", "Discount (%)"
-    FIXED = "fixed", "Fixed incentive"
-    PERCENT_OF_WON = "percent_of_won", "Percentage of the won value"
-    NONE = "none", "No benefit"
+    DISCOUNT_PERCENT = "discount_percent", _("Discount (%)")
+    FIXED = "fixed", _("Fixed incentive")
+    PERCENT_OF_WON = "percent_of_won", _("Percentage of the won value")
+    NONE = "none", _("No benefit")
 
 
 class Accrual(models.Model):

@@ -7,11 +7,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.test import TransactionTestCase
 
 from deals.db import event_purge_allowed
+from prm.lib.msgfmt import compile_stale
 from tests import factories
+
+# The translations are built by make; a bare `pytest` after editing a .po builds them here.
+compile_stale(Path(settings.BASE_DIR) / "locale")
 
 # The test runner's table flush must get through the SQLite append-only trigger.
 _original_fixture_teardown = TransactionTestCase._fixture_teardown

@@ -21,6 +21,7 @@ from deals.models import (
     NotificationKind,
 )
 from deals.notifications.links import _invitation_link, absolute_url
+from prm.lib.i18n import recipient_locale
 from prm.lib.publish import Publisher
 from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
@@ -61,14 +62,22 @@ def message_id_for(notification: Notification) -> str:
 
 
 def email_render(notification: Notification) -> tuple[str, str, str]:
-    """(subject, text, html) for an e-mail notification."""
+    """(subject, text, html) for an e-mail notification, in the recipient's language and time
+    zone as they are when it is sent (User.language, User.time_zone). The title (the subject)
+    and the body were written in the recipient's language with the notification."""
+    with recipient_locale(notification.recipient):
+        return _email_render(notification)
+
+
+def _email_render(notification: Notification) -> tuple[str, str, str]:
     ctx = dict(notification.context or {})
     ctx.setdefault("title", notification.title)
     ctx.setdefault("body", notification.body)
     ctx["link"] = absolute_url(notification.url) if notification.url else settings.SITE_URL
     ctx["recipient_name"] = notification.recipient.get_short_name()
-    ctx["kind_label"] = NotificationKind(notification.kind).label
+    ctx["kind_label"] = str(NotificationKind(notification.kind).label)
     ctx["site_url"] = settings.SITE_URL
+    ctx["occurred_at"] = notification.created_at
     template = "notification"
     if notification.kind == NotificationKind.USER_INVITED:
         template = "invitation"

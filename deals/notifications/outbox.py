@@ -19,10 +19,14 @@ message carries in links.py, the bell (read state) in inbox.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import dateformat, formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from deals.models import (
     PARTNER_REASON_LABELS,
@@ -45,6 +49,7 @@ from deals.notifications.delivery import notifications_publish
 from deals.notifications.links import MANAGER, PARTNER, REP, registration_path
 from partners.roles import REVIEW_PERMISSION, is_manager, is_sales_rep, membership_of
 from prm.lib import hotcache
+from prm.lib.i18n import recipient_locale
 from prm.lib.tenancy import system_context
 from prm.lib.time import timezone_now
 
@@ -333,13 +338,24 @@ def _recipients(kind: str, event: RegistrationEvent, registration: DealRegistrat
 
 
 def _date(value) -> str:
+    """A date as the recipient reads it: in their time zone and language (both active while
+    the content is written, prm.lib.i18n.recipient_locale)."""
     if not value:
         return ""
     if isinstance(value, str):
         from django.utils.dateparse import parse_datetime
 
         value = parse_datetime(value) or value
-    return value.strftime("%d %b %Y") if hasattr(value, "strftime") else str(value)
+    if not hasattr(value, "strftime"):
+        return str(value)
+    if isinstance(value, dt.datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    # Translators: a date in notification texts (Django date format: 03 Dec 2026).
+    return dateformat.format(value, pgettext("notification date", "d M Y"))
+
+
+def _money(value, currency: str) -> str:
+    return f"{formats.number_format(value, 2, force_grouping=True)} {currency}"
 
 
 def _excerpt(text: str, limit: int = 280) -> str:
@@ -348,238 +364,351 @@ def _excerpt(text: str, limit: int = 280) -> str:
 
 
 def _content(kind: str, event, registration: DealRegistration, audience: str) -> dict:
-    """Title, body and template context for one recipient audience. Partner-facing content
-    only ever names their own registration; conflicts are never described to partners."""
+    """Title, body and template context for one recipient audience, in the active language
+    (the recipient's: the caller wraps this in recipient_locale). Partner-facing content only
+    ever names their own registration; conflicts are never described to partners."""
     ref = registration.reference or f"#{registration.pk}"
     customer = registration.customer_name
     partner_name = registration.partner.name
     details = event.details or {}
     ctx: dict = {"reference": ref, "customer_name": customer, "audience": audience}
+    names = {"ref": ref, "customer": customer, "partner": partner_name}
     if kind == NotificationKind.SUBMISSION_RECEIVED:
         if audience == PARTNER:
-            title = f"Registration {ref} received"
+            title = _("Registration %(ref)s received") % names
             body = (
-                f"We received your deal registration for {customer}. "
-                "A channel manager will review it."
+                _(
+                    "We received your deal registration for %(customer)s. "
+                    "A channel manager will review it."
+                )
+                % names
             )
         else:
-            title = f"New registration {ref} from {partner_name}"
-            body = (
-                f"{partner_name} registered {customer} "
-                f"({registration.estimated_value:,.2f} {registration.currency}). "
-                f"The review is due by {_date(registration.sla_due_at)}."
-            )
+            title = _("New registration %(ref)s from %(partner)s") % names
+            body = _(
+                "%(partner)s registered %(customer)s (%(value)s). The review is due by %(due)s."
+            ) % {
+                **names,
+                "value": _money(registration.estimated_value, registration.currency),
+                "due": _date(registration.sla_due_at),
+            }
     elif kind == NotificationKind.APPROVAL_NEEDED:
         step, steps = registration.approval_step, registration.approval_steps
-        stage = f" (step {step} of {steps})" if steps > 1 else ""
+        values = {
+            **names,
+            "stage": _(" (step %(step)s of %(steps)s)") % {"step": step, "steps": steps}
+            if steps > 1
+            else "",
+            "partner_registration": _partner_registration(partner_name),
+            "value": _money(registration.estimated_value, registration.currency),
+            "done": details.get("step"),
+            "due": _date(registration.sla_due_at),
+        }
         if event.action == EventAction.STEP_APPROVED:
-            title = f"Approval needed: {ref}{stage}"
+            title = _("Approval needed: %(ref)s%(stage)s") % values
             body = (
-                f"{possessive(partner_name)} registration for {customer} "
-                f"({registration.estimated_value:,.2f} {registration.currency}) passed step "
-                f"{details.get('step')} and needs your approval by "
-                f"{_date(registration.sla_due_at)}."
+                _(
+                    "%(partner_registration)s for %(customer)s (%(value)s) passed step %(done)s "
+                    "and needs your approval by %(due)s."
+                )
+                % values
             )
         else:
-            title = f"Review assigned: {ref}{stage}"
+            title = _("Review assigned: %(ref)s%(stage)s") % values
             body = (
-                f"{possessive(partner_name)} registration for {customer} is assigned to you "
-                f"for review. The review is due by {_date(registration.sla_due_at)}."
+                _(
+                    "%(partner_registration)s for %(customer)s is assigned to you for review. "
+                    "The review is due by %(due)s."
+                )
+                % values
             )
     elif kind == NotificationKind.RESUBMITTED:
-        title = f"{partner_name} resubmitted {ref}"
-        body = f"{partner_name} answered the information request on {customer} and resubmitted."
+        title = _("%(partner)s resubmitted %(ref)s") % names
+        body = (
+            _("%(partner)s answered the information request on %(customer)s and resubmitted.")
+            % names
+        )
     elif kind == NotificationKind.APPROVED:
         auto = event.action == EventAction.AUTO_APPROVED
-        title = f"Registration {ref} approved"
+        title = _("Registration %(ref)s approved") % names
+        values = {**names, "until": _date(details.get("expires_at"))}
         body = (
-            f"Your registration for {customer} is approved{' automatically' if auto else ''}. "
-            f"It is protected until {_date(details.get('expires_at'))}."
-        )
-        ctx.update(decision="Approved", note=details.get("note", ""))
+            _(
+                "Your registration for %(customer)s is approved automatically. "
+                "It is protected until %(until)s."
+            )
+            if auto
+            else _(
+                "Your registration for %(customer)s is approved. It is protected until %(until)s."
+            )
+        ) % values
+        ctx.update(decision=_("Approved"), note=details.get("note", ""))
     elif kind == NotificationKind.REVOKED:
         reason = details.get("reason", "")
         label = _reason_label(reason)
-        title = f"Registration {ref}: protection ended"
-        body = (
-            f"A channel manager reviewed the engagements for {customer} and ended the "
-            f"protection of your registration. Reason: {label}."
-        )
-        ctx.update(decision="Protection ended", reason=label, note=details.get("note", ""))
+        title = _("Registration %(ref)s: protection ended") % names
+        body = _(
+            "A channel manager reviewed the engagements for %(customer)s and ended the "
+            "protection of your registration. Reason: %(reason)s."
+        ) % {**names, "reason": label}
+        ctx.update(decision=_("Protection ended"), reason=label, note=details.get("note", ""))
     elif kind == NotificationKind.CONFLICT_RESOLVED:
         title, body = _resolution_content(details, ref, customer, partner_name, audience)
         if audience == PARTNER:
-            ctx.update(decision="Co-sell")
+            ctx.update(decision=_("Co-sell"))
     elif kind in (NotificationKind.CO_SELL_PROPOSED, NotificationKind.CO_SELL_ACCEPTED):
-        rep = (details.get("confirmation") or {}).get("by") or "The sales rep"
+        rep = (details.get("confirmation") or {}).get("by") or _("The sales rep")
         if kind == NotificationKind.CO_SELL_PROPOSED:
-            title = f"Co-sell proposed on {ref}"
-            body = (
-                f"{rep} proposes co-sell with {partner_name} for {customer}. Resolve the "
+            title = _("Co-sell proposed on %(ref)s") % names
+            body = _(
+                "%(rep)s proposes co-sell with %(partner)s for %(customer)s. Resolve the "
                 "conflict to decide."
-            )
+            ) % {**names, "rep": rep}
         else:
-            title = f"Co-sell accepted on {ref}"
-            body = f"{rep} accepted the co-sell with {partner_name} for {customer}."
+            title = _("Co-sell accepted on %(ref)s") % names
+            body = _("%(rep)s accepted the co-sell with %(partner)s for %(customer)s.") % {
+                **names,
+                "rep": rep,
+            }
         ctx.update(note=details.get("note", ""))
     elif kind == NotificationKind.REJECTED:
         reason = details.get("reason", "")
         label = _reason_label(reason)
-        title = f"Registration {ref} rejected"
-        body = f"Your registration for {customer} was rejected. Reason: {label}."
-        ctx.update(decision="Rejected", reason=label, note=details.get("note", ""))
+        title = _("Registration %(ref)s rejected") % names
+        body = _("Your registration for %(customer)s was rejected. Reason: %(reason)s.") % {
+            **names,
+            "reason": label,
+        }
+        ctx.update(decision=_("Rejected"), reason=label, note=details.get("note", ""))
     elif kind == NotificationKind.INFO_REQUESTED:
-        title = f"Information requested on {ref}"
-        body = f"A channel manager needs more information about {customer} before deciding."
-        ctx.update(decision="Information requested", note=details.get("message", ""))
+        title = _("Information requested on %(ref)s") % names
+        body = (
+            _("A channel manager needs more information about %(customer)s before deciding.")
+            % names
+        )
+        ctx.update(decision=_("Information requested"), note=details.get("message", ""))
     elif kind == NotificationKind.COMMENT:
         from deals.models import Comment
 
         comment = Comment.objects.filter(pk=details.get("comment"), internal=False).first()
-        author = event.actor.get_full_name() if event.actor else "Someone"
-        title = f"New comment on {ref}"
-        body = f"{author} commented on {customer}."
+        author = event.actor.get_full_name() if event.actor else _("Someone")
+        title = _("New comment on %(ref)s") % names
+        body = _("%(author)s commented on %(customer)s.") % {**names, "author": author}
         ctx.update(note=_excerpt(comment.body) if comment else "")
     elif kind == NotificationKind.CONFLICT_DETECTED:
         matches = details.get("matches", [])
-        verdict = details.get("conflict_status", "conflict").replace("_", " ")
-        title = f"Conflict on {ref}: {verdict}"
-        body = (
-            f"{possessive(partner_name)} registration for {customer} matches "
-            f"{_count(len(matches), 'active record')} ({verdict})."
-        )
+        verdict = CONFLICT_VERDICTS.get(details.get("conflict_status", "conflict"))
+        verdict = str(verdict) if verdict else details.get("conflict_status", "").replace("_", " ")
+        title = _("Conflict on %(ref)s: %(verdict)s") % {**names, "verdict": verdict}
+        body = ngettext(
+            "%(partner_registration)s for %(customer)s matches %(count)d active record "
+            "(%(verdict)s).",
+            "%(partner_registration)s for %(customer)s matches %(count)d active records "
+            "(%(verdict)s).",
+            len(matches),
+        ) % {
+            **names,
+            "partner_registration": _partner_registration(partner_name),
+            "count": len(matches),
+            "verdict": verdict,
+        }
         if audience == REP:
-            body += " One of them is a direct opportunity you own."
+            body += " " + _("One of them is a direct opportunity you own.")
     elif kind == NotificationKind.EXTENSION_REQUESTED:
-        title = f"{partner_name} asks to extend {ref}"
-        body = f"{partner_name} requested an extension of the protection for {customer}."
+        title = _("%(partner)s asks to extend %(ref)s") % names
+        body = _("%(partner)s requested an extension of the protection for %(customer)s.") % names
         ctx.update(note=details.get("reason", ""))
     elif kind == NotificationKind.EXTENSION_DECIDED:
         approved = event.action == EventAction.EXTENSION_APPROVED
-        title = f"Extension {'approved' if approved else 'declined'} for {ref}"
-        body = (
-            f"Protection for {customer} now ends on {_date(details.get('expires_at'))}."
-            if approved
-            else f"The extension for {customer} was declined; protection still ends on "
-            f"{_date(details.get('expires_at'))}."
+        values = {**names, "until": _date(details.get("expires_at"))}
+        if approved:
+            title = _("Extension approved for %(ref)s") % names
+            body = _("Protection for %(customer)s now ends on %(until)s.") % values
+        else:
+            title = _("Extension declined for %(ref)s") % names
+            body = (
+                _(
+                    "The extension for %(customer)s was declined; protection still ends on "
+                    "%(until)s."
+                )
+                % values
+            )
+        ctx.update(
+            decision=_("Approved") if approved else _("Declined"), note=details.get("note", "")
         )
-        ctx.update(decision="Approved" if approved else "Declined", note=details.get("note", ""))
     elif kind == NotificationKind.EXPIRY_REMINDER:
         days = details.get("days")
+        values = {**names, "days": days, "until": _date(details.get("expires_at"))}
         if audience == MANAGER:
-            title = f"{possessive(partner_name)} {ref} expires in {days} days"
-            body = (
-                f"{possessive(partner_name)} protection for {customer} ends on "
-                f"{_date(details.get('expires_at'))}. The partner has been reminded to report "
-                "the outcome or request an extension."
-            )
+            title = _("%(ref)s of %(partner)s expires in %(days)s days") % values
+            body = _(
+                "The protection of %(partner_registration)s for %(customer)s ends on "
+                "%(until)s. The partner has been reminded to report the outcome or request "
+                "an extension."
+            ) % {**values, "partner_registration": _partner_registration(partner_name)}
         else:
-            title = f"{ref} expires in {days} days"
+            title = _("%(ref)s expires in %(days)s days") % values
             body = (
-                f"Protection for {customer} ends on {_date(details.get('expires_at'))}. "
-                "Report the outcome or request an extension before then."
+                _(
+                    "Protection for %(customer)s ends on %(until)s. Report the outcome or "
+                    "request an extension before then."
+                )
+                % values
             )
         ctx.update(days=days)
     elif kind == NotificationKind.REASSIGNED:
-        title = f"Registration {ref} is now yours"
+        title = _("Registration %(ref)s is now yours") % names
         actor = event.actor
         who = (
-            "A channel manager"
+            _("A channel manager")
             if actor is not None and is_manager(actor)
             else (actor.get_full_name() if actor is not None else "Dealbridge")
         )
-        previous = (details.get("from") or {}).get("email") or "its previous owner"
+        previous = (details.get("from") or {}).get("email") or _("its previous owner")
+        values = {**names, "who": who, "previous": previous}
         if details.get("reason") == "user_deactivated":
             body = (
-                f"You now own the registration for {customer}: {previous} no longer has "
-                f"access, and {who} handed their open registrations over."
+                _(
+                    "You now own the registration for %(customer)s: %(previous)s no longer has "
+                    "access, and %(who)s handed their open registrations over."
+                )
+                % values
             )
         else:
-            body = f"{who} made you the owner of the registration for {customer}."
+            body = _("%(who)s made you the owner of the registration for %(customer)s.") % values
     elif kind == NotificationKind.EXPIRED:
-        title = f"Registration {ref} expired"
-        body = f"Protection for {customer} ended on {_date(details.get('expires_at'))}."
+        title = _("Registration %(ref)s expired") % names
+        body = _("Protection for %(customer)s ended on %(until)s.") % {
+            **names,
+            "until": _date(details.get("expires_at")),
+        }
     elif kind == NotificationKind.CLOSED:
         won = event.action == EventAction.CLOSED_WON
-        late = " after its protection lapsed" if details.get("late") else ""
-        title = f"{partner_name} closed {ref} as {'won' if won else 'lost'}"
+        late = bool(details.get("late"))
         if won:
-            value = details.get("actual_value") or ""
+            title = _("%(partner)s closed %(ref)s as won") % names
+            values = {
+                **names,
+                "value": f"{details.get('actual_value') or ''} {registration.currency}",
+                "closed": details.get("close_date") or "—",
+            }
             body = (
-                f"{partner_name} reported {customer} won{late} "
-                f"({value} {registration.currency}, closed {details.get('close_date') or '—'}). "
-                "Verify the win to create the partner's accrual."
-            )
+                _(
+                    "%(partner)s reported %(customer)s won after its protection lapsed "
+                    "(%(value)s, closed %(closed)s). Verify the win to create the partner's "
+                    "accrual."
+                )
+                if late
+                else _(
+                    "%(partner)s reported %(customer)s won (%(value)s, closed %(closed)s). "
+                    "Verify the win to create the partner's accrual."
+                )
+            ) % values
         else:
-            body = f"{partner_name} reported {customer} lost."
+            title = _("%(partner)s closed %(ref)s as lost") % names
+            body = _("%(partner)s reported %(customer)s lost.") % names
     elif kind == NotificationKind.WIN_VERIFIED:
-        title = f"Win verified on {ref}"
+        title = _("Win verified on %(ref)s") % names
         body = (
-            f"Your win on {customer} is verified. Any incentive it earned appears on your "
-            "Earnings page."
+            _(
+                "Your win on %(customer)s is verified. Any incentive it earned appears on your "
+                "Earnings page."
+            )
+            % names
         )
     elif kind == NotificationKind.SLA_OVERDUE:
         steps = details.get("steps") or 1
-        stage = f" (step {details.get('step')} of {steps})" if steps > 1 else ""
-        title = f"Review overdue: {ref}{stage}"
+        values = {
+            **names,
+            "stage": _(" (step %(step)s of %(steps)s)")
+            % {"step": details.get("step"), "steps": steps}
+            if steps > 1
+            else "",
+            "partner_registration": _partner_registration(partner_name),
+            "due": _date(details.get("sla_due_at")),
+        }
+        title = _("Review overdue: %(ref)s%(stage)s") % values
         body = (
-            f"{possessive(partner_name)} registration for {customer} was due for a decision on "
-            f"{_date(details.get('sla_due_at'))}."
+            _("%(partner_registration)s for %(customer)s was due for a decision on %(due)s.")
+            % values
         )
     else:  # pragma: no cover - every mapped kind is handled above
-        title, body = f"Update on {ref}", ""
-    ctx.update(title=title, body=body)
+        title, body = _("Update on %(ref)s") % names, ""
+    ctx.update(title=str(title), body=str(body))
+    for key in ("decision", "reason"):
+        if key in ctx:
+            ctx[key] = str(ctx[key])
     return ctx
 
 
-def possessive(name: str) -> str:
-    """ "Acme's", but "Northbridge Solutions'" (a name ending in s takes the apostrophe only)."""
-    name = str(name or "")
-    return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"
+# The verdict words of a conflict check as notifications name them.
+CONFLICT_VERDICTS = {
+    "conflict": gettext_lazy("conflict"),
+    "potential_conflict": gettext_lazy("potential conflict"),
+    "clear": gettext_lazy("clear"),
+}
 
 
-def _count(n: int, noun: str) -> str:
-    """ "1 active record", "3 active records": never "record(s)"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def _partner_registration(partner_name: str) -> str:
+    """ "Acme's registration", but "Northbridge Solutions' registration" in English."""
+    if str(partner_name).endswith(("s", "S")):
+        return _("%(partner)s' registration") % {"partner": partner_name}
+    return _("%(partner)s's registration") % {"partner": partner_name}
 
 
 def _reason_label(reason: str) -> str:
     """A reason as partners read it (deals.models.PARTNER_REASON_LABELS: the conflict reasons
     never say who the other party is)."""
     if reason in PARTNER_REASON_LABELS:
-        return PARTNER_REASON_LABELS[reason]
-    return RejectionReason(reason).label if reason in RejectionReason.values else reason
+        return str(PARTNER_REASON_LABELS[reason])
+    return str(RejectionReason(reason).label) if reason in RejectionReason.values else reason
 
 
 REP_OUTCOMES = {
-    "partner_wins": "the partner leads this deal; your opportunity is marked partner-led",
-    "first_registration_wins": "the earlier record keeps the deal",
-    "direct_wins": "your opportunity keeps the deal; the registration no longer protects it",
-    "co_sell": "co-sell: you and the partner work the deal together",
+    "partner_wins": gettext_lazy(
+        "the partner leads this deal; your opportunity is marked partner-led"
+    ),
+    "first_registration_wins": gettext_lazy("the earlier record keeps the deal"),
+    "direct_wins": gettext_lazy(
+        "your opportunity keeps the deal; the registration no longer protects it"
+    ),
+    "co_sell": gettext_lazy("co-sell: you and the partner work the deal together"),
 }
 
 
 def _resolution_content(details, ref, customer, partner_name, audience) -> tuple[str, str]:
     """A resolution as its audience reads it. Partners hear only of a co-sell, in one sentence
     whoever the other party is (never the rep's or another partner's name)."""
+    names = {"ref": ref, "customer": customer, "partner": partner_name}
     if audience == PARTNER:
         return (
-            f"Co-sell agreed on {ref}",
-            f"A channel manager agreed a co-sell for {customer}: you work this deal together "
-            "with the vendor's team, and your registration stays protected.",
+            _("Co-sell agreed on %(ref)s") % names,
+            _(
+                "A channel manager agreed a co-sell for %(customer)s: you work this deal "
+                "together with the vendor's team, and your registration stays protected."
+            )
+            % names,
         )
-    outcome = REP_OUTCOMES.get(details.get("resolution", ""), "resolved")
+    outcome = REP_OUTCOMES.get(details.get("resolution", ""), gettext_lazy("resolved"))
     terms = details.get("co_sell") or {}
-    body = (
-        f"The conflict between {possessive(partner_name)} registration for {customer} and your "
-        + (f"opportunity was resolved: {outcome}.")
-    )
+    body = _(
+        "The conflict between %(partner_registration)s for %(customer)s and your opportunity "
+        "was resolved: %(outcome)s."
+    ) % {
+        **names,
+        "partner_registration": _partner_registration(partner_name),
+        "outcome": outcome,
+    }
     if terms:
-        body += (
-            f" Lead: {terms.get('lead')}; partner credit {terms.get('partner_credit_percent')} %,"
-            f" your quota credit {terms.get('rep_credit_percent')} %."
-        )
-    return f"Conflict resolved on {ref}", body
+        body += " " + _(
+            "Lead: %(lead)s; partner credit %(partner_credit)s %%, your quota credit "
+            "%(rep_credit)s %%."
+        ) % {
+            "lead": terms.get("lead"),
+            "partner_credit": terms.get("partner_credit_percent"),
+            "rep_credit": terms.get("rep_credit_percent"),
+        }
+    return _("Conflict resolved on %(ref)s") % names, body
 
 
 # --- Writing the outbox -------------------------------------------------------------------------
@@ -630,7 +759,10 @@ def notifications_for_event(event: RegistrationEvent) -> None:
     now = timezone_now()
     rows = []
     for user, audience in recipients:
-        ctx = _content(kind, event, registration, audience)
+        # Written in the recipient's language, dates in their zone: the bell shows this text
+        # and the e-mail's subject is its title (the e-mail itself is rendered at send time).
+        with recipient_locale(user):
+            ctx = _content(kind, event, registration, audience)
         # A sales rep's links open the rep workspace (/manage/ answers 403 to them).
         if audience == REP and is_sales_rep(user):
             path = registration_path(registration.pk, REP)
@@ -692,14 +824,22 @@ def invitation_notify(invitation) -> Notification:
     inviter = invitation.invited_by
     # Who invited: their name (or e-mail address), so the invitation is not a stranger's link.
     inviter_name = (inviter.get_full_name() or inviter.email) if inviter else ""
-    invited = f"{inviter_name} invited you" if inviter_name else "You have been invited"
+    names = {"partner": partner.name, "inviter": inviter_name}
+    # A new user has no language yet (the site's default); one set by an admin is honoured.
+    with recipient_locale(invitation.user):
+        title = _("You're invited to Dealbridge for %(partner)s") % names
+        body = (
+            _("%(inviter)s invited you to register deals for %(partner)s.")
+            if inviter_name
+            else _("You have been invited to register deals for %(partner)s.")
+        ) % names
     row = Notification.objects.create(
         recipient=invitation.user,
         kind=NotificationKind.USER_INVITED,
         channel=Channel.EMAIL,
         dedupe_key=f"invitation:{invitation.pk}:{invitation.user_id}:email",
-        title=f"You're invited to Dealbridge for {partner.name}",
-        body=f"{invited} to register deals for {partner.name}.",
+        title=title,
+        body=body,
         context={
             "invitation": invitation.pk,
             "partner_name": partner.name,
@@ -724,7 +864,20 @@ def invitation_withheld_notify(*, user, partner, invited_by) -> Notification | N
     if user is None or not user.is_active:
         return None
     inviter_name = (invited_by.get_full_name() or invited_by.email) if invited_by else ""
-    who = f"{inviter_name} of {partner.name}" if inviter_name else f"Someone at {partner.name}"
+    names = {"partner": partner.name, "inviter": inviter_name, "email": user.email}
+    with recipient_locale(user):
+        who = (
+            _("%(inviter)s of %(partner)s") % names
+            if inviter_name
+            else _("Someone at %(partner)s") % names
+        )
+        title = _("%(partner)s tried to add you to Dealbridge") % names
+        body = _(
+            "%(who)s tried to add %(email)s as a user of %(partner)s. This address already "
+            "has a Dealbridge account, so no new account was created and your account was not "
+            "changed. If you now work for %(partner)s, ask your channel manager to move your "
+            "account; otherwise you can ignore this message."
+        ) % {**names, "who": who}
     day = timezone_now().date().isoformat()
     row, created = Notification.objects.get_or_create(
         dedupe_key=f"invitation-withheld:{partner.pk}:{user.pk}:{day}:email",
@@ -732,13 +885,8 @@ def invitation_withheld_notify(*, user, partner, invited_by) -> Notification | N
             "recipient": user,
             "kind": NotificationKind.INVITATION_WITHHELD,
             "channel": Channel.EMAIL,
-            "title": f"{partner.name} tried to add you to Dealbridge",
-            "body": (
-                f"{who} tried to add {user.email} as a user of {partner.name}. This address "
-                "already has a Dealbridge account, so no new account was created and your "
-                f"account was not changed. If you now work for {partner.name}, ask your "
-                "channel manager to move your account; otherwise you can ignore this message."
-            ),
+            "title": title,
+            "body": body,
             "context": {"partner_name": partner.name, "invited_by": inviter_name},
         },
     )

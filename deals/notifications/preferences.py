@@ -1,10 +1,11 @@
 """Each user's notification preferences: e-mail on or off per kind (in-app always stays on)
-and the time zone pages show times in. The outbox reads the opt-outs when it writes e-mails
+the time zone pages show times in, and the language of pages and e-mails. The outbox reads the opt-outs when it writes e-mails
 (deals.notifications.outbox); the preferences page (deals.web.preferences) writes them here."""
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from deals.models import NotificationKind, NotificationPreference
 from partners import services as partner_services
@@ -65,17 +66,21 @@ def email_preferences(user) -> dict[str, bool]:
     return {kind.value: kind.value not in off for kind in kinds_for(user)}
 
 
-def preferences_save(*, user, email_on: object, time_zone: object) -> None:
+def preferences_save(*, user, email_on: object, time_zone: object, language: object = None) -> None:
     """Save the e-mail switches (`email_on`: the kinds to e-mail; every other listed kind is
-    turned off) and the time zone, in one transaction. An unknown kind or zone → 400."""
+    turned off), the time zone and (when given) the language, in one transaction. An unknown
+    kind, zone or language → 400."""
     allowed = {kind.value for kind in kinds_for(user)}
     wanted = set(email_on) if isinstance(email_on, list | tuple | set) else None
     if wanted is None or not wanted <= allowed:
         raise ValidationFailed(
-            "Unknown notification kind.", fields={"email": ["Choose from the listed kinds."]}
+            gettext("Unknown notification kind."),
+            fields={"email": [gettext("Choose from the listed kinds.")]},
         )
     with transaction.atomic():
         partner_services.user_time_zone_set(user=user, time_zone=time_zone)
+        if language is not None:
+            partner_services.user_language_set(user=user, language=language)
         for kind in sorted(allowed):
             NotificationPreference.objects.update_or_create(
                 user=user, kind=kind, defaults={"email_enabled": kind in wanted}

@@ -17,6 +17,7 @@ from typing import cast
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 
 from conflicts import engine
 from conflicts import services as conflict_services
@@ -337,7 +338,7 @@ def _submit_locked(
     _check_logged(actor, registration.partner, identity, outcome.status, action)
     if outcome.duplicate_of is not None:
         raise DuplicateRegistration(
-            "Your company already has an active registration for this customer.",
+            gettext("Your company already has an active registration for this customer."),
             existing_id=outcome.duplicate_of,
         )
     now = timezone_now()
@@ -770,12 +771,12 @@ def registration_close_validate(*, outcome, close_date, actual_value, lost_reaso
     for confirmation."""
     errors = Errors()
     if outcome not in ("won", "lost"):
-        errors.add("outcome", "Choose won or lost.")
+        errors.add("outcome", gettext("Choose won or lost."))
     closed_on = check_date(errors, "close_date", close_date)
     value = check_money(errors, "actual_value", actual_value, required=False)
     lost_reason = check_text(errors, "lost_reason", lost_reason, 500)
     if closed_on and closed_on > today() + dt.timedelta(days=1):
-        errors.add("close_date", "The close date cannot be in the future.")
+        errors.add("close_date", gettext("The close date cannot be in the future."))
     errors.raise_if_any()
     return closed_on, value, lost_reason
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import formats
+from django.utils.translation import gettext as _
+
 from deals import customfields
 from deals.catalog import _clean_products
 from deals.models import (
@@ -67,7 +70,7 @@ def _clean_registration_fields(
     cleaned: dict[str, Any] = {}
     unknown = set(data) - set(PARTNER_EDITABLE_FIELDS) - {"draft"}
     for name in sorted(unknown):
-        errors.add(name, "This field cannot be set.")
+        errors.add(name, _("This field cannot be set."))
 
     def present(name):
         return name in data or not partial
@@ -96,12 +99,12 @@ def _clean_registration_fields(
     if present("expected_close_date"):
         close = check_date(errors, "expected_close_date", data.get("expected_close_date"))
         if close is not None and close < today():
-            errors.add("expected_close_date", "The expected close date cannot be in the past.")
+            errors.add("expected_close_date", _("The expected close date cannot be in the past."))
         cleaned["expected_close_date"] = close
     if present("stage"):
         stage = data.get("stage") or "qualification"
         if stage not in STAGES:
-            errors.add("stage", f"Choose one of: {', '.join(STAGES)}.")
+            errors.add("stage", _("Choose one of: %(choices)s.") % {"choices": ", ".join(STAGES)})
         cleaned["stage"] = stage
     if present("products"):
         cleaned["products"] = _clean_products(errors, data.get("products"))
@@ -134,18 +137,22 @@ def _policy_errors(
             continue
         value = getattr(registration, name, None)
         if hasattr(registration, name) and value in (None, ""):
-            errors.add(name, "This field is required.")
+            errors.add(name, _("This field is required."))
     if not products:
-        errors.add("products", "Choose at least one product.")
+        errors.add("products", _("Choose at least one product."))
     minimum = policy.min_deal_value(registration.currency) if registration.currency else None
     value = registration.estimated_value
     if minimum is not None and value is not None and value < minimum:
         errors.add(
             "estimated_value",
-            f"The minimum deal value is {minimum:,.2f} {registration.currency}.",
+            _("The minimum deal value is %(amount)s %(currency)s.")
+            % {
+                "amount": formats.number_format(minimum, 2, force_grouping=True),
+                "currency": registration.currency,
+            },
         )
     if registration.expected_close_date and registration.expected_close_date < today():
-        errors.add("expected_close_date", "The expected close date cannot be in the past.")
+        errors.add("expected_close_date", _("The expected close date cannot be in the past."))
     # Required custom fields of the partner's tier (a field scoped to product lines only when
     # the deal includes one of them).
     fields = (form or customfields.form_current()).for_tier(registration.partner.tier_id)

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 import pycountry
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from conflicts.models import Conflict
 from deals.models import ActivityKind, RejectionReason, Stage
@@ -24,7 +25,7 @@ COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "SEK", "NO
 
 def country_choices() -> list[tuple[str, str]]:
     countries = sorted(pycountry.countries, key=lambda c: getattr(c, "common_name", c.name))
-    return [("", "Choose a country")] + [
+    return [("", _("Choose a country"))] + [
         (c.alpha_2, f"{getattr(c, 'common_name', c.name)} ({c.alpha_2})") for c in countries
     ]
 
@@ -53,47 +54,50 @@ def _text(label, *, required=False, max_length=None, help_text="", **attrs):
 class RegistrationForm(ServiceErrorsMixin, forms.Form):
     """The fields of the API (docs/api.md), with the same names."""
 
-    customer_name = _text("Customer name", required=True, max_length=200)
+    customer_name = _text(_("Customer name"), required=True, max_length=200)
     customer_domain = _text(
-        "Website domain", max_length=253, help_text="e.g. globex.com", placeholder="globex.com"
+        _("Website domain"),
+        max_length=253,
+        help_text=_("e.g. globex.com"),
+        placeholder="globex.com",
     )
     customer_country = forms.CharField(
-        label="Country",
+        label=_("Country"),
         required=False,
         widget=forms.Select(attrs={"required": True}),
     )
-    customer_address = _text("Address", max_length=500)
-    contact_name = _text("Contact name", max_length=150)
+    customer_address = _text(_("Address"), max_length=500)
+    contact_name = _text(_("Contact name"), max_length=150)
     contact_email = forms.CharField(
-        label="Contact e-mail",
+        label=_("Contact e-mail"),
         required=False,
         widget=forms.EmailInput(attrs={"maxlength": 254, "autocomplete": "off"}),
     )
-    contact_phone = _text("Contact phone", max_length=40)
+    contact_phone = _text(_("Contact phone"), max_length=40)
     products = forms.MultipleChoiceField(
-        label="Products", required=False, widget=forms.CheckboxSelectMultiple
+        label=_("Products"), required=False, widget=forms.CheckboxSelectMultiple
     )
     estimated_value = forms.CharField(
-        label="Estimated value",
+        label=_("Estimated value"),
         required=False,
         widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "required": True}),
     )
-    currency = forms.CharField(label="Currency", required=False, widget=forms.Select())
+    currency = forms.CharField(label=_("Currency"), required=False, widget=forms.Select())
     expected_close_date = forms.CharField(
-        label="Expected close date",
+        label=_("Expected close date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date", "required": True}),
     )
     stage = forms.CharField(
-        label="Sales stage", required=False, widget=forms.Select(choices=Stage.choices)
+        label=_("Sales stage"), required=False, widget=forms.Select(choices=Stage.choices)
     )
     description = forms.CharField(
-        label="Description",
+        label=_("Description"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": 5000}),
-        help_text="What the customer needs and how you found the opportunity.",
+        help_text=_("What the customer needs and how you found the opportunity."),
     )
-    competitors = _text("Competitors", max_length=500, help_text="Other vendors in the deal.")
+    competitors = _text(_("Competitors"), max_length=500, help_text=_("Other vendors in the deal."))
 
     # Grouped as the page shows them; the fields themselves are PARTNER_EDITABLE_FIELDS.
     CUSTOMER_FIELDS = REGISTRATION_CUSTOMER_FIELDS
@@ -216,11 +220,11 @@ def custom_form_field(definition) -> forms.Field:
         )
     if kind == "choice":
         widget: forms.Widget = forms.Select(
-            attrs=attrs, choices=[("", "Choose…")] + [(c, c) for c in definition.choices]
+            attrs=attrs, choices=[("", _("Choose…"))] + [(c, c) for c in definition.choices]
         )
     elif kind == "boolean":
         widget = forms.Select(
-            attrs=attrs, choices=[("", "Choose…"), ("true", "Yes"), ("false", "No")]
+            attrs=attrs, choices=[("", _("Choose…")), ("true", _("Yes")), ("false", _("No"))]
         )
     elif kind == "number":
         widget = forms.NumberInput(attrs={**attrs, "step": "any"})
@@ -238,7 +242,7 @@ def custom_form_field(definition) -> forms.Field:
 
 class CommentForm(ServiceErrorsMixin, forms.Form):
     body = forms.CharField(
-        label="Comment",
+        label=_("Comment"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000, "required": True}),
     )
@@ -246,21 +250,21 @@ class CommentForm(ServiceErrorsMixin, forms.Form):
 
 class ActivityForm(ServiceErrorsMixin, forms.Form):
     kind = forms.CharField(
-        label="Type", required=False, widget=forms.Select(choices=ActivityKind.choices)
+        label=_("Type"), required=False, widget=forms.Select(choices=ActivityKind.choices)
     )
     occurred_on = forms.CharField(
-        label="Date",
+        label=_("Date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date", "required": True}),
     )
     summary = forms.CharField(
-        label="What happened",
+        label=_("What happened"),
         required=False,
         widget=forms.TextInput(attrs={"maxlength": 1000, "required": True}),
     )
     # Choices are the registration's files, set by the page (deals/web/attachments.py).
     attachment = forms.CharField(
-        label="Evidence (optional)", required=False, widget=forms.Select(choices=[])
+        label=_("Evidence (optional)"), required=False, widget=forms.Select(choices=[])
     )
 
 
@@ -268,17 +272,19 @@ class AttachmentForm(ServiceErrorsMixin, forms.Form):
     """Only the file input: its type and size are judged by the service, from the bytes."""
 
     file = forms.FileField(
-        label="File",
+        label=_("File"),
         required=False,
-        help_text="A proposal, quote, purchase order or e-mail: PDF, PNG, JPEG, plain text, "
-        "CSV, DOCX, XLSX or PPTX, at most 10 MB.",
+        help_text=_(
+            "A proposal, quote, purchase order or e-mail: PDF, PNG, JPEG, plain text, "
+            "CSV, DOCX, XLSX or PPTX, at most 10 MB."
+        ),
         widget=forms.ClearableFileInput(attrs={"required": True}),
     )
 
 
 class ExtensionForm(ServiceErrorsMixin, forms.Form):
     reason = forms.CharField(
-        label="Why do you need more time?",
+        label=_("Why do you need more time?"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000, "required": True}),
     )
@@ -286,23 +292,23 @@ class ExtensionForm(ServiceErrorsMixin, forms.Form):
 
 class CloseForm(ServiceErrorsMixin, forms.Form):
     outcome = forms.CharField(
-        label="Outcome",
+        label=_("Outcome"),
         required=False,
-        widget=forms.Select(choices=[("won", "Won"), ("lost", "Lost")]),
+        widget=forms.Select(choices=[("won", _("Won")), ("lost", _("Lost"))]),
     )
     close_date = forms.CharField(
-        label="Close date",
+        label=_("Close date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date", "required": True}),
     )
     actual_value = forms.CharField(
-        label="Actual value",
+        label=_("Actual value"),
         required=False,
-        help_text="What the customer signed for (prefilled with the estimated value).",
+        help_text=_("What the customer signed for (prefilled with the estimated value)."),
         widget=forms.NumberInput(attrs={"min": "0", "step": "0.01"}),
     )
     lost_reason = forms.CharField(
-        label="Why was it lost?",
+        label=_("Why was it lost?"),
         required=False,
         widget=forms.TextInput(attrs={"maxlength": 500}),
     )
@@ -310,28 +316,30 @@ class CloseForm(ServiceErrorsMixin, forms.Form):
 
 class ApproveForm(ServiceErrorsMixin, forms.Form):
     protection_days = forms.CharField(
-        label="Protection days",
+        label=_("Protection days"),
         required=False,
-        help_text="Leave empty for the tier's default.",
+        help_text=_("Leave empty for the tier's default."),
         widget=forms.NumberInput(attrs={"min": "1", "max": "3650"}),
     )
     note = forms.CharField(
-        label="Note to the partner",
+        label=_("Note to the partner"),
         required=False,
         widget=forms.TextInput(attrs={"maxlength": 2000}),
     )
     override_reason = forms.CharField(
-        label="Override reason (internal)",
+        label=_("Override reason (internal)"),
         required=False,
-        help_text="Only to approve over an open conflict with a protected registration or a "
-        "direct opportunity; recorded in the history and the reports.",
+        help_text=_(
+            "Only to approve over an open conflict with a protected registration or a "
+            "direct opportunity; recorded in the history and the reports."
+        ),
         widget=forms.TextInput(attrs={"maxlength": 2000}),
     )
 
 
 class RevokeForm(ServiceErrorsMixin, forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         required=False,
         widget=forms.Select(
             choices=[("", "Choose a reason")] + list(RejectionReason.choices),
@@ -339,16 +347,16 @@ class RevokeForm(ServiceErrorsMixin, forms.Form):
         ),
     )
     note = forms.CharField(
-        label="Note to the partner",
+        label=_("Note to the partner"),
         required=False,
-        help_text="Required when the reason is Other.",
+        help_text=_("Required when the reason is Other."),
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000}),
     )
 
 
 class RejectForm(ServiceErrorsMixin, forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         required=False,
         widget=forms.Select(
             choices=[("", "Choose a reason")] + list(RejectionReason.choices),
@@ -356,16 +364,16 @@ class RejectForm(ServiceErrorsMixin, forms.Form):
         ),
     )
     note = forms.CharField(
-        label="Note to the partner",
+        label=_("Note to the partner"),
         required=False,
-        help_text="Required when the reason is Other.",
+        help_text=_("Required when the reason is Other."),
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000}),
     )
 
 
 class RequestInfoForm(ServiceErrorsMixin, forms.Form):
     message = forms.CharField(
-        label="What do you need from the partner?",
+        label=_("What do you need from the partner?"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000, "required": True}),
     )
@@ -373,19 +381,21 @@ class RequestInfoForm(ServiceErrorsMixin, forms.Form):
 
 class ResolveForm(ServiceErrorsMixin, forms.Form):
     resolution = forms.CharField(
-        label="Resolution",
+        label=_("Resolution"),
         required=False,
         widget=forms.Select(choices=Conflict.Resolution.choices),
     )
     note = forms.CharField(
-        label="Note", required=False, widget=forms.TextInput(attrs={"maxlength": 2000})
+        label=_("Note"), required=False, widget=forms.TextInput(attrs={"maxlength": 2000})
     )
 
 
 class InternalNoteForm(ServiceErrorsMixin, forms.Form):
     body = forms.CharField(
-        label="Note or reply",
-        help_text="An internal note is only seen by channel managers; a reply is sent to the partner.",
+        label=_("Note or reply"),
+        help_text=_(
+            "An internal note is only seen by channel managers; a reply is sent to the partner."
+        ),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": 5000, "required": True}),
     )
@@ -393,7 +403,7 @@ class InternalNoteForm(ServiceErrorsMixin, forms.Form):
 
 class OpportunityImportForm(forms.Form):
     file = forms.FileField(
-        label="CSV file",
+        label=_("CSV file"),
         help_text=(
             "Columns: external_id, account_name, account_domain, country, owner_email, products "
             "(codes separated by ;), amount, currency, stage, close_date, status. "

@@ -1,5 +1,6 @@
 """Field rules for registrations and opportunities, shared by the API, the pages and the admin
-(through the services). Each failure names its field with a sentence a partner understands."""
+(through the services). Each failure names its field with a sentence a partner understands,
+in the active language (gettext at the time of the check)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from prm.exceptions import ValidationFailed
 from prm.lib.domains import registrable_domain
@@ -49,7 +52,7 @@ class Errors(dict):
 
     def raise_if_any(self) -> None:
         if self:
-            raise ValidationFailed("Some fields are not valid.", fields=dict(self))
+            raise ValidationFailed(_("Some fields are not valid."), fields=dict(self))
 
 
 def check_text(
@@ -67,13 +70,13 @@ def check_text(
     if value is None:
         value = ""
     if not isinstance(value, str):
-        errors.add(field, "Must be text.")
+        errors.add(field, _("Must be text."))
         return ""
     if "\x00" in value:
-        errors.add(field, "Must not contain NUL characters.")
+        errors.add(field, _("Must not contain NUL characters."))
         return ""
     if any("\ud800" <= ch <= "\udfff" for ch in value):
-        errors.add(field, "Must be valid Unicode text.")
+        errors.add(field, _("Must be valid Unicode text."))
         return ""
     if multiline is None:
         multiline = field in MULTILINE_FIELDS
@@ -81,22 +84,36 @@ def check_text(
     if forbidden.search(value):
         errors.add(
             field,
-            "Must not contain control characters or text-direction marks"
-            + (" (line breaks and tabs are allowed)." if multiline else " (one line of text)."),
+            _(
+                "Must not contain control characters or text-direction marks (line breaks "
+                "and tabs are allowed)."
+            )
+            if multiline
+            else _(
+                "Must not contain control characters or text-direction marks (one line of text)."
+            ),
         )
         return ""
     value = value.strip()
     if required and not value:
-        errors.add(field, "This field is required.")
+        errors.add(field, _("This field is required."))
     if len(value) > limit:
-        errors.add(field, f"Ensure this field has no more than {limit} characters.")
+        errors.add(
+            field,
+            ngettext(
+                "Ensure this field has no more than %(limit)d character.",
+                "Ensure this field has no more than %(limit)d characters.",
+                limit,
+            )
+            % {"limit": limit},
+        )
     return value
 
 
 def check_country(errors: Errors, field: str, value) -> str:
     code = value.strip().upper() if isinstance(value, str) else ""
     if code not in COUNTRY_CODES:
-        errors.add(field, "Enter an ISO 3166-1 alpha-2 country code, e.g. US or DE.")
+        errors.add(field, _("Enter an ISO 3166-1 alpha-2 country code, e.g. US or DE."))
         return ""
     return code
 
@@ -104,7 +121,7 @@ def check_country(errors: Errors, field: str, value) -> str:
 def check_currency(errors: Errors, field: str, value) -> str:
     code = value.strip().upper() if isinstance(value, str) else ""
     if code not in CURRENCY_CODES:
-        errors.add(field, "Enter an ISO 4217 currency code, e.g. USD or EUR.")
+        errors.add(field, _("Enter an ISO 4217 currency code, e.g. USD or EUR."))
         return ""
     return code
 
@@ -112,20 +129,20 @@ def check_currency(errors: Errors, field: str, value) -> str:
 def check_money(errors: Errors, field: str, value, *, required: bool = True) -> Decimal | None:
     if value in (None, ""):
         if required:
-            errors.add(field, "This field is required.")
+            errors.add(field, _("This field is required."))
         return None
     if isinstance(value, float | bool):
         value = str(value) if not isinstance(value, bool) else "x"
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        errors.add(field, "Enter an amount such as 125000.00.")
+        errors.add(field, _("Enter an amount such as 125000.00."))
         return None
     if not amount.is_finite() or amount < 0 or amount > MAX_VALUE:
-        errors.add(field, "Enter an amount between 0 and 999999999999.99.")
+        errors.add(field, _("Enter an amount between 0 and 999999999999.99."))
         return None
     if amount.as_tuple().exponent < -2:
-        errors.add(field, "Use at most 2 decimal places.")
+        errors.add(field, _("Use at most 2 decimal places."))
         return None
     return amount.quantize(Decimal("0.01"))
 
@@ -133,7 +150,7 @@ def check_money(errors: Errors, field: str, value, *, required: bool = True) -> 
 def check_date(errors: Errors, field: str, value, *, required: bool = True) -> dt.date | None:
     if value in (None, ""):
         if required:
-            errors.add(field, "This field is required.")
+            errors.add(field, _("This field is required."))
         return None
     if isinstance(value, dt.datetime):
         return value.date()
@@ -142,7 +159,7 @@ def check_date(errors: Errors, field: str, value, *, required: bool = True) -> d
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        errors.add(field, "Enter a date as YYYY-MM-DD.")
+        errors.add(field, _("Enter a date as YYYY-MM-DD."))
         return None
 
 
@@ -152,7 +169,7 @@ def check_email(errors: Errors, field: str, value, *, required: bool = False) ->
         try:
             validate_email(value)
         except ValidationError:
-            errors.add(field, "Enter a valid e-mail address.")
+            errors.add(field, _("Enter a valid e-mail address."))
             return ""
     return value.lower()
 
@@ -160,7 +177,7 @@ def check_email(errors: Errors, field: str, value, *, required: bool = False) ->
 def check_domain(errors: Errors, field: str, value) -> str:
     value = check_text(errors, field, value, 253)
     if value and not registrable_domain(value):
-        errors.add(field, "Enter a website domain such as example.com.")
+        errors.add(field, _("Enter a website domain such as example.com."))
         return ""
     return value
 
