@@ -220,7 +220,7 @@ class HubSpotClient:
             )
             for obj in page.results or []:
                 archived_at = parse_time(obj.archived_at)
-                if archived_at is None or since <= archived_at < until:
+                if obj.archived and (archived_at is None or since <= archived_at < until):
                     ids.append(str(obj.id))
             nxt = page.paging.next.after if page.paging and page.paging.next else None
             if not nxt:

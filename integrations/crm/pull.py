@@ -130,7 +130,9 @@ def _store(
             try:
                 _close_loop(run, connection, link, data)
             except DomainError as exc:
-                failures.append((record, f"Closing {link.registration.reference}: {exc}"))
+                failures.append(
+                    (record, f"Closing {link.registration.reference}: {_domain_message(exc)}")
+                )
             continue
         if errors:
             failures.append((record, _describe(errors)))
@@ -193,12 +195,16 @@ def _close_loop(run: SyncRun, connection: CrmConnection, link: CrmLink, data: di
     registration = DealRegistration.objects.get(pk=link.registration_id)
     if status not in ("won", "lost") or link.closed_by_crm_at is not None:
         return
+    # The CRM's close date, unless it is still the planned one (a registration cannot close
+    # in the future): then today.
+    today = timezone_now().date()
+    close_date = min(str(data.get("close_date") or today.isoformat()), today.isoformat())
     if status == "won" and registration.status in ("approved", "expired"):
         win_verify_from_crm(
             registration=registration,
             actor=connection.service_user,
             actual_value=data.get("amount"),
-            close_date=data.get("close_date") or None,
+            close_date=close_date,
             external_id=f"{connection.name}:{link.crm_id}",
         )
     elif status == "lost" and registration.status == "approved":
@@ -206,7 +212,7 @@ def _close_loop(run: SyncRun, connection: CrmConnection, link: CrmLink, data: di
             registration=registration,
             actor=connection.service_user,
             outcome="lost",
-            close_date=data.get("close_date") or timezone_now().date().isoformat(),
+            close_date=close_date,
             lost_reason=f"Closed lost in {connection.get_vendor_display()} ({link.crm_id}).",
         )
     else:

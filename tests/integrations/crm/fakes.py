@@ -644,7 +644,7 @@ class FakeHubSpot(FakeBase):
         return _json(out)
 
     def list_page(self, request: Request) -> Response:
-        archived = request.args.get("archived") == "true"
+        archived = request.args.get("archived", "").lower() == "true"
         limit = min(int(request.args.get("limit") or 10), 100)
         after = int(request.args.get("after") or 0)
         with self.lock:
