@@ -16,7 +16,7 @@ class TimeoutSession(requests.Session):
             self.verify = settings.CRM_CA_BUNDLE
         self.timeout = settings.CRM_HTTP_TIMEOUT_SECONDS
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self.timeout)
         if settings.CRM_CA_BUNDLE and kwargs.get("verify") in (None, True):
             # Explicit: requests would otherwise prefer REQUESTS_CA_BUNDLE from the environment.

@@ -178,8 +178,9 @@ class HubSpotClient:
                     after=after,
                 )
                 page = self.call(
-                    lambda api, request=request: api.crm.deals.search_api.do_search(
-                        public_object_search_request=request, _request_timeout=self.timeout
+                    lambda api: api.crm.deals.search_api.do_search(
+                        public_object_search_request=request,  # noqa: B023 - called at once
+                        _request_timeout=self.timeout,
                     ),
                     "search",
                 )
@@ -213,8 +214,11 @@ class HubSpotClient:
         after: str | None = None
         while True:
             page = self.call(
-                lambda api, after=after: api.crm.deals.basic_api.get_page(
-                    limit=100, after=after, archived=True, _request_timeout=self.timeout
+                lambda api: api.crm.deals.basic_api.get_page(
+                    limit=100,
+                    after=after,  # noqa: B023 - called at once
+                    archived=True,
+                    _request_timeout=self.timeout,
                 ),
                 "archived",
             )
@@ -237,8 +241,8 @@ class HubSpotClient:
                 properties_with_history=[],
             )
             response = self.call(
-                lambda api, request=request: api.crm.deals.batch_api.read(
-                    batch_read_input_simple_public_object_id=request,
+                lambda api: api.crm.deals.batch_api.read(
+                    batch_read_input_simple_public_object_id=request,  # noqa: B023 - called at once
                     archived=False,
                     _request_timeout=self.timeout,
                 ),
@@ -270,3 +274,24 @@ class HubSpotClient:
         except DealsApiException as exc:
             raise RecordRejected(f"HTTP {exc.status}: {str(exc.body)[:400]}") from None
         return str(created.id)
+
+
+def exchange_code(connection: CrmConnection, secrets: dict, code: str, redirect: str) -> dict:
+    """HubSpot OAuth: the authorization code -> secrets with access and refresh token."""
+    from integrations.crm.clients import CrmUnavailable
+
+    client = HubSpotClient(connection, secrets, lambda s, u: None)
+    try:
+        token = HubSpot(**client._config()).oauth.tokens_api.create(
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=redirect,
+            client_id=connection.client_id,
+            client_secret=secrets.get("client_secret", ""),
+            _request_timeout=client.timeout,
+        )
+    except OAuthApiException as exc:
+        raise CrmAuthError(f"HubSpot refused the authorization code (HTTP {exc.status}).") from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise CrmUnavailable(f"HubSpot token endpoint unreachable: {exc}") from None
+    return {**secrets, "access_token": token.access_token, "refresh_token": token.refresh_token}

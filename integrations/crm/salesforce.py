@@ -207,7 +207,8 @@ class SalesforceClient:
                 return
             next_url = result["nextRecordsUrl"]
             result = self.call(
-                lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True), "queryMore"
+                lambda sf: sf.query_more(next_url, identifier_is_url=True),  # noqa: B023 - called at once
+                "queryMore",
             )
 
     def deleted_since(
@@ -231,7 +232,8 @@ class SalesforceClient:
                 return records
             next_url = result["nextRecordsUrl"]
             result = self.call(
-                lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True), "queryMore"
+                lambda sf: sf.query_more(next_url, identifier_is_url=True),  # noqa: B023 - called at once
+                "queryMore",
             )
 
     def upsert(self, object_type: str, crm_id: str | None, values: dict[str, Any]) -> str:

@@ -171,3 +171,16 @@ def connection_next_run(connection: CrmConnection):
         return None
     last = task.last_run_at or connection.created_at
     return last + task.interval.schedule.run_every
+
+
+def crm_link_url(link) -> str:
+    """Where a manager opens the registration's CRM record ('' when unknown)."""
+    connection = link.connection
+    if connection.vendor == Vendor.SALESFORCE and connection.instance_url:
+        return f"{connection.instance_url.rstrip('/')}/lightning/r/{link.object_type}/{link.crm_id}/view"
+    if connection.vendor == Vendor.HUBSPOT:
+        host = connection.auth_url.rstrip("/")
+        if "api.hubapi.com" in host:
+            return f"https://app.hubspot.com/contacts/_/record/0-3/{link.crm_id}"
+        return f"{host}/contacts/_/record/0-3/{link.crm_id}"
+    return ""

@@ -98,6 +98,15 @@ def _json(body, status=200, headers=None) -> Response:
     )
 
 
+def _consent(request: Request) -> Response:
+    """The vendor's consent page, consenting at once: back to redirect_uri with a code."""
+    from urllib.parse import urlencode
+
+    target = request.args["redirect_uri"]
+    query = urlencode({"code": "code-1", "state": request.args.get("state", "")})
+    return Response(status=302, headers={"Location": f"{target}?{query}"})
+
+
 class FakeBase:
     def __init__(self, cert: str, key: str):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -236,6 +245,8 @@ class FakeSalesforce(FakeBase):
         path = request.path
         if path == "/services/oauth2/token":
             return self.token(request)
+        if path == "/services/oauth2/authorize":
+            return _consent(request)
         if not self.bearer(request):
             return _json(
                 [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], 401
@@ -546,6 +557,8 @@ class FakeHubSpot(FakeBase):
         path = request.path
         if path == "/oauth/v1/token":
             return self.token(request)
+        if path == "/oauth/authorize":
+            return _consent(request)
         if not self.bearer(request):
             return self._error(
                 401, "Authentication credentials not found.", "INVALID_AUTHENTICATION"
