@@ -41,6 +41,10 @@ from rewards.services import win_verify_from_crm, wins_verify_for_opportunity
 
 logger = logging.getLogger("prm.crm")
 
+# Opportunities written per transaction: each write locks its customer identity until commit
+# (PostgreSQL's lock table is finite: max_locks_per_transaction), and a short transaction keeps
+# the portal's submissions of the same customers waiting briefly.
+STORE_BATCH = 100
 # A run still "running" after this long is taken as crashed (the next pull may start).
 RUN_STALE_AFTER_SECONDS = 3600
 
@@ -138,26 +142,10 @@ def _store(
             failures.append((record, _describe(errors)))
             continue
         rows[data["external_id"]] = (record, data)  # the latest version of a record wins
-    if rows:
-        try:
-            counts = opportunities_bulk_upsert(
-                rows=[data for _, data in rows.values()], actor=None, max_rows=len(rows)
-            )
-            run.created += counts["created"]
-            run.updated += counts["updated"]
-        except DomainError:
-            # All or nothing failed: store one by one to find the culprits.
-            for record, data in rows.values():
-                try:
-                    _, created = opportunity_upsert(data=data)
-                except DomainError as exc:
-                    failures.append((record, _domain_message(exc)))
-                    continue
-                if created:
-                    run.created += 1
-                else:
-                    run.updated += 1
-        _verify_won(connection, [data for _, data in rows.values() if data.get("status") == "won"])
+    values = list(rows.values())
+    for start in range(0, len(values), STORE_BATCH):
+        _upsert_batch(run, values[start : start + STORE_BATCH], failures)
+    _verify_won(connection, [data for _, data in values if data.get("status") == "won"])
     if failures:
         _record_errors(run, connection, failures)
     failed_ids = {record.crm_id for record, _ in failures}
@@ -169,6 +157,32 @@ def _store(
         crm_id__in=stored,
         resolved_at__isnull=True,
     ).update(resolved_at=timezone_now())
+
+
+def _upsert_batch(
+    run: SyncRun, batch: list[tuple[CrmRecord, dict]], failures: list[tuple[CrmRecord, str]]
+) -> None:
+    """One transaction per batch through deals' bulk upsert; if it refuses the batch, row by
+    row to find the culprits (each becomes a failed record)."""
+    try:
+        counts = opportunities_bulk_upsert(
+            rows=[data for _, data in batch], actor=None, max_rows=len(batch)
+        )
+        run.created += counts["created"]
+        run.updated += counts["updated"]
+        return
+    except DomainError:
+        pass
+    for record, data in batch:
+        try:
+            _, created = opportunity_upsert(data=data)
+        except DomainError as exc:
+            failures.append((record, _domain_message(exc)))
+            continue
+        if created:
+            run.created += 1
+        else:
+            run.updated += 1
 
 
 def _domain_message(exc: DomainError) -> str:
