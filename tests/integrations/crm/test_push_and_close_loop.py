@@ -137,3 +137,17 @@ def test_crm_outage_keeps_pushes_pending_for_later(fake_sf, alice, waits):
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.next_attempt_at > timezone_now()
     assert not CrmLink.objects.exists()
+
+
+def test_manager_sees_the_crm_record_on_the_registration_page(fake_sf, alice, manager, client):
+    connection = sf_connection(fake_sf)
+    registration = make_registration(alice, status="approved", manager=manager)
+    client.force_login(manager)
+    page = client.get(f"/manage/registrations/{registration.pk}/").content.decode()
+    assert "In the CRM" not in page  # not pushed yet: nothing to show
+
+    crm_push_drain(connection.pk)
+    link = CrmLink.objects.get(registration=registration)
+    page = client.get(f"/manage/registrations/{registration.pk}/").content.decode()
+    assert "In the CRM" in page
+    assert f"{fake_sf.url}/lightning/r/Opportunity/{link.crm_id}/view" in page
