@@ -22,7 +22,14 @@ class IntegrationsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from integrations.crm.models import CrmConnection
-        from integrations.crm.services import crm_connections_forget
+        from integrations.crm.services import connection_unschedule, crm_connections_forget
+
+        post_delete.connect(
+            lambda instance, **kwargs: connection_unschedule(instance),
+            sender=CrmConnection,
+            weak=False,
+            dispatch_uid="integrations_crm_unschedule",
+        )
         from integrations.models import WebhookEndpoint
 
         for signal in (post_save, post_delete):

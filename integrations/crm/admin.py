@@ -235,10 +235,10 @@ class CrmConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Sync now (pull)")
     def sync_now(self, request, queryset):
-        from integrations.crm.tasks import crm_pull_task
+        from integrations.crm.tasks import pull_publisher
 
-        for connection in queryset:
-            transaction.on_commit(lambda pk=connection.pk: crm_pull_task.delay(pk))
+        ids = list(queryset.values_list("id", flat=True))
+        transaction.on_commit(lambda: pull_publisher.publish(ids))
         self.message_user(
             request, f"Pull queued for {queryset.count()} connection(s): see the run log."
         )

@@ -27,7 +27,6 @@ from integrations.crm.clients import CrmAuthError, CrmClient, CrmRecord, CrmUnav
 from integrations.crm.credentials import CredentialsUnreadable
 from integrations.crm.mapping import record_map, source_fields
 from integrations.crm.models import (
-    ConnectionStatus,
     CrmConnection,
     CrmFieldMap,
     CrmLink,
@@ -247,8 +246,10 @@ def crm_pull(connection_id: int, *, client: CrmClient | None = None) -> SyncRun 
     after a crash stores the same changes again; never raises for CRM trouble (the run says
     what happened and the next run resumes at the watermark). Returns None when the
     connection is off or already being pulled."""
-    connection = CrmConnection.objects.select_related("service_user").get(pk=connection_id)
-    if not connection.active or not connection.pull_enabled:
+    connection = (
+        CrmConnection.objects.select_related("service_user").filter(pk=connection_id).first()
+    )
+    if connection is None or not connection.active or not connection.pull_enabled:
         return None
     run = run_start(connection, SyncRun.Kind.PULL)
     if run is None:
@@ -294,8 +295,6 @@ def crm_pull(connection_id: int, *, client: CrmClient | None = None) -> SyncRun 
         connection_mark(connection, ok=False, auth_failed=False, message=str(exc)[:300])
         return run_finish(run, started, error=f"{type(exc).__name__}: {exc}")
     connection_mark(connection, ok=True, auth_failed=False, message="")
-    if connection.status == ConnectionStatus.NEW:
-        connection.status = ConnectionStatus.CONNECTED
     return run_finish(run, started)
 
 

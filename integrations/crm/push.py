@@ -186,8 +186,8 @@ def _release(rows: list[CrmPush], error: str) -> None:
 def crm_push_drain(connection_id: int, *, limit: int = 200, client=None) -> SyncRun | None:
     """Push the connection's due outbox rows (one run). Idempotent: rows are claimed by
     compare-and-set, and a registration already linked is updated, never created twice."""
-    connection = CrmConnection.objects.get(pk=connection_id)
-    if not connection.active or not connection.push_enabled:
+    connection = CrmConnection.objects.filter(pk=connection_id).first()
+    if connection is None or not connection.active or not connection.push_enabled:
         return None
     rows = _claim(connection, limit)
     if not rows:

@@ -158,6 +158,13 @@ def connection_schedule(connection: CrmConnection):
     return task
 
 
+def connection_unschedule(connection: CrmConnection) -> None:
+    """A deleted connection's beat job goes with it."""
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.filter(name=connection.beat_name).delete()
+
+
 def connection_next_run(connection: CrmConnection):
     """When beat runs the pull next (None when disabled or not scheduled)."""
     from django_celery_beat.models import PeriodicTask

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from integrations.crm.push import crm_push_task
+from prm.lib.publish import Publisher
 
 __all__ = [
     "crm_pull_task",
@@ -38,3 +39,8 @@ def crm_retry_records_task(error_ids: list[int]) -> int | None:
 
     run = record_errors_retry(error_ids)
     return run.pk if run else None
+
+
+# "Sync now" and "Retry" from the admin: queued after commit, never failing the request when
+# the broker is down (the beat job pulls anyway).
+pull_publisher = Publisher(crm_pull_task, "CRM pull(s)")
