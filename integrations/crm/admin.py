@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.core import signing
 from django.db import transaction
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -256,7 +257,7 @@ class CrmConnectionAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
-                "<int:pk>/oauth/start/",
+                "<id:pk>/oauth/start/",
                 self.admin_site.admin_view(self.oauth_start),
                 name="integrations_crm_oauth_start",
             ),
@@ -274,7 +275,7 @@ class CrmConnectionAdmin(admin.ModelAdmin):
         )
 
     def oauth_start(self, request, pk):
-        connection = CrmConnection.objects.get(pk=pk)
+        connection = get_object_or_404(CrmConnection, pk=pk)
         if not self.has_change_permission(request, connection):
             return HttpResponseRedirect(reverse("admin:index"))
         state = signing.dumps(
@@ -292,7 +293,7 @@ class CrmConnectionAdmin(admin.ModelAdmin):
                 request, "The OAuth answer could not be verified: try again.", messages.ERROR
             )
             return HttpResponseRedirect(reverse("admin:integrations_crmconnection_changelist"))
-        connection = CrmConnection.objects.get(pk=state["connection"])
+        connection = get_object_or_404(CrmConnection, pk=state["connection"])
         change = reverse("admin:integrations_crmconnection_change", args=[connection.pk])
         if state.get("user") != request.user.pk or not self.has_change_permission(
             request, connection
