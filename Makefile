@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install messages migrate seed worker beat lint format check-compose test-pg bench-matching bench-conflicts bench-api bench-reports bench-custom-fields clean
+.PHONY: run test install messages migrate seed worker beat lint format check-compose test-pg bench-matching bench-conflicts bench-api bench-reports bench-custom-fields bench-crm clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -88,6 +88,9 @@ bench-reports: $(STAMP)
 
 bench-custom-fields: $(STAMP)
 	@$(PY) -m bench.custom_fields $(BENCH_ARGS)
+
+bench-crm: $(STAMP)
+	@$(PY) -m bench.crm_sync $(BENCH_ARGS)
 
 clean:
 	rm -rf var $(VENV)

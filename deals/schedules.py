@@ -33,6 +33,13 @@ def _defaults() -> list[dict]:
             "description": "Send due webhook deliveries and retries; re-drive stuck ones.",
         },
         {
+            "name": "crm-push-drain",
+            "task": "integrations.tasks.crm_push_drain",
+            "crontab": {"minute": "*"},  # * * * * *  every minute
+            "description": "Push registration changes to the connected CRMs that a broker or "
+            "CRM outage left pending (each CRM connection's pull has its own job, crm-pull-<id>).",
+        },
+        {
             "name": EXPIRE,
             "task": "deals.tasks.registrations_expire",
             "crontab": {"minute": "*/5"},  # */5 * * * *  every 5 minutes

@@ -50,3 +50,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# The CRM connectors' admin (registered on import).
+from integrations.crm import admin as crm_admin  # noqa: E402,F401

@@ -82,3 +82,27 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint_id} ({self.status})"
+
+
+# The CRM connectors' models live in integrations.crm.models (one package per concern); Django
+# finds an app's models through this module.
+from integrations.crm.models import (  # noqa: E402
+    CrmConnection,
+    CrmFieldMap,
+    CrmLink,
+    CrmPush,
+    RecordError,
+    SyncRun,
+)
+
+__all__ = [
+    "WEBHOOK_EVENTS",
+    "CrmConnection",
+    "CrmFieldMap",
+    "CrmLink",
+    "CrmPush",
+    "RecordError",
+    "SyncRun",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

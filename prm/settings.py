@@ -261,6 +261,22 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # An endpoint is disabled after this many deliveries in a row failed for good.
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
 
+# --- CRM connectors (integrations.crm; docs/crm.md) ---------------------------------------------
+# Fernet keys (urlsafe base64, 32 bytes) that encrypt CRM credentials at rest, comma-separated:
+# the first encrypts, all decrypt (rotation). CRM_CREDENTIALS_KEY_FILE names a secret file.
+# Unset: DEBUG derives a development key from SECRET_KEY; otherwise connecting a CRM refuses.
+CRM_CREDENTIALS_KEY = env_secret("CRM_CREDENTIALS_KEY") or ""
+# A CA bundle the CRM clients trust besides the system's (a TLS-inspecting proxy; the local
+# fake CRM servers of the tests and the demo). Empty: the system's trust store.
+CRM_CA_BUNDLE = env.str("CRM_CA_BUNDLE", default="")
+CRM_HTTP_TIMEOUT_SECONDS = env.float("CRM_HTTP_TIMEOUT_SECONDS", default=30.0)
+# Retries of one CRM call on 429/5xx/timeouts before the run fails (and is retried later);
+# a Retry-After longer than CRM_MAX_RETRY_AFTER_SECONDS fails the run at once instead of waiting.
+CRM_HTTP_RETRIES = env.int("CRM_HTTP_RETRIES", default=4)
+CRM_MAX_RETRY_AFTER_SECONDS = env.float("CRM_MAX_RETRY_AFTER_SECONDS", default=60.0)
+# Where an administrator's browser comes back after a Salesforce/HubSpot OAuth consent.
+CRM_OAUTH_REDIRECT_BASE = env.str("CRM_OAUTH_REDIRECT_BASE", default="")
+
 # --- REST API -----------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

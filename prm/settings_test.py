@@ -23,6 +23,8 @@ CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true").lo
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 SITE_URL = "http://testserver"
+# A fixed Fernet key for the CRM credentials (tests only).
+CRM_CREDENTIALS_KEY = "dGVzdC1vbmx5LWNybS1rZXktMDEyMzQ1Njc4OWFiY2Q="
 # Attachments live in memory (one storage per process, shared with live_server threads); the
 # tests of the filesystem backend override STORAGES themselves.
 STORAGES = {**STORAGES, "attachments": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}

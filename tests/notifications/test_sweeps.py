@@ -250,7 +250,7 @@ class TestSchedules:
         from prm.celery import app
 
         settings.NOTIFICATION_DRAIN_SECONDS = 60
-        assert schedules_ensure_defaults() == 6
+        assert schedules_ensure_defaults() == 7
         assert schedules_ensure_defaults() == 0, "idempotent"
         tasks = {t.name: t for t in PeriodicTask.objects.select_related("interval", "crontab")}
         assert set(tasks) == {
@@ -260,6 +260,7 @@ class TestSchedules:
             "sla-escalate",
             "report-cells-compact",
             "webhooks-drain",
+            "crm-push-drain",
         }
         assert tasks["notifications-drain"].interval.every == 60
         assert tasks["webhooks-drain"].interval.every == 60
@@ -267,6 +268,7 @@ class TestSchedules:
         assert tasks["reminders-send"].crontab.minute == "7"
         assert tasks["sla-escalate"].crontab.minute == "*/15"
         assert tasks["report-cells-compact"].crontab.minute == "*/10"
+        assert tasks["crm-push-drain"].crontab.minute == "*"
         for task in tasks.values():
             assert task.task in app.tasks, f"{task.task} is not a registered task"
         # An admin edit of another job survives; the drain follows the environment.
