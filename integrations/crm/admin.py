@@ -211,7 +211,7 @@ class CrmConnectionAdmin(admin.ModelAdmin):
     def oauth_connect(self, obj):
         if not obj.pk or obj.auth_method not in (AuthMethod.SF_WEB_SERVER, AuthMethod.HS_OAUTH):
             return "—"
-        url = reverse("admin:integrations_crm_oauth_start", args=[obj.pk])
+        url = f"{reverse('admin:integrations_crm_oauth_start')}?connection={obj.pk}"
         return format_html('<a class="button" href="{}">Connect (OAuth consent)</a>', url)
 
     @admin.display(description="recent runs")
@@ -256,8 +256,10 @@ class CrmConnectionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
+            # The connection as a query parameter, not a path segment: an id the `id` converter
+            # refuses would otherwise fall through to the admin's catch-all redirect (not 404).
             path(
-                "<id:pk>/oauth/start/",
+                "oauth/start/",
                 self.admin_site.admin_view(self.oauth_start),
                 name="integrations_crm_oauth_start",
             ),
@@ -274,7 +276,14 @@ class CrmConnectionAdmin(admin.ModelAdmin):
             request.build_absolute_uri(reverse("admin:integrations_crm_oauth_callback"))
         )
 
-    def oauth_start(self, request, pk):
+    def oauth_start(self, request):
+        from django.http import Http404
+
+        from prm.lib.ids import parse_id
+
+        pk = parse_id(request.GET.get("connection", ""))
+        if pk is None:
+            raise Http404("No such connection.")
         connection = get_object_or_404(CrmConnection, pk=pk)
         if not self.has_change_permission(request, connection):
             return HttpResponseRedirect(reverse("admin:index"))

@@ -56,8 +56,15 @@ def test_connect_salesforce_by_oauth_consent_then_sync_now(
     assert b"client_secret" in page.content  # ...but the admin sees that one is stored
 
     # "Connect (OAuth consent)": to the CRM's consent page, which comes back with a code.
-    start = admin_client.get(f"/admin/integrations/crmconnection/{connection.pk}/oauth/start/")
+    start = admin_client.get(
+        f"/admin/integrations/crmconnection/oauth/start/?connection={connection.pk}"
+    )
     assert start.status_code == 302 and start["Location"].startswith(fake_sf.url)
+    for bad in ("99999999", "9223372036854775808", "x", ""):
+        missing = admin_client.get(
+            f"/admin/integrations/crmconnection/oauth/start/?connection={bad}"
+        )
+        assert missing.status_code == 404, bad
     consent = requests.get(start["Location"], allow_redirects=False, verify=tls[0], timeout=10)
     back = urlsplit(consent.headers["Location"])
     done = admin_client.get(f"{back.path}?{back.query}")
