@@ -30,6 +30,8 @@ PARTNER_TEMPLATES = (
 VISIBLE_ATTRIBUTES = {"placeholder", "title", "aria-label", "alt"}
 # Names, not words: the product's name is the same in every language.
 ALLOWED = {"Dealbridge"}
+# Literals in tags that are codes, not words (base.html: a message's CSS class).
+NOT_TEXT = {"info"}
 LETTER = re.compile(r"[^\W\d_]")
 
 _COMMENT_BLOCK = re.compile(r"{%\s*comment\s*%}.*?{%\s*endcomment\s*%}", re.S)
@@ -86,12 +88,35 @@ class _Collector(HTMLParser):
         self._check(data)
 
 
+# Text passed as a literal inside a tag: `|default:"never"` and `{% include ... with x="…" %}`
+# (`_("…")` there is marked; a literal is shown as it is).
+_DEFAULT_LITERAL = re.compile(r"\|default(?:_if_none)?:(\"([^\"]*)\"|'([^']*)')")
+_INCLUDE = re.compile(r"{%\s*include\b.*?%}", re.S)
+_WITH_LITERAL = re.compile(r"\b\w+=(\"([^\"]*)\"|'([^']*)')")
+
+
+def _tag_literals(source: str) -> list[str]:
+    source = _COMMENT_BLOCK.sub("", _COMMENT.sub("", source))
+    texts = [m.group(2) or m.group(3) or "" for m in _DEFAULT_LITERAL.finditer(source)]
+    for tag in _INCLUDE.findall(source):
+        _, _, arguments = tag.partition(" with ")
+        texts += [m.group(2) or m.group(3) or "" for m in _WITH_LITERAL.finditer(arguments)]
+    found = []
+    for text in texts:
+        if text.startswith("/") or text in NOT_TEXT:
+            continue  # a path, or a CSS class / code that is never shown as words
+        words = " ".join(word for word in text.split() if word not in ALLOWED)
+        if LETTER.search(words):
+            found.append(" ".join(text.split()))
+    return found
+
+
 def untranslated(source: str) -> list[str]:
     """The untranslated texts of one template's source."""
     collector = _Collector()
     collector.feed(_strip(source))
     collector.close()
-    return collector.found
+    return collector.found + _tag_literals(source)
 
 
 def untranslated_in_partner_templates() -> dict[str, list[str]]:

@@ -43,6 +43,13 @@ def test_no_untranslated_text_in_the_partner_templates():
         ("<p>Hello</p>", ["Hello"]),
         ('<input placeholder="Customer name">', ["Customer name"]),
         ('<img alt="Logo" src="x.svg">', ["Logo"]),
+        ('<td>{{ t.last_used_at|default:"never" }}</td>', ["never"]),
+        (
+            "{% include \"portal/_x.html\" with empty_text='No activity yet.' %}",
+            ["No activity yet."],
+        ),
+        ('<td>{{ t.last_used_at|default:_("never") }}</td>', []),
+        ('{% include "portal/_x.html" with empty_text=_("No activity yet.") n=3 %}', []),
         ("{% load i18n %}<p>{% translate 'Hello' %}</p>", []),
         ("<p>{% blocktranslate %}Hi {{ name }}{% endblocktranslate %}</p>", []),
         ("<p>{{ r.customer_name }} · {{ r.currency }}</p>", []),
