@@ -63,7 +63,8 @@ INSERT INTO deals_dealregistration (
     conflict_message, policy_version, decision_policy_version, submitted_at, first_submitted_at,
     sla_due_at, decided_at, decision_hours, decided_by_id, approved_at, expires_at, extensions_used,
     rejection_reason, decision_note, co_sell, outcome, actual_value, close_date, lost_reason,
-    closed_at, created_at, updated_at, owner_id, win_late, benefit_kind, benefit_currency, custom)
+    closed_at, created_at, updated_at, owner_id, win_late, benefit_kind, benefit_currency, custom,
+    approval_step, approval_steps)
 SELECT
     i, 'DR-B-' || lpad(i::text, 7, '0'), %(first_partner)s + (i %% %(partners)s), %(user)s,
     'Customer ' || i || ' Holdings', 'customer' || i || '.example', 'US', '',
@@ -96,7 +97,7 @@ SELECT
     CASE WHEN status IN ('won', 'lost') THEN (t0 + interval '30 days')::date END,
     CASE WHEN status = 'lost' THEN 'Budget' ELSE '' END,
     CASE WHEN status IN ('won', 'lost') THEN t0 + interval '30 days' END,
-    t0, t0, %(user)s, false, '', '', '{}'::jsonb
+    t0, t0, %(user)s, false, '', '', '{}'::jsonb, 1, 1
 FROM (
     SELECT i, t0, r_value, r_conflict, hours, status,
            status NOT IN ('submitted', 'info_requested', 'withdrawn') AS decided,
