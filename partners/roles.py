@@ -83,3 +83,19 @@ def role_of(user: User) -> str | None:
     if membership is None:
         return None
     return "partner_admin" if membership.role == "admin" else "partner"
+
+
+def manager_q():
+    """is_manager as a query condition on users (staff with the review permission, directly or
+    through a group, or superusers): the one definition the managers lists filter by."""
+    from django.db.models import Q
+
+    app_label, codename = REVIEW_PERMISSION.split(".")
+    has_perm = Q(
+        user_permissions__codename=codename,
+        user_permissions__content_type__app_label=app_label,
+    ) | Q(
+        groups__permissions__codename=codename,
+        groups__permissions__content_type__app_label=app_label,
+    )
+    return Q(is_superuser=True) | (Q(is_staff=True) & has_perm)

@@ -20,21 +20,11 @@ def sales_reps() -> QuerySet[User]:
 def channel_managers() -> list[User]:
     """Active users who can be a partner's channel manager (partners.roles.is_manager: staff
     with the review permission, or superusers), by name."""
-    from django.db.models import Q
+    from partners.roles import manager_q
 
-    from partners.roles import REVIEW_PERMISSION
-
-    app_label, codename = REVIEW_PERMISSION.split(".")
-    has_perm = Q(
-        user_permissions__codename=codename,
-        user_permissions__content_type__app_label=app_label,
-    ) | Q(
-        groups__permissions__codename=codename,
-        groups__permissions__content_type__app_label=app_label,
-    )
     return list(
         User.objects.filter(is_active=True, is_integration=False, membership__isnull=True)
-        .filter(Q(is_superuser=True) | (Q(is_staff=True) & has_perm))
+        .filter(manager_q())
         .distinct()
         .order_by("name", "email")
     )

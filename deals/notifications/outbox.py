@@ -47,7 +47,7 @@ from deals.models import (
 )
 from deals.notifications.delivery import notifications_publish
 from deals.notifications.links import MANAGER, PARTNER, REP, registration_path
-from partners.roles import REVIEW_PERMISSION, is_manager, is_sales_rep, membership_of
+from partners.roles import is_manager, is_sales_rep, membership_of
 from prm.lib import hotcache
 from prm.lib.i18n import recipient_locale
 from prm.lib.tenancy import system_context
@@ -111,18 +111,11 @@ def managers_forget() -> None:
 
 def _managers_queryset():
     from partners.models import User
+    from partners.roles import manager_q
 
-    app_label, codename = REVIEW_PERMISSION.split(".")
-    has_perm = Q(
-        user_permissions__codename=codename,
-        user_permissions__content_type__app_label=app_label,
-    ) | Q(
-        groups__permissions__codename=codename,
-        groups__permissions__content_type__app_label=app_label,
-    )
     return (
         User.objects.filter(is_active=True)
-        .filter(Q(is_superuser=True) | (Q(is_staff=True) & has_perm))
+        .filter(manager_q())
         .distinct()
         .defer("password")  # not kept in the cache
         .order_by("pk")
