@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from conflicts import sql
-from conflicts.index import active_filter, name_key
+from conflicts.index import active_filter, in_chunks, name_key
 from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
 from conflicts.normalize import blocking_keys
 from conflicts.retrieval import CANDIDATE_CAP, choose_keys
@@ -300,6 +300,72 @@ def check(
     return Outcome(
         status=status, matches=matches, duplicate_of=duplicate_of, policy_version=policy.version
     )
+
+
+@system_context("conflict engine")
+def check_many(
+    items: list[tuple[Identity, Iterable[str], tuple[str, int] | None]],
+    *,
+    policy: Policy,
+    kinds: Iterable[str],
+    now: dt.datetime | None = None,
+) -> list[Outcome]:
+    """check() of many (identity, product lines, exclude) against the records of `kinds`, in
+    the order given: one batch probe (_near) tells which identities have any candidate of
+    those kinds at all, and only those run check(); the others are clear without a query
+    of their own (a CRM pull's opportunities against the registrations: most have none)."""
+    now = now or timezone_now()
+    kinds = sorted(set(kinds))
+    near = _near([identity for identity, _, _ in items], kinds, now)
+    return [
+        check(identity, lines, policy=policy, exclude=exclude, kinds=kinds, now=now)
+        if is_near
+        else Outcome(status=CLEAR, policy_version=policy.version)
+        for (identity, lines, exclude), is_near in zip(items, near, strict=True)
+    ]
+
+
+def _near(identities: list[Identity], kinds: list[str], now: dt.datetime) -> list[bool]:
+    """For each identity: could candidates() find an active entry of `kinds`? A superset of
+    what it finds (its probes with the kind and activity filters first, and an AND-mode
+    identity always counts as near), in five queries whatever the batch size."""
+    domains_of = [sorted({d for d in (i.domain, i.email_domain) if d}) for i in identities]
+    name_keys = [name_key(i.name) if i.name else "" for i in identities]
+    keys_of = [sorted(blocking_keys(i.name)) if i.name else [] for i in identities]
+    frequency: dict[str, int] = {}
+    all_keys = sorted(set().union(*keys_of))
+    if connection.vendor == "postgresql":
+        frequency.update((key, df) for df, key in sql.key_frequencies_many(all_keys))
+    else:
+        for chunk in in_chunks(all_keys):
+            frequency.update((key, df) for df, key in _key_frequencies(chunk))
+    chosen_of = [
+        choose_keys([(frequency[k], k) for k in keys if k in frequency]) for keys in keys_of
+    ]
+    entries = IdentityEntry.objects.filter(kind__in=kinds).filter(active_filter(now))
+    near_domains: set[str] = set()
+    for chunk in in_chunks(sorted(set().union(*domains_of))):
+        near_domains.update(entries.filter(domain__in=chunk).values_list("domain", flat=True))
+        near_domains.update(
+            entries.filter(email_domain__in=chunk).values_list("email_domain", flat=True)
+        )
+    near_names: set[str] = set()
+    for chunk in in_chunks(sorted({k for k in name_keys if k})):
+        near_names.update(entries.filter(name_key__in=chunk).values_list("name_key", flat=True))
+    rare = sorted({k for mode, chosen in chosen_of if mode == "rare" for k in chosen})
+    near_keys: set[str] = set()
+    postings = CandidateKey.objects.filter(entry__kind__in=kinds, entry__active=True).filter(
+        Q(entry__active_until__isnull=True) | Q(entry__active_until__gt=now)
+    )
+    for chunk in in_chunks(rare):
+        near_keys.update(postings.filter(key__in=chunk).values_list("key", flat=True).distinct())
+    return [
+        mode == "and"
+        or bool(near_domains.intersection(domains))
+        or (bool(key) and key in near_names)
+        or (mode == "rare" and bool(near_keys.intersection(chosen)))
+        for domains, key, (mode, chosen) in zip(domains_of, name_keys, chosen_of, strict=True)
+    ]
 
 
 def _since_of(matches: list[Match], record_id: int, default: dt.datetime) -> dt.datetime:

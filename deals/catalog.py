@@ -19,7 +19,10 @@ from prm.lib.validation import (
 )
 
 
-def _clean_products(errors: Errors, value) -> list[Product]:
+def _clean_products(
+    errors: Errors, value, catalogue: dict[str, Product] | None = None
+) -> list[Product]:
+    """`catalogue`: active_catalogue() read once by a caller that cleans many rows."""
     if value in (None, ""):
         return []
     if isinstance(value, str) or not isinstance(value, list | tuple):
@@ -32,7 +35,7 @@ def _clean_products(errors: Errors, value) -> list[Product]:
             errors.add("products", "Unknown product.")
             return []
         codes.append(code)
-    products = _active_products(codes)
+    products = _active_products(codes, catalogue)
     missing = sorted(set(codes) - {p.code for p in products})
     if missing:
         errors.add("products", f"Unknown product: {', '.join(missing[:5])}.")
@@ -42,15 +45,23 @@ def _clean_products(errors: Errors, value) -> list[Product]:
 ACTIVE_PRODUCTS_KEY = "prm:active-products"
 
 
-def _active_products(codes: list[str]) -> list[Product]:
-    """Active products with these codes (their lines joined), from the cached catalogue of
-    active products (prm.lib.hotcache; forgotten by catalog_changed)."""
-    catalogue = hotcache.read(
+def active_catalogue() -> dict[str, Product]:
+    """The active products by code (their lines joined), from the cache (prm.lib.hotcache;
+    forgotten by catalog_changed)."""
+    return hotcache.read(
         ACTIVE_PRODUCTS_KEY,
         lambda: {
             p.code: p for p in Product.objects.filter(active=True).select_related("product_line")
         },
     )
+
+
+def _active_products(
+    codes: list[str], catalogue: dict[str, Product] | None = None
+) -> list[Product]:
+    """Active products with these codes, from `catalogue` or the cached catalogue."""
+    if catalogue is None:
+        catalogue = active_catalogue()
     products = [catalogue[code] for code in set(codes) if code in catalogue]
     return sorted(products, key=lambda p: (p.product_line.name, p.name))  # Product's ordering
 

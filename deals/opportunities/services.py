@@ -9,17 +9,24 @@ from django.db import transaction
 
 from conflicts import engine
 from conflicts import services as conflict_services
-from conflicts.index import index_deactivate, index_upsert, lock_identity
+from conflicts.index import (
+    IndexItem,
+    index_deactivate_many,
+    index_upsert_many,
+    lock_for_bulk,
+    lock_identity,
+)
 from conflicts.models import Conflict, RecordKind
 from conflicts.scoring import Identity
-from deals.catalog import _clean_products
+from deals.catalog import _clean_products, active_catalogue
 from deals.events import _registration_event, event_record
-from deals.identity import _opportunity_identity, _product_lines
+from deals.identity import _opportunity_identity
 from deals.models import (
     DealRegistration,
     DirectOpportunity,
     EventAction,
     OpportunityStatus,
+    Product,
     RulesOfEngagement,
 )
 from deals.policy import _engine_policy, policy_current
@@ -56,8 +63,11 @@ OPPORTUNITY_FIELDS = (
 )
 
 
-def opportunity_clean(data: dict, *, partial: bool = False) -> tuple[dict, Errors]:
-    """Validate one opportunity row (API, bulk, CSV and admin share this)."""
+def opportunity_clean(
+    data: dict, *, partial: bool = False, catalogue: dict[str, Product] | None = None
+) -> tuple[dict, Errors]:
+    """Validate one opportunity row (API, bulk, CSV and admin share this). `catalogue`: the
+    active products (deals.catalog.active_catalogue), read once by a caller of many rows."""
     errors = Errors()
     cleaned: dict[str, Any] = {}
     if not isinstance(data, dict):
@@ -101,42 +111,80 @@ def opportunity_clean(data: dict, *, partial: bool = False) -> tuple[dict, Error
             errors.add("status", "Choose open, won or lost.")
         cleaned["status"] = status
     if present("products"):
-        cleaned["products"] = _clean_products(errors, data.get("products") or [])
+        cleaned["products"] = _clean_products(errors, data.get("products") or [], catalogue)
     return cleaned, errors
 
 
-def _index_opportunity(opportunity: DirectOpportunity, policy: RulesOfEngagement) -> None:
-    """Open opportunities protect; won ones protect for the policy's look-back; lost don't."""
-    active_until = None
-    active = opportunity.status == OpportunityStatus.OPEN
-    if opportunity.status == OpportunityStatus.WON:
-        won_at = opportunity.won_at or timezone_now()
-        active_until = won_at + dt.timedelta(days=policy.direct_won_lookback_days)
-        active = active_until > timezone_now()
-    if not active:
-        index_deactivate(kind=RecordKind.DIRECT_OPPORTUNITY, record_id=opportunity.pk)
-        return
-    index_upsert(
-        kind=RecordKind.DIRECT_OPPORTUNITY,
-        record_id=opportunity.pk,
-        partner_id=None,
-        label=f"{opportunity.external_id} · {opportunity.account_name}",
-        identity=_opportunity_identity(opportunity),
-        name_raw=opportunity.account_name,
-        product_lines=_product_lines(opportunity.products.select_related("product_line")),
-        active=True,
-        since=opportunity.created_at,
-        active_until=active_until,
+def _opportunity_lines(opportunities: list[DirectOpportunity]) -> dict[int, list[str]]:
+    """Each opportunity's product lines, in one query."""
+    through = DirectOpportunity.products.through
+    lines: dict[int, set[str]] = {o.pk: set() for o in opportunities}
+    rows = through.objects.filter(directopportunity_id__in=list(lines)).values_list(
+        "directopportunity_id", "product__product_line__code"
+    )
+    for opportunity_id, code in rows:
+        lines[opportunity_id].add(code)
+    return {pk: sorted(codes) for pk, codes in lines.items()}
+
+
+def _index_opportunities(opportunities: list[DirectOpportunity], policy: RulesOfEngagement) -> None:
+    """Keep the opportunities' index entries in step, in a fixed number of statements whatever
+    the count (the conflict checks aside, which run only for opportunities near a registration).
+    Open opportunities protect; won ones protect for the policy's look-back; lost don't."""
+    now = timezone_now()
+    lines = _opportunity_lines(opportunities)
+    protecting: list[tuple[DirectOpportunity, dt.datetime | None]] = []
+    lapsed: list[int] = []
+    for opportunity in opportunities:
+        active_until = None
+        active = opportunity.status == OpportunityStatus.OPEN
+        if opportunity.status == OpportunityStatus.WON:
+            won_at = opportunity.won_at or now
+            active_until = won_at + dt.timedelta(days=policy.direct_won_lookback_days)
+            active = active_until > now
+        if active:
+            protecting.append((opportunity, active_until))
+        else:
+            lapsed.append(opportunity.pk)
+    index_deactivate_many(kind=RecordKind.DIRECT_OPPORTUNITY, record_ids=lapsed)
+    index_upsert_many(
+        IndexItem(
+            kind=RecordKind.DIRECT_OPPORTUNITY,
+            record_id=opportunity.pk,
+            partner_id=None,
+            label=f"{opportunity.external_id} · {opportunity.account_name}",
+            identity=_opportunity_identity(opportunity),
+            name_raw=opportunity.account_name,
+            product_lines=lines[opportunity.pk],
+            active=True,
+            since=opportunity.created_at,
+            active_until=active_until,
+        )
+        for opportunity, active_until in protecting
     )
     # A CRM sync that lands after a registration still creates the conflict, on the
     # registration's record, so a manager sees it (CONC-04).
-    outcome = engine.check(
-        _opportunity_identity(opportunity),
-        _product_lines(opportunity.products.select_related("product_line")),
+    outcomes = engine.check_many(
+        [
+            (
+                _opportunity_identity(opportunity),
+                lines[opportunity.pk],
+                (RecordKind.DIRECT_OPPORTUNITY, opportunity.pk),
+            )
+            for opportunity, _ in protecting
+        ],
         policy=_engine_policy(policy),
-        exclude=(RecordKind.DIRECT_OPPORTUNITY, opportunity.pk),
         kinds=[RecordKind.REGISTRATION],
+        now=now,
     )
+    for (opportunity, _), outcome in zip(protecting, outcomes, strict=True):
+        if outcome.matches:
+            _record_opportunity_conflicts(opportunity, outcome, policy)
+
+
+def _record_opportunity_conflicts(
+    opportunity: DirectOpportunity, outcome: engine.Outcome, policy: RulesOfEngagement
+) -> None:
     for match in outcome.matches:
         already = Conflict.objects.filter(
             registration_id=match.record_id,
@@ -185,9 +233,77 @@ def _index_opportunity(opportunity: DirectOpportunity, policy: RulesOfEngagement
             )
 
 
-def _opportunity_write(
-    cleaned: dict, *, instance: DirectOpportunity | None, policy
-) -> tuple[DirectOpportunity, bool]:
+def _write_opportunities(
+    writes: list[tuple[dict, DirectOpportunity | None]], policy: RulesOfEngagement
+) -> list[tuple[DirectOpportunity, bool]]:
+    """Create or update opportunities from cleaned rows (each with its locked instance, None
+    to create) and re-index them, in a fixed number of statements whatever the count: every
+    way in (API, bulk, CSV, CRM pull, admin) writes through here. The caller holds the
+    transaction and the identity lock (lock_identity, or lock_for_bulk for a batch)."""
+    now = timezone_now()
+    written: list[tuple[DirectOpportunity, bool]] = []
+    products_of: list[tuple[DirectOpportunity, list]] = []
+    created: list[DirectOpportunity] = []
+    changed: list[DirectOpportunity] = []
+    columns = {"won_at", "updated_at"}
+    for cleaned, instance in writes:
+        values = dict(cleaned)
+        products = values.pop("products", None)
+        opportunity = instance or DirectOpportunity()
+        previous_status = None if instance is None else opportunity.status
+        for name, value in values.items():
+            setattr(opportunity, name, value)
+        if opportunity.status == OpportunityStatus.WON and previous_status != OpportunityStatus.WON:
+            opportunity.won_at = now
+        if instance is None:
+            created.append(opportunity)
+        else:
+            opportunity.updated_at = now
+            columns.update(values)
+            changed.append(opportunity)
+        if products is not None:
+            products_of.append((opportunity, products))
+        written.append((opportunity, instance is None))
+    if created:
+        DirectOpportunity.objects.bulk_create(created)
+    if changed:
+        DirectOpportunity.objects.bulk_update(changed, sorted(columns))
+    if products_of:
+        _set_products(products_of)
+    _index_opportunities([opportunity for opportunity, _ in written], policy)
+    return written
+
+
+def _set_products(products_of: list[tuple[DirectOpportunity, list]]) -> None:
+    """opportunity.products.set(products) for many opportunities: one read, one delete, one
+    insert."""
+    through = DirectOpportunity.products.through
+    wanted = {o.pk: {p.pk for p in products} for o, products in products_of}
+    held: dict[int, dict[int, int]] = {pk: {} for pk in wanted}
+    rows = through.objects.filter(directopportunity_id__in=list(wanted)).values_list(
+        "id", "directopportunity_id", "product_id"
+    )
+    for link_id, opportunity_id, product_id in rows:
+        held[opportunity_id][product_id] = link_id
+    removed = [
+        link_id
+        for pk, links in held.items()
+        for product_id, link_id in links.items()
+        if product_id not in wanted[pk]
+    ]
+    added = [
+        through(directopportunity_id=pk, product_id=product_id)
+        for pk, product_ids in wanted.items()
+        for product_id in sorted(product_ids - set(held[pk]))
+    ]
+    if removed:
+        through.objects.filter(id__in=removed).delete()
+    if added:
+        through.objects.bulk_create(added)
+
+
+def _lock_opportunity(cleaned: dict, instance: DirectOpportunity | None) -> None:
+    """lock_identity for the identity one write gives the opportunity."""
     lock_identity(
         Identity.from_raw(
             name=cleaned.get("account_name", instance.account_name if instance else ""),
@@ -195,19 +311,6 @@ def _opportunity_write(
             country=cleaned.get("country", instance.country if instance else ""),
         )
     )
-    created = instance is None
-    opportunity = instance or DirectOpportunity()
-    products = cleaned.pop("products", None)
-    previous_status = None if created else opportunity.status
-    for name, value in cleaned.items():
-        setattr(opportunity, name, value)
-    if opportunity.status == OpportunityStatus.WON and previous_status != OpportunityStatus.WON:
-        opportunity.won_at = timezone_now()
-    opportunity.save()
-    if products is not None:
-        opportunity.products.set(products)
-    _index_opportunity(opportunity, policy)
-    return opportunity, created
 
 
 def opportunity_upsert(*, data: dict, actor=None) -> tuple[DirectOpportunity, bool]:
@@ -220,7 +323,8 @@ def opportunity_upsert(*, data: dict, actor=None) -> tuple[DirectOpportunity, bo
             .filter(external_id=cleaned["external_id"])
             .first()
         )
-        return _opportunity_write(cleaned, instance=instance, policy=policy_current())
+        _lock_opportunity(cleaned, instance)
+        return _write_opportunities([(cleaned, instance)], policy_current())[0]
 
 
 def opportunity_update(
@@ -233,7 +337,8 @@ def opportunity_update(
     errors.raise_if_any()
     with transaction.atomic(durable=True):
         instance = DirectOpportunity.objects.select_for_update().get(pk=opportunity.pk)
-        opportunity, _ = _opportunity_write(cleaned, instance=instance, policy=policy_current())
+        _lock_opportunity(cleaned, instance)
+        ((opportunity, _),) = _write_opportunities([(cleaned, instance)], policy_current())
     return opportunity
 
 
@@ -255,8 +360,9 @@ def opportunities_bulk_upsert(
     row_errors: dict[str, dict] = {}
     cleaned_rows = []
     seen: dict[str, int] = {}
+    catalogue = active_catalogue()
     for index, row in enumerate(rows):
-        cleaned, errors = opportunity_clean(row)
+        cleaned, errors = opportunity_clean(row, catalogue=catalogue)
         external_id = cleaned.get("external_id")
         if external_id and external_id in seen:
             errors.add("external_id", f"Duplicate of row {seen[external_id]}.")
@@ -269,6 +375,7 @@ def opportunities_bulk_upsert(
         raise ValidationFailed("Some rows are not valid; nothing was written.", rows=row_errors)
     counts = {"created": 0, "updated": 0}
     with transaction.atomic(durable=True):
+        lock_for_bulk()
         policy = policy_current()
         existing = {
             o.external_id: o
@@ -276,10 +383,10 @@ def opportunities_bulk_upsert(
                 external_id__in=list(seen)
             )
         }
-        for cleaned in cleaned_rows:
-            _, created = _opportunity_write(
-                cleaned, instance=existing.get(cleaned["external_id"]), policy=policy
-            )
+        written = _write_opportunities(
+            [(cleaned, existing.get(cleaned["external_id"])) for cleaned in cleaned_rows], policy
+        )
+        for _, created in written:
             counts["created" if created else "updated"] += 1
     return counts
 

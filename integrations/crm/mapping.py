@@ -114,7 +114,11 @@ def _shape(target: str, value: Any, field_map: CrmFieldMap) -> Any:
 
 
 def record_map(
-    record: CrmRecord, field_maps: Iterable[CrmFieldMap], *, id_prefix: str = ""
+    record: CrmRecord,
+    field_maps: Iterable[CrmFieldMap],
+    *,
+    id_prefix: str = "",
+    catalogue: dict | None = None,
 ) -> tuple[dict, dict]:
     """(opportunity data for deals' services, errors by field: empty when it will store). The external id is the CRM id (with the
     connection's prefix) unless the map says otherwise."""
@@ -134,5 +138,5 @@ def record_map(
         data[field_map.target] = _shape(field_map.target, raw, field_map)
     data["external_id"] = id_prefix + str(data.get("external_id") or record.crm_id)
     data.setdefault("status", "open")
-    _, errors = opportunity_clean(data)
+    _, errors = opportunity_clean(data, catalogue=catalogue)
     return data, {k: list(v) for k, v in dict(errors).items()}

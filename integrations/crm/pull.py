@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from deals.catalog import active_catalogue
 from deals.models import DealRegistration, DirectOpportunity
 from deals.opportunities.services import (
     opportunities_bulk_upsert,
@@ -125,8 +126,11 @@ def _store(
     }
     failures: list[tuple[CrmRecord, str]] = []
     rows: dict[str, tuple[CrmRecord, dict]] = {}
+    catalogue = active_catalogue()
     for record in records:
-        data, errors = record_map(record, field_maps, id_prefix=connection.id_prefix)
+        data, errors = record_map(
+            record, field_maps, id_prefix=connection.id_prefix, catalogue=catalogue
+        )
         link = links.get(record.crm_id)
         if link is not None:
             # The registration's own record (our push): never a direct opportunity.

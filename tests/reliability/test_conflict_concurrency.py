@@ -333,3 +333,61 @@ def _conc06_scenario(alice, bob) -> dict:
     release.set()
     holder.join(timeout=30)
     return results
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="the bulk lock is a PostgreSQL advisory lock (SQLite serialises every writer)",
+)
+@pytest.mark.parametrize("held", ["bulk", "identity"])
+def test_bulk_writer_and_identity_writers_exclude_each_other(transactional_db, alice, held):
+    """A batch of opportunities takes one exclusive lock instead of one per key (a 100-row
+    batch took ~3,000 and ran PostgreSQL's lock table out); every single-identity writer holds
+    it shared. So while a batch writes, a submit waits (here: times out on lock_timeout), and
+    while a submit holds its customer, a batch waits."""
+    from django.db import OperationalError, transaction
+
+    from conflicts.index import lock_for_bulk, lock_identity
+    from conflicts.scoring import Identity
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                if held == "bulk":
+                    lock_for_bulk()
+                else:
+                    lock_identity(Identity.from_raw(name="Initech Corporation"))
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(timeout=10)
+    outcome = {}
+
+    def contend():
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '200ms'")
+                try:
+                    if held == "bulk":
+                        lock_identity(Identity.from_raw(name="Umbrella Pharmaceuticals"))
+                    else:
+                        lock_for_bulk()
+                    outcome["result"] = "acquired"
+                except OperationalError:
+                    outcome["result"] = "timed out"
+        finally:
+            connections.close_all()
+
+    contender = threading.Thread(target=contend)
+    contender.start()
+    contender.join(timeout=30)
+    release.set()
+    holder.join(timeout=30)
+    assert outcome == {"result": "timed out"}

@@ -16,7 +16,7 @@ from django.db import transaction
 from conflicts.models import CandidateKey, IdentityEntry, KeyFrequency
 from deals import lifecycle
 from deals.models import DealRegistration, DirectOpportunity
-from deals.opportunities.services import _index_opportunity
+from deals.opportunities.services import _index_opportunities
 from deals.policy import policy_current
 from deals.registrations.indexing import _index_registration
 
@@ -33,9 +33,15 @@ class Command(BaseCommand):
             opportunities = 0
             # Opportunities first: indexing one also records conflicts with the registrations
             # already in the index, and those conflicts exist already.
+            batch: list[DirectOpportunity] = []
             for opportunity in DirectOpportunity.objects.order_by("pk").iterator(chunk_size=500):
-                _index_opportunity(opportunity, policy)
-                opportunities += 1
+                batch.append(opportunity)
+                if len(batch) == 500:
+                    _index_opportunities(batch, policy)
+                    opportunities += len(batch)
+                    batch = []
+            _index_opportunities(batch, policy)
+            opportunities += len(batch)
             active = inactive = 0
             registrations = (
                 DealRegistration.objects.filter(first_submitted_at__isnull=False)
