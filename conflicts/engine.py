@@ -334,11 +334,8 @@ def _near(identities: list[Identity], kinds: list[str], now: dt.datetime) -> lis
     keys_of = [sorted(blocking_keys(i.name)) if i.name else [] for i in identities]
     frequency: dict[str, int] = {}
     all_keys = sorted(set().union(*keys_of))
-    if connection.vendor == "postgresql":
-        frequency.update((key, df) for df, key in sql.key_frequencies_many(all_keys))
-    else:
-        for chunk in in_chunks(all_keys):
-            frequency.update((key, df) for df, key in _key_frequencies(chunk))
+    for chunk in in_chunks(all_keys):
+        frequency.update((key, df) for df, key in _key_frequencies(chunk))
     chosen_of = [
         choose_keys([(frequency[k], k) for k in keys if k in frequency]) for keys in keys_of
     ]

@@ -69,9 +69,10 @@ def lock_identity(identity: Identity) -> None:
 def lock_for_bulk() -> None:
     """Serialise a bulk writer against every other identity writer until the transaction ends:
     one exclusive lock that every lock_identity holds shared (PostgreSQL; SQLite serialises
-    writers already)."""
+    writers already). PostgreSQL also plans the batch's statements for their values
+    (conflicts.sql.begin_bulk)."""
     if connection.vendor == "postgresql":
-        sql.lock_exclusive(_BULK_LOCK_ID)
+        sql.begin_bulk(_BULK_LOCK_ID)
 
 
 def in_chunks(values: list[Any]) -> Iterable[list[Any]]:

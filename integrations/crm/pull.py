@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Q
 
 from deals.catalog import active_catalogue
 from deals.models import DealRegistration, DirectOpportunity
@@ -196,11 +197,17 @@ def _domain_message(exc: DomainError) -> str:
 
 
 def _verify_won(connection: CrmConnection, rows: list[dict]) -> None:
-    """Won direct opportunities verify the wins of co-sell / partner-led registrations."""
+    """Won direct opportunities verify the wins of co-sell / partner-led registrations (only
+    those tied to a registration are read: most won deals are the vendor's alone)."""
     if not rows:
         return
-    for opportunity in DirectOpportunity.objects.filter(
-        external_id__in=[r["external_id"] for r in rows], status="won"
+    tied = Q(partner_led_registration__isnull=False) | Q(co_sell_agreements__isnull=False)
+    for opportunity in (
+        DirectOpportunity.objects.filter(
+            external_id__in=[r["external_id"] for r in rows], status="won"
+        )
+        .filter(tied)
+        .distinct()
     ):
         wins_verify_for_opportunity(opportunity=opportunity, actor=connection.service_user)
 
