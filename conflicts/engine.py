@@ -19,7 +19,7 @@ from django.db.models import Count, Q
 from conflicts import sql
 from conflicts.index import active_filter, in_chunks, name_key
 from conflicts.models import CandidateKey, IdentityEntry, IgnoredPair, KeyFrequency, RecordKind
-from conflicts.normalize import blocking_keys
+from conflicts.normalize import blocking_keys, blocking_keys_uncached
 from conflicts.retrieval import CANDIDATE_CAP, choose_keys
 from conflicts.scoring import Identity, Score, score_reaching
 from prm.lib.tenancy import system_context
@@ -331,7 +331,7 @@ def _near(identities: list[Identity], kinds: list[str], now: dt.datetime) -> lis
     identity always counts as near), in five queries whatever the batch size."""
     domains_of = [sorted({d for d in (i.domain, i.email_domain) if d}) for i in identities]
     name_keys = [name_key(i.name) if i.name else "" for i in identities]
-    keys_of = [sorted(blocking_keys(i.name)) if i.name else [] for i in identities]
+    keys_of = [sorted(blocking_keys_uncached(i.name)) if i.name else [] for i in identities]
     frequency: dict[str, int] = {}
     all_keys = sorted(set().union(*keys_of))
     for chunk in in_chunks(all_keys):

@@ -22,7 +22,7 @@ from django.db.models import Q
 
 from conflicts import sql
 from conflicts.models import CandidateKey, IdentityEntry
-from conflicts.normalize import NORMALIZER_VERSION, blocking_keys
+from conflicts.normalize import NORMALIZER_VERSION, blocking_keys, blocking_keys_uncached
 from conflicts.scoring import Identity
 from prm.lib.time import timezone_now
 
@@ -126,11 +126,9 @@ class IndexItem:
         }
 
     def keys(self) -> set[str]:
-        return (
-            set(blocking_keys(self.identity.name))
-            if (self.active and self.identity.name)
-            else set()
-        )
+        if not (self.active and self.identity.name):
+            return set()
+        return blocking_keys_uncached(self.identity.name)
 
 
 def index_upsert(
