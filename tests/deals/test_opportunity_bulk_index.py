@@ -153,7 +153,10 @@ def test_bulk_upsert_statements_do_not_grow_with_its_rows(db, product):
     def statements(rows):
         with CaptureQueriesContext(connection) as captured:
             opportunities_bulk_upsert(rows=rows)
-        return len(captured.captured_queries)
+        # The catalogue's one read per batch comes and goes with the shared hot cache (another
+        # test process saving a product forgets it): not the batch's own statements.
+        catalogue = 'SELECT "deals_product"."id"'
+        return len([q for q in captured.captured_queries if not q["sql"].startswith(catalogue)])
 
     slack = 0 if connection.vendor == "postgresql" else 12
     created_20 = statements([_row(n) for n in range(100, 120)])
