@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from deals.events import event_record
 from deals.models import BenefitKind, CoSellAgreement, DealRegistration, EventAction
@@ -240,6 +241,17 @@ def accrual_mark_paid(*, accrual: Accrual, actor, reference) -> Accrual:
             action=EventAction.ACCRUAL_PAID,
             details={"reference": reference},
         )
+
+
+def wins_verify_for_opportunities(*, opportunities, actor) -> list[Accrual]:
+    """wins_verify_for_opportunity for each won opportunity of the queryset `opportunities`
+    that is tied to a registration (a co-sell agreement or a partner-led resolution): most won
+    deals of a CRM sync are the vendor's alone, and are not read one by one."""
+    tied = Q(partner_led_registration__isnull=False) | Q(co_sell_agreements__isnull=False)
+    accruals = []
+    for opportunity in opportunities.filter(status="won").filter(tied).distinct():
+        accruals += wins_verify_for_opportunity(opportunity=opportunity, actor=actor)
+    return accruals
 
 
 def wins_verify_for_opportunity(*, opportunity, actor) -> list[Accrual]:

@@ -147,7 +147,7 @@ def _index_opportunities(opportunities: list[DirectOpportunity], policy: RulesOf
         else:
             lapsed.append(opportunity.pk)
     index_deactivate_many(kind=RecordKind.DIRECT_OPPORTUNITY, record_ids=lapsed)
-    index_upsert_many(
+    items = [
         IndexItem(
             kind=RecordKind.DIRECT_OPPORTUNITY,
             record_id=opportunity.pk,
@@ -161,18 +161,12 @@ def _index_opportunities(opportunities: list[DirectOpportunity], policy: RulesOf
             active_until=active_until,
         )
         for opportunity, active_until in protecting
-    )
+    ]
+    index_upsert_many(items)
     # A CRM sync that lands after a registration still creates the conflict, on the
     # registration's record, so a manager sees it (CONC-04).
     outcomes = engine.check_many(
-        [
-            (
-                _opportunity_identity(opportunity),
-                lines[opportunity.pk],
-                (RecordKind.DIRECT_OPPORTUNITY, opportunity.pk),
-            )
-            for opportunity, _ in protecting
-        ],
+        [(item.identity, item.product_lines, (item.kind, item.record_id)) for item in items],
         policy=_engine_policy(policy),
         kinds=[RecordKind.REGISTRATION],
         now=now,

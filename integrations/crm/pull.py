@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Q
 
 from deals.catalog import active_catalogue
 from deals.models import DealRegistration, DirectOpportunity
@@ -38,7 +37,7 @@ from integrations.crm.models import (
 from integrations.crm.services import connection_client, connection_mark
 from prm.exceptions import DomainError
 from prm.lib.time import timezone_now
-from rewards.services import win_verify_from_crm, wins_verify_for_opportunity
+from rewards.services import win_verify_from_crm, wins_verify_for_opportunities
 
 logger = logging.getLogger("prm.crm")
 
@@ -197,19 +196,15 @@ def _domain_message(exc: DomainError) -> str:
 
 
 def _verify_won(connection: CrmConnection, rows: list[dict]) -> None:
-    """Won direct opportunities verify the wins of co-sell / partner-led registrations (only
-    those tied to a registration are read: most won deals are the vendor's alone)."""
+    """Won direct opportunities verify the wins of co-sell / partner-led registrations."""
     if not rows:
         return
-    tied = Q(partner_led_registration__isnull=False) | Q(co_sell_agreements__isnull=False)
-    for opportunity in (
-        DirectOpportunity.objects.filter(
-            external_id__in=[r["external_id"] for r in rows], status="won"
-        )
-        .filter(tied)
-        .distinct()
-    ):
-        wins_verify_for_opportunity(opportunity=opportunity, actor=connection.service_user)
+    wins_verify_for_opportunities(
+        opportunities=DirectOpportunity.objects.filter(
+            external_id__in=[r["external_id"] for r in rows]
+        ),
+        actor=connection.service_user,
+    )
 
 
 def _close_loop(run: SyncRun, connection: CrmConnection, link: CrmLink, data: dict) -> None:
